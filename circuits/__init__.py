@@ -1,0 +1,1 @@
+"""Circuit models driven by brain ketamine: mPFC, VTA dopamine, plasticity and behaviour."""
