@@ -1,0 +1,71 @@
+"""The ``ketamine`` command line: a thin layer over importable functions that return data.
+
+Heavy modules (numba, sympy, the engine) are imported inside the commands so that ``ketamine --help`` and
+``ketamine --version`` answer instantly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="ketamine",
+    help="ketamine-qsp: a mechanistic simulator of ketamine's antidepressant action (after Wu et al., eLife 2021).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool):
+    if value:
+        from pkpd import __version__
+
+        typer.echo(f"ketamine-qsp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+):
+    """ketamine-qsp command line."""
+
+
+def fail(message: str) -> None:
+    """Print a one-line error for bad user input and exit with code 2 (no traceback)."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
+
+
+# ---- engine commands -----------------------------------------------------------------------------------------
+@app.command()
+def equations(
+    system: Annotated[str, typer.Argument(help="Which model to print; `ketamine equations --list` names them.")]
+    = "two_compartment",
+    latex: Annotated[bool, typer.Option(help="Print LaTeX instead of plain text.")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the available models and exit.")] = False,
+):
+    """Print a model's equations as generated from its single symbolic source."""
+    from pkpd.ode import examples
+
+    if list_:
+        for name in examples.SYSTEMS:
+            typer.echo(name)
+        return
+    if system not in examples.SYSTEMS:
+        fail(f"unknown system {system!r}; expected one of {sorted(examples.SYSTEMS)}")
+    sys_ = examples.SYSTEMS[system]()
+    typer.echo(f"# {sys_.name}: {sys_.n_states} states, {sys_.n_params} parameters")
+    if latex:
+        typer.echo(sys_.latex())
+    else:
+        for line in sys_.equations():
+            typer.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,187 @@
+"""The symbolic source of truth of a model: :class:`OdeSystem`.
+
+An ``OdeSystem`` holds states, parameters and right-hand sides as sympy objects. Everything else the engine
+uses — the numba right-hand side, the analytic Jacobian, the time derivative needed by Rosenbrock methods,
+the NumPy functions for the scipy reference, LaTeX for the docs — is derived from it, never written by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+
+import sympy
+
+__all__ = ["OdeSystem"]
+
+
+def _as_symbols(items: Iterable, what: str) -> tuple[sympy.Symbol, ...]:
+    out = []
+    for i, s in enumerate(items):
+        if isinstance(s, str):
+            s = sympy.Symbol(s)
+        if not isinstance(s, sympy.Symbol):
+            raise ValueError(f"{what}[{i}] must be a sympy Symbol or a name, got {s!r} ({type(s).__name__})")
+        out.append(s)
+    return tuple(out)
+
+
+class OdeSystem:
+    """A system of ordinary differential equations ``dy/dt = f(t, y, p)`` written in sympy.
+
+    Parameters
+    ----------
+    states : sequence of sympy.Symbol or str
+        State variables ``y``, in the order of the state vector.
+    rhs : sequence of sympy expressions
+        ``rhs[i]`` is ``d states[i] / dt``; same length as ``states``.
+    params : sequence of sympy.Symbol or str, optional
+        Parameters ``p``, in the order of the parameter vector.
+    time : sympy.Symbol, optional
+        The independent variable (default ``t``). It may appear in ``rhs`` (non-autonomous systems).
+    observables : mapping of str to sympy expression, optional
+        Named functions of ``(t, y, p)`` computed on the solution (for example a concentration = amount / volume).
+    name : str, optional
+        A label used in generated file names and printed output.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a name is used twice, or an expression contains a symbol that is neither a state,
+        a parameter nor the time.
+    """
+
+    def __init__(self, states, rhs, params=(), *, time=sympy.Symbol("t"), observables=None, name=None):
+        self.states = _as_symbols(states, "states")
+        self.params = _as_symbols(params, "params")
+        if not isinstance(time, sympy.Symbol):
+            raise ValueError(f"time must be a sympy Symbol, got {time!r}")
+        self.time = time
+        rhs = list(rhs)
+        if len(self.states) == 0:
+            raise ValueError("states must hold at least one state, got none")
+        if len(rhs) != len(self.states):
+            raise ValueError(f"rhs must have one expression per state: got {len(rhs)} expressions "
+                             f"for {len(self.states)} states")
+        self.rhs = tuple(sympy.sympify(e) for e in rhs)
+        observables = dict(observables or {})
+        self.observables = {str(k): sympy.sympify(v) for k, v in observables.items()}
+        self.name = str(name) if name is not None else "system"
+        if not self.name.replace("_", "").isalnum():
+            raise ValueError(f"name must be letters, digits and underscores, got {self.name!r}")
+
+        names = [str(s) for s in (*self.states, *self.params, self.time)]
+        seen = set()
+        for n in names:
+            if n in seen:
+                raise ValueError(f"the name {n!r} is used more than once among states, params and time; "
+                                 "every name must be unique")
+            seen.add(n)
+        known = {*self.states, *self.params, self.time}
+        for label, exprs in (("rhs", dict(zip(map(str, self.states), self.rhs))), ("observables", self.observables)):
+            for key, e in exprs.items():
+                extra = e.free_symbols - known
+                if extra:
+                    raise ValueError(f"{label}[{key!r}] contains {sorted(map(str, extra))}, which are neither "
+                                     "states, params nor the time symbol; declare them as params")
+        for key in self.observables:
+            if not key.isidentifier():
+                raise ValueError(f"observable name {key!r} must be a Python identifier")
+
+    # ---- names and indices -------------------------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(map(str, self.states))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(map(str, self.params))
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(self.observables)
+
+    def state_index(self, state) -> int:
+        """Index of a state given by name, symbol or index; ``ValueError`` naming the valid states otherwise."""
+        if isinstance(state, (int,)) and not isinstance(state, bool):
+            if 0 <= state < self.n_states:
+                return int(state)
+            raise ValueError(f"state index {state} is out of range 0..{self.n_states - 1}")
+        name = str(state)
+        try:
+            return self.state_names.index(name)
+        except ValueError:
+            raise ValueError(f"unknown state {name!r}; expected one of {list(self.state_names)}") from None
+
+    # ---- derived symbolic objects ------------------------------------------------------------------------
+    @cached_property
+    def jacobian(self) -> sympy.Matrix:
+        """Dense Jacobian ``df_i/dy_j`` (n_states, n_states), symbolic."""
+        return sympy.Matrix(self.rhs).jacobian(sympy.Matrix(self.states))
+
+    @cached_property
+    def time_derivative(self) -> tuple:
+        """``df_i/dt`` (zero for autonomous systems), needed by Rosenbrock methods."""
+        return tuple(sympy.diff(e, self.time) for e in self.rhs)
+
+    @property
+    def autonomous(self) -> bool:
+        return all(self.time not in e.free_symbols for e in self.rhs)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A content hash of the system (states, params, time, equations, observables)."""
+        text = repr((self.name, [sympy.srepr(s) for s in self.states], [sympy.srepr(s) for s in self.params],
+                     sympy.srepr(self.time), [sympy.srepr(e) for e in self.rhs],
+                     sorted((k, sympy.srepr(v)) for k, v in self.observables.items())))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # ---- printing ----------------------------------------------------------------------------------------
+    def equations(self) -> list[str]:
+        """The equations as plain text lines, ``d<state>/dt = <expr>``, then observables."""
+        lines = [f"d{s}/d{self.time} = {sympy.sstr(e)}" for s, e in zip(self.states, self.rhs)]
+        lines += [f"{k} = {sympy.sstr(v)}" for k, v in self.observables.items()]
+        return lines
+
+    def latex(self) -> str:
+        """The equations as a LaTeX ``aligned`` block."""
+        t = sympy.latex(self.time)
+        rows = [rf"\frac{{d{sympy.latex(s)}}}{{d{t}}} &= {sympy.latex(e)}" for s, e in zip(self.states, self.rhs)]
+        rows += [rf"\mathrm{{{k}}} &= {sympy.latex(v)}".replace("_", r"\_") for k, v in self.observables.items()]
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    # ---- NumPy functions for the independent scipy reference ---------------------------------------------
+    def lambdify(self):
+        """NumPy callables ``(rhs(t, y, p) -> (n,), jac(t, y, p) -> (n, n))`` built with :func:`sympy.lambdify`.
+
+        These are slow but independent of the numba code generator, which makes them a reference.
+        """
+        ys = sympy.symbols(f"_y0:{self.n_states}")
+        ps = sympy.symbols(f"_p0:{self.n_params}") if self.n_params else ()
+        sub = dict(zip(self.states, ys)) | dict(zip(self.params, ps))
+        f = sympy.lambdify((self.time, ys, ps), [e.xreplace(sub) for e in self.rhs], "numpy")
+        j = sympy.lambdify((self.time, ys, ps), self.jacobian.xreplace(sub), "numpy")
+
+        import numpy as np
+
+        n = self.n_states
+
+        def rhs(t, y, p=()):
+            return np.array(f(t, y, p), dtype=float).reshape(n)
+
+        def jac(t, y, p=()):
+            return np.array(j(t, y, p), dtype=float).reshape(n, n)
+
+        return rhs, jac
+
+    def __repr__(self) -> str:
+        return f"OdeSystem(name={self.name!r}, states={list(self.state_names)}, params={list(self.param_names)})"
