@@ -1,0 +1,516 @@
+# Generic batched solver kernels (numba). This file is not imported on its own: codegen appends its text to each
+# generated model file, after the model's ``rhs``, ``jac``, ``dfdt`` and ``obs`` and the constants ``N_STATES``,
+# ``AUTONOMOUS``, so that numba can cache the whole module on disk (numba does not cache functions that take other
+# jitted functions as arguments). It knows nothing about any particular model.
+#
+# How a subject is integrated
+# 1. Events split the timeline [t_eval[0], t_eval[-1]] into smooth segments at every bolus, reset, infusion start
+#    and infusion end. At a segment boundary the jumps are applied (in the order given), the constant input vector
+#    ``u`` (sum of the rates of the running infusions) is recomputed, and the step size is chosen afresh (no stage
+#    or controller history crosses a discontinuity).
+# 2. Inside a segment: Dormand-Prince 5(4) with a PI controller, or Rodas4 with Gustafsson's predictive
+#    controller. Outputs inside a step come from the method's dense output; outputs at a segment end are the state
+#    after that end's events (right-continuous).
+# 3. method AUTO starts explicit and applies Hairer's stiffness test (DOPRI5 code; Hairer, Norsett & Wanner I,
+#    §II.10): after each accepted step, h*|lambda| is estimated as h * ||k7 - k6|| / ||y_new - y_stage6||; when it
+#    exceeds 3.25 on 15 accepted steps (reset after 6 non-stiff steps), the subject switches to Rodas4 for the rest
+#    of its integration.
+# 4. Status codes, never exceptions: 0 ok, 1 max steps, 2 non-finite, 3 step too small. Outputs after a failure
+#    are NaN; the other subjects are not affected.
+from pkpd.ode.tableaus import DOPRI5 as _DP_TABLEAU, RODAS4 as _RO_TABLEAU
+
+_DP_A = np.ascontiguousarray(_DP_TABLEAU.a)
+_DP_C = np.ascontiguousarray(_DP_TABLEAU.c)
+_DP_B = np.ascontiguousarray(_DP_TABLEAU.b)
+_DP_E = np.ascontiguousarray(_DP_TABLEAU.e)
+_DP_P = np.ascontiguousarray(_DP_TABLEAU.p)
+_RO_A = np.ascontiguousarray(_RO_TABLEAU.a)
+_RO_CC = np.ascontiguousarray(_RO_TABLEAU.C)
+_RO_C = np.ascontiguousarray(_RO_TABLEAU.c)
+_RO_D = np.ascontiguousarray(_RO_TABLEAU.d)
+_RO_H = np.ascontiguousarray(_RO_TABLEAU.h)
+_RO_GAMMA = float(_RO_TABLEAU.gamma)
+
+OK, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL = 0, 1, 2, 3
+_SWITCH = -1
+BOLUS, INFUSION, RESET = 0, 1, 2
+AUTO, EXPLICIT, ROSENBROCK = 0, 1, 2
+# stats columns
+_ACC, _REJ, _RHS, _JAC, _STIFF = 0, 1, 2, 3, 4
+
+# Step-size control constants (Hairer & Wanner's DOPRI5 and RODAS codes).
+_SAFE = 0.9            # safety factor on the optimal step
+_SHRINK_MAX = 5.0      # a step shrinks at most 5x per rejection ...
+_GROW_MAX_DP = 10.0    # ... and grows at most 10x (explicit) or 6x (Rosenbrock) per accepted step
+_GROW_MAX_RO = 6.0
+_PI_BETA = 0.04        # PI controller of DOPRI5: fac = err^(1/5 - 0.75*beta) * err_old^(-beta)
+_PI_ALPHA = 0.2 - 0.75 * _PI_BETA
+_NONFINITE_SHRINK = 0.1  # a step that produced NaN/inf is retried 10x smaller
+_STIFF_HLAMBDA = 3.25  # DOPRI5's stiffness threshold on h*|lambda| (boundary of its stability region)
+_STIFF_STEPS = 15
+_NONSTIFF_RESET = 6
+_EPS = 2.220446049250313e-16
+
+
+@nb.njit(cache=True)
+def _f(t, y, p, u, dy):
+    rhs(t, y, p, dy)
+    for i in range(N_STATES):
+        dy[i] += u[i]
+
+
+@nb.njit(cache=True)
+def _all_finite(x):
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _err_norm(err, y, ynew, rtol, atol):
+    """RMS of err / (atol + rtol * max(|y|, |y_new|)) (Hairer & Wanner I, eq. II.4.11)."""
+    s = 0.0
+    for i in range(N_STATES):
+        sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+        v = err[i] / sc
+        s += v * v
+    r = math.sqrt(s / N_STATES)
+    if not math.isfinite(r):
+        return math.inf
+    return r
+
+
+@nb.njit(cache=True)
+def _initial_step(t, y, f0, p, u, rtol, atol, order, span, ytmp, f1):
+    """Starting step (Hairer & Wanner I, §II.4; scipy's select_initial_step); costs one rhs evaluation."""
+    d0 = 0.0
+    d1 = 0.0
+    for i in range(N_STATES):
+        sc = atol[i] + rtol * abs(y[i])
+        d0 += (y[i] / sc) ** 2
+        d1 += (f0[i] / sc) ** 2
+    d0 = math.sqrt(d0 / N_STATES)
+    d1 = math.sqrt(d1 / N_STATES)
+    if d0 < 1e-5 or d1 < 1e-5:
+        h0 = 1e-6
+    else:
+        h0 = 0.01 * d0 / d1
+    h0 = min(h0, span)
+    for i in range(N_STATES):
+        ytmp[i] = y[i] + h0 * f0[i]
+    _f(t + h0, ytmp, p, u, f1)
+    d2 = 0.0
+    for i in range(N_STATES):
+        sc = atol[i] + rtol * abs(y[i])
+        d2 += ((f1[i] - f0[i]) / sc) ** 2
+    d2 = math.sqrt(d2 / N_STATES) / h0
+    if not math.isfinite(d2):
+        return h0 * 1e-2
+    if d1 <= 1e-15 and d2 <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** (1.0 / (order + 1))
+    return min(100.0 * h0, h1, span)
+
+
+@nb.njit(cache=True)
+def _lu_factor(A, piv):
+    """In-place LU with partial pivoting (row interchanges recorded in ``piv``). Returns 1 if singular."""
+    n = A.shape[0]
+    for k in range(n):
+        pk = k
+        m = abs(A[k, k])
+        for i in range(k + 1, n):
+            if abs(A[i, k]) > m:
+                m = abs(A[i, k])
+                pk = i
+        piv[k] = pk
+        if m == 0.0 or not math.isfinite(m):
+            return 1
+        if pk != k:
+            for j in range(n):
+                tmp = A[k, j]
+                A[k, j] = A[pk, j]
+                A[pk, j] = tmp
+        inv = 1.0 / A[k, k]
+        for i in range(k + 1, n):
+            A[i, k] *= inv
+            lik = A[i, k]
+            if lik != 0.0:
+                for j in range(k + 1, n):
+                    A[i, j] -= lik * A[k, j]
+    return 0
+
+
+@nb.njit(cache=True)
+def _lu_solve(LU, piv, b):
+    """Solve ``A x = b`` in place from the factors of :func:`_lu_factor`."""
+    n = LU.shape[0]
+    for k in range(n):
+        pk = piv[k]
+        if pk != k:
+            tmp = b[k]
+            b[k] = b[pk]
+            b[pk] = tmp
+    for i in range(n):
+        s = b[i]
+        for j in range(i):
+            s -= LU[i, j] * b[j]
+        b[i] = s
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, n):
+            s -= LU[i, j] * b[j]
+        b[i] = s / LU[i, i]
+
+
+@nb.njit(cache=True)
+def _too_small(h, t):
+    return h <= 16.0 * _EPS * max(abs(t), 1e-300)
+
+
+@nb.njit(cache=True)
+def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, yerr):
+    """Dormand-Prince 5(4) from ``t`` to ``tb``; returns (status, t reached, next output index)."""
+    n_out = t_eval.shape[0]
+    _f(t, y, p, u, K[0])
+    cnt[_RHS] += 1
+    if not _all_finite(K[0]):
+        return NON_FINITE, t, oi
+    h = _initial_step(t, y, K[0], p, u, rtol, atol, 5, tb - t, ystage, K[1])
+    cnt[_RHS] += 1
+    err_old = 1e-4
+    rejected = False
+    last_nonfinite = False
+    n_stiff = 0
+    n_nonstiff = 0
+    while True:
+        if cnt[_ACC] + cnt[_REJ] >= max_steps:
+            return MAX_STEPS, t, oi
+        if _too_small(h, t):
+            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
+        last = False
+        if t + 1.01 * h >= tb:
+            h = tb - t
+            last = True
+        for s in range(1, 6):
+            for i in range(N_STATES):
+                acc = 0.0
+                for j in range(s):
+                    acc += _DP_A[s, j] * K[j, i]
+                ystage[i] = y[i] + h * acc
+            _f(t + _DP_C[s] * h, ystage, p, u, K[s])
+        for i in range(N_STATES):
+            acc = 0.0
+            for j in range(6):
+                acc += _DP_B[j] * K[j, i]
+            ynew[i] = y[i] + h * acc
+        _f(t + h, ynew, p, u, K[6])
+        cnt[_RHS] += 6
+        for i in range(N_STATES):
+            acc = 0.0
+            for j in range(7):
+                acc += _DP_E[j] * K[j, i]
+            yerr[i] = h * acc
+        err = _err_norm(yerr, y, ynew, rtol, atol)
+        if err == math.inf or not _all_finite(K[6]):
+            cnt[_REJ] += 1
+            h *= _NONFINITE_SHRINK
+            rejected = True
+            last_nonfinite = True
+            continue
+        last_nonfinite = False
+        if err <= 1.0:
+            cnt[_ACC] += 1
+            switch = False
+            if auto:
+                num = 0.0
+                den = 0.0
+                for i in range(N_STATES):
+                    num += (K[6, i] - K[5, i]) ** 2
+                    den += (ynew[i] - ystage[i]) ** 2
+                if den > 0.0 and h * h * num > _STIFF_HLAMBDA * _STIFF_HLAMBDA * den:
+                    n_nonstiff = 0
+                    n_stiff += 1
+                    if n_stiff >= _STIFF_STEPS:
+                        switch = True
+                else:
+                    n_nonstiff += 1
+                    if n_nonstiff >= _NONSTIFF_RESET:
+                        n_stiff = 0
+            while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
+                th = min(1.0, (t_eval[oi] - t) / h)
+                th2 = th * th
+                th3 = th2 * th
+                th4 = th3 * th
+                for i in range(N_STATES):
+                    acc = 0.0
+                    for j in range(7):
+                        acc += K[j, i] * (_DP_P[j, 0] * th + _DP_P[j, 1] * th2 + _DP_P[j, 2] * th3
+                                          + _DP_P[j, 3] * th4)
+                    out[oi, i] = y[i] + h * acc
+                oi += 1
+            for i in range(N_STATES):
+                y[i] = ynew[i]
+                K[0, i] = K[6, i]
+            if last:
+                return OK, tb, oi
+            t = t + h
+            if switch:
+                return _SWITCH, t, oi
+            fac = err ** _PI_ALPHA * err_old ** (-_PI_BETA) / _SAFE
+            fac = max(1.0 / _GROW_MAX_DP, min(_SHRINK_MAX, fac))
+            h_new = h / fac
+            if rejected:
+                h_new = min(h_new, h)
+            err_old = max(err, 1e-4)
+            rejected = False
+            h = h_new
+        else:
+            cnt[_REJ] += 1
+            h = h / min(_SHRINK_MAX, err ** _PI_ALPHA / _SAFE)
+            rejected = True
+
+
+@nb.njit(cache=True)
+def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, f0, ft, J, W,
+                   piv, D):
+    """Rodas4 from ``t`` to ``tb``; returns (status, t reached, next output index)."""
+    n_out = t_eval.shape[0]
+    _f(t, y, p, u, f0)
+    cnt[_RHS] += 1
+    if not _all_finite(f0):
+        return NON_FINITE, t, oi
+    h = _initial_step(t, y, f0, p, u, rtol, atol, 3, tb - t, ystage, ynew)
+    cnt[_RHS] += 1
+    need_jac = True
+    first = True
+    rejected = False
+    last_nonfinite = False
+    h_acc = h
+    err_acc = 1e-2
+    n_singular = 0
+    for i in range(N_STATES):
+        ft[i] = 0.0
+    while True:
+        if cnt[_ACC] + cnt[_REJ] >= max_steps:
+            return MAX_STEPS, t, oi
+        if _too_small(h, t):
+            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
+        last = False
+        if t + 1.01 * h >= tb:
+            h = tb - t
+            last = True
+        if need_jac:
+            jac(t, y, p, J)
+            if not AUTONOMOUS:
+                dfdt(t, y, p, ft)
+            cnt[_JAC] += 1
+            need_jac = False
+        inv_hg = 1.0 / (h * _RO_GAMMA)
+        for i in range(N_STATES):
+            for j in range(N_STATES):
+                W[i, j] = -J[i, j]
+            W[i, i] += inv_hg
+        if _lu_factor(W, piv) != 0:
+            n_singular += 1
+            cnt[_REJ] += 1
+            h *= 0.5
+            last_nonfinite = n_singular > 5
+            continue
+        for i in range(N_STATES):
+            K[0, i] = f0[i] + _RO_D[0] * h * ft[i]
+        _lu_solve(W, piv, K[0])
+        for s in range(1, 6):
+            for i in range(N_STATES):
+                acc = y[i]
+                for j in range(s):
+                    acc += _RO_A[s, j] * K[j, i]
+                ystage[i] = acc
+            _f(t + _RO_C[s] * h, ystage, p, u, K[s])
+            for i in range(N_STATES):
+                acc = K[s, i] + _RO_D[s] * h * ft[i]
+                for j in range(s):
+                    acc += (_RO_CC[s, j] / h) * K[j, i]
+                K[s, i] = acc
+            _lu_solve(W, piv, K[s])
+        cnt[_RHS] += 5
+        # stiffly accurate: y_new = (argument of the last stage) + k6, and k6 is the error estimate
+        for i in range(N_STATES):
+            ynew[i] = ystage[i] + K[5, i]
+        err = _err_norm(K[5], y, ynew, rtol, atol)
+        if err == math.inf:
+            cnt[_REJ] += 1
+            h *= _NONFINITE_SHRINK
+            rejected = True
+            last_nonfinite = True
+            continue
+        last_nonfinite = False
+        fac = max(1.0 / _GROW_MAX_RO, min(_SHRINK_MAX, err ** 0.25 / _SAFE))
+        h_new = h / fac
+        if err <= 1.0:
+            cnt[_ACC] += 1
+            if not first:
+                # Gustafsson's predictive controller, as in Hairer & Wanner's RODAS
+                fgus = (h_acc / h) * (err * err / err_acc) ** 0.25 / _SAFE
+                fgus = max(1.0 / _GROW_MAX_RO, min(_SHRINK_MAX, fgus))
+                fac = max(fac, fgus)
+                h_new = h / fac
+            h_acc = h
+            err_acc = max(1e-2, err)
+            if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
+                for i in range(N_STATES):
+                    a0 = 0.0
+                    a1 = 0.0
+                    for j in range(5):
+                        a0 += _RO_H[0, j] * K[j, i]
+                        a1 += _RO_H[1, j] * K[j, i]
+                    D[0, i] = a0
+                    D[1, i] = a1
+                while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
+                    th = min(1.0, (t_eval[oi] - t) / h)
+                    for i in range(N_STATES):
+                        out[oi, i] = (1.0 - th) * y[i] + th * (ynew[i] + (1.0 - th) * (D[0, i] + th * D[1, i]))
+                    oi += 1
+            for i in range(N_STATES):
+                y[i] = ynew[i]
+            if last:
+                return OK, tb, oi
+            t = t + h
+            _f(t, y, p, u, f0)
+            cnt[_RHS] += 1
+            if not _all_finite(f0):
+                return NON_FINITE, t, oi
+            need_jac = True
+            if rejected:
+                h_new = min(h_new, h)
+            rejected = False
+            first = False
+            h = h_new
+        else:
+            cnt[_REJ] += 1
+            if first:
+                h = h * 0.1
+            else:
+                h = h_new
+            rejected = True
+
+
+@nb.njit(cache=True)
+def _apply_jumps(t, y, ekind, et0, estate, evalue, ne):
+    """Apply every bolus and reset scheduled exactly at ``t``, in the order given."""
+    for k in range(ne):
+        if et0[k] == t:
+            if ekind[k] == BOLUS:
+                y[estate[k]] += evalue[k]
+            elif ekind[k] == RESET:
+                y[estate[k]] = evalue[k]
+
+
+@nb.njit(cache=True)
+def _input_rates(t, u, ekind, et0, et1, estate, evalue, ne):
+    """Sum of the rates of the infusions running on ``[t, next event)``, recomputed from scratch."""
+    for i in range(N_STATES):
+        u[i] = 0.0
+    for k in range(ne):
+        if ekind[k] == INFUSION and et0[k] <= t and t < et1[k]:
+            u[estate[k]] += evalue[k]
+
+
+@nb.njit(cache=True)
+def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, ne, rtol, atol, max_steps, out,
+                       cnt, y, u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D):
+    n_out = t_eval.shape[0]
+    t = t_eval[0]
+    t_end = t_eval[n_out - 1]
+    for i in range(N_STATES):
+        y[i] = y0[i]
+    stiff = method == ROSENBROCK
+    if stiff:
+        cnt[_STIFF] = 1
+    _apply_jumps(t, y, ekind, et0, estate, evalue, ne)
+    _input_rates(t, u, ekind, et0, et1, estate, evalue, ne)
+    for i in range(N_STATES):
+        out[0, i] = y[i]
+    oi = 1
+    status = OK
+    while t < t_end:
+        tb = t_end
+        for k in range(ne):
+            if t < et0[k] < tb:
+                tb = et0[k]
+            if ekind[k] == INFUSION and t < et1[k] < tb:
+                tb = et1[k]
+        while t < tb:
+            if stiff:
+                status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
+                                               ynew, ystage, f0, ft, J, W, piv, D)
+            else:
+                status, t, oi = _dopri_segment(t, tb, y, p, u, rtol, atol, method == AUTO, t_eval, oi, out,
+                                               max_steps, cnt, K, ynew, ystage, yerr)
+                if status == _SWITCH:
+                    stiff = True
+                    cnt[_STIFF] = 1
+                    status = OK
+                    continue
+            if status != OK:
+                for k in range(oi, n_out):
+                    for i in range(N_STATES):
+                        out[k, i] = math.nan
+                return status
+        t = tb
+        _apply_jumps(t, y, ekind, et0, estate, evalue, ne)
+        _input_rates(t, u, ekind, et0, et1, estate, evalue, ne)
+        while oi < n_out and t_eval[oi] == t:
+            for i in range(N_STATES):
+                out[oi, i] = y[i]
+            oi += 1
+    return status
+
+
+@nb.njit(cache=True, parallel=True)
+def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, rtol, atol, max_steps, n_blocks,
+                out, stats, status):
+    """Integrate every subject; rows of ``Y0``, ``P`` and the event arrays broadcast when they have one row.
+
+    Shapes: t_eval (T,), Y0 (1|S, n), P (1|S, m), event arrays (1|S, E), ecount (1|S,), atol (n,),
+    out (S, T, n), stats (S, 5) int64, status (S,) int64.
+    """
+    n_subjects = out.shape[0]
+    n = N_STATES
+    for b in nb.prange(n_blocks):
+        lo = b * n_subjects // n_blocks
+        hi = (b + 1) * n_subjects // n_blocks
+        y = np.empty(n)
+        u = np.empty(n)
+        K = np.empty((7, n))
+        ynew = np.empty(n)
+        ystage = np.empty(n)
+        yerr = np.empty(n)
+        f0 = np.empty(n)
+        ft = np.zeros(n)
+        J = np.zeros((n, n))
+        W = np.empty((n, n))
+        piv = np.empty(n, np.int64)
+        D = np.empty((2, n))
+        for s in range(lo, hi):
+            sy = s if Y0.shape[0] > 1 else 0
+            sp = s if P.shape[0] > 1 else 0
+            se = s if ecount.shape[0] > 1 else 0
+            status[s] = _integrate_subject(method, t_eval, Y0[sy], P[sp], ekind[se], et0[se], et1[se], estate[se],
+                                           evalue[se], ecount[se], rtol, atol, max_steps, out[s], stats[s], y, u,
+                                           K, ynew, ystage, yerr, f0, ft, J, W, piv, D)
+
+
+@nb.njit(cache=True, parallel=True)
+def observe_batch(t_eval, Y, P, n_blocks, out):
+    """Observables at every output: out (S, T, n_obs) from Y (S, T, n) and P (1|S, m)."""
+    n_subjects = Y.shape[0]
+    for b in nb.prange(n_blocks):
+        lo = b * n_subjects // n_blocks
+        hi = (b + 1) * n_subjects // n_blocks
+        for s in range(lo, hi):
+            sp = s if P.shape[0] > 1 else 0
+            for k in range(t_eval.shape[0]):
+                obs(t_eval[k], Y[s, k], P[sp], out[s, k])
