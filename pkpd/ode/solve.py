@@ -185,7 +185,7 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
     method : {"auto", "explicit", "rosenbrock", "dopri5", "rodas4"}
         ``explicit``: Dormand–Prince 5(4) with PI step control. ``rosenbrock``: Rodas4, L-stable, order 4(3),
         with the analytic Jacobian. ``auto``: explicit first; a subject switches to Rosenbrock for the rest of its
-        integration once Hairer's stiffness test (h·|λ| estimate above 3.25 on 15 accepted steps) fires.
+        integration once Hairer's stiffness test (h·|λ| estimate above 2.6 on 15 accepted steps) fires.
     rtol : float
         Relative tolerance.
     atol : float or array_like, shape (n_states,)

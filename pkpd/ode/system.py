@@ -124,14 +124,19 @@ class OdeSystem:
 
     # ---- derived symbolic objects ------------------------------------------------------------------------
     @cached_property
+    def _piecewise_rhs(self) -> tuple:
+        # Steps are differentiated as Piecewise (derivative 0 away from the jump), never as DiracDelta.
+        return tuple(e.rewrite(sympy.Piecewise) if e.has(sympy.Heaviside) else e for e in self.rhs)
+
+    @cached_property
     def jacobian(self) -> sympy.Matrix:
         """Dense Jacobian ``df_i/dy_j`` (n_states, n_states), symbolic."""
-        return sympy.Matrix(self.rhs).jacobian(sympy.Matrix(self.states))
+        return sympy.Matrix(self._piecewise_rhs).jacobian(sympy.Matrix(self.states))
 
     @cached_property
     def time_derivative(self) -> tuple:
         """``df_i/dt`` (zero for autonomous systems), needed by Rosenbrock methods."""
-        return tuple(sympy.diff(e, self.time) for e in self.rhs)
+        return tuple(sympy.diff(e, self.time) for e in self._piecewise_rhs)
 
     @property
     def autonomous(self) -> bool:

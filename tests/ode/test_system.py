@@ -1,0 +1,62 @@
+"""OdeSystem: validation messages and derived symbolic objects."""
+
+import numpy as np
+import pytest
+import sympy
+
+from pkpd.ode import OdeSystem
+from pkpd.ode.examples import two_compartment
+
+x, y, k, t = sympy.symbols("x y k t")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(states=[x, y], rhs=[-k * x]), "one expression per state"),
+    (dict(states=[x], rhs=[-k * x]), r"\['k'\].*declare them as params"),
+    (dict(states=[x, x], rhs=[-x, x]), "'x' is used more than once"),
+    (dict(states=[x], rhs=[-k * x], params=[k, x]), "'x' is used more than once"),
+    (dict(states=[], rhs=[]), "at least one state"),
+    (dict(states=[x], rhs=[-x], observables={"c": x * y}), r"observables\['c'\].*\['y'\]"),
+    (dict(states=[x], rhs=[-x], name="has space"), "name must be"),
+    (dict(states=[1], rhs=[-x]), r"states\[0\] must be a sympy Symbol"),
+])
+def test_invalid_systems_name_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        OdeSystem(**kwargs)
+
+
+def test_derived_objects_match_hand_derivation():
+    s = OdeSystem([x, y], [-k * x * y + t, k * x * y], [k])
+    # d/dx(-k x y) = -k y, d/dy = -k x; the explicit t makes the system non-autonomous with df/dt = (1, 0)
+    assert s.jacobian == sympy.Matrix([[-k * y, -k * x], [k * y, k * x]])
+    assert s.time_derivative == (1, 0)
+    assert not s.autonomous
+    assert s.state_index("y") == 1 and s.state_index(0) == 0
+    with pytest.raises(ValueError, match=r"unknown state 'z'; expected one of \['x', 'y'\]"):
+        s.state_index("z")
+
+
+def test_fingerprint_changes_with_the_equations():
+    a = OdeSystem([x], [-k * x], [k], name="a")
+    b = OdeSystem([x], [-k * x], [k], name="a")
+    c = OdeSystem([x], [-2 * k * x], [k], name="a")
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+
+
+def test_lambdify_evaluates_the_equations():
+    s = two_compartment()
+    f, jac = s.lambdify()
+    p = np.array([1.2, 0.3, 0.2, 0.1, 2.0])
+    yv = np.array([1.0, 2.0, 3.0])
+    ka, k10, k12, k21, _ = p
+    expected = [-ka * 1.0, ka * 1.0 - (k10 + k12) * 2.0 + k21 * 3.0, k12 * 2.0 - k21 * 3.0]
+    np.testing.assert_allclose(f(0.0, yv, p), expected, rtol=1e-15)
+    np.testing.assert_allclose(jac(0.0, yv, p), [[-ka, 0, 0], [ka, -(k10 + k12), k21], [0, k12, -k21]], rtol=1e-15)
+
+
+def test_equations_and_latex_print_every_state():
+    s = two_compartment()
+    text = s.equations()
+    assert text[0] == "ddepot/dt = -depot*ka"
+    assert text[-1] == "conc = central/V"
+    assert s.latex().count(r"\frac{d") == 3

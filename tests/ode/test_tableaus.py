@@ -1,0 +1,88 @@
+"""Method coefficients: the order conditions and structural invariants each tableau must satisfy."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from pkpd.ode.tableaus import DOPRI5, RODAS4, ExplicitTableau
+
+
+def _rk_conditions(a, b, c):
+    """Butcher order conditions up to order 5 as (order, lhs, rhs)."""
+    out = [(1, b.sum(), 1.0), (2, b @ c, 1 / 2), (3, b @ c**2, 1 / 3), (3, b @ a @ c, 1 / 6),
+           (4, b @ c**3, 1 / 4), (4, b @ (c * (a @ c)), 1 / 8), (4, b @ a @ c**2, 1 / 12), (4, b @ a @ a @ c, 1 / 24),
+           (5, b @ c**4, 1 / 5), (5, b @ (c**2 * (a @ c)), 1 / 10), (5, b @ ((a @ c) ** 2), 1 / 20),
+           (5, b @ (c * (a @ c**2)), 1 / 15), (5, b @ a @ c**3, 1 / 20), (5, b @ (c * (a @ a @ c)), 1 / 30),
+           (5, b @ a @ (c * (a @ c)), 1 / 40), (5, b @ a @ a @ c**2, 1 / 60), (5, b @ a @ a @ a @ c, 1 / 120)]
+    return out
+
+
+def test_dopri5_satisfies_order_5_and_embedded_order_4():
+    t = DOPRI5
+    # the embedded weights b_hat = b - e (with the FSAL stage, whose row of a is b)
+    a7 = np.zeros((7, 7))
+    a7[:6, :6] = t.a
+    a7[6, :6] = t.b
+    c7 = np.append(t.c, 1.0)
+    b7 = np.append(t.b, 0.0)
+    bhat = b7 - t.e
+    for order, lhs, rhs in _rk_conditions(a7, b7, c7):
+        assert lhs == pytest.approx(rhs, abs=1e-14), f"order-{order} condition"
+    for order, lhs, rhs in _rk_conditions(a7, bhat, c7):
+        if order <= 4:
+            assert lhs == pytest.approx(rhs, abs=1e-14), f"embedded order-{order} condition"
+    # the embedded pair is genuinely of order 4 only: at least one order-5 condition fails
+    assert max(abs(lhs - rhs) for o, lhs, rhs in _rk_conditions(a7, bhat, c7) if o == 5) > 1e-5
+
+
+def test_dopri5_dense_output_has_order_4_at_interior_points():
+    # Continuous RK order conditions at θ: Σ_j b_j(θ) c_j^(q-1) = θ^q / q for q = 1..4 (the bushy trees);
+    # b_j(θ) = Σ_m p[j, m] θ^(m+1).
+    c7 = np.append(DOPRI5.c, 1.0)
+    for th in (0.1, 0.37, 0.5, 0.9):
+        bt = DOPRI5.p @ np.array([th, th**2, th**3, th**4])
+        for q in range(1, 5):
+            assert bt @ c7 ** (q - 1) == pytest.approx(th**q / q, abs=1e-14)
+
+
+def test_explicit_tableau_rejects_inconsistent_coefficients():
+    with pytest.raises(ValueError, match="row sums of a must equal c"):
+        ExplicitTableau("bad", c=[0, 0.6], a=[[0, 0], [0.5, 0]], b=[0.5, 0.5], e=[0, 0, 0],
+                        p=[[1], [0], [0]], order=2, error_order=1)
+
+
+def test_rodas4_structure():
+    r = RODAS4
+    # d_i = Σ_j γ_ij and c_i = Σ_j α_ij are checked on construction; here the stiffly accurate structure:
+    # the last two stages are evaluated at t + h and the last row of a repeats the fifth with a_65 = 1.
+    assert r.c[4] == r.c[5] == 1.0
+    np.testing.assert_array_equal(r.a[5, :4], r.a[4, :4])
+    assert r.a[5, 4] == 1.0
+    assert np.allclose(np.diag(r.Gamma), r.gamma, atol=1e-12)
+
+
+def test_rodas4_is_L_stable():
+    # Stability function of a Rosenbrock method on y' = λy, z = hλ: R(z) = 1 + z bᵀ(I - zB)^-1 1 with
+    # B = α + Γ (Hairer & Wanner II, §IV.7). Stiffly accurate: b is the last row of B, and R(∞) must be 0.
+    r = RODAS4
+    B = r.alpha + r.Gamma
+    b = np.append(r.alpha[5, :5], 0.0) + r.Gamma[5]
+    ones = np.ones(6)
+
+    def R(z):
+        return 1 + z * b @ np.linalg.solve(np.eye(6) - z * B, ones)
+
+    assert abs(R(-1e12)) < 1e-9
+    # A-stable on the imaginary axis and in the left half-plane (sampled)
+    for z in [-1e-3, -1, -10, -1e3, 1j, 10j, 1e3j, -5 + 5j, -0.1 + 30j]:
+        assert abs(R(z)) <= 1 + 1e-12
+    # and it is a fourth-order method: R(z) matches exp(z) to O(z^5)
+    z = 1e-2
+    assert abs(R(z) - np.exp(z)) < 10 * z**5
+
+
+def test_dopri5_coefficients_are_the_published_fractions():
+    # spot check against Dormand & Prince (1980) exact rationals
+    assert Fraction(DOPRI5.b[2]).limit_denominator(10**6) == Fraction(500, 1113)
+    assert Fraction(DOPRI5.a[4, 3]).limit_denominator(10**6) == Fraction(-212, 729)
