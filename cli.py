@@ -67,5 +67,35 @@ def equations(
             typer.echo(line)
 
 
+@app.command()
+def bench(
+    subjects: Annotated[int, typer.Option(min=1, help="Virtual subjects per engine run.")] = 2000,
+    quick: Annotated[bool, typer.Option(help="A fast smoke run: fewer subjects, skip the slowest peers.")] = False,
+    out: Annotated[Optional[str], typer.Option(help="Also write the table as .csv or .json.")] = None,
+):
+    """Benchmark the engine against its peers (scipy solve_ivp loops, numbalsoda): accuracy and speed together."""
+    from benchmarks.bench_engine import run_benchmark
+
+    from pkpd.io import write_table
+
+    rows = run_benchmark(subjects=subjects, quick=quick)
+    _print_rows(rows, title="Engine benchmark (ratios are against the scipy loop with a jitted rhs, same run)")
+    if out:
+        write_table(rows, out)
+
+
+def _print_rows(rows: list[dict], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    keys = list(rows[0]) if rows else []
+    for k in keys:
+        table.add_column(k)
+    for r in rows:
+        table.add_row(*[f"{v:.3g}" if isinstance(v, float) else str(v) for v in r.values()])
+    Console().print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

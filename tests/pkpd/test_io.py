@@ -1,0 +1,53 @@
+"""Atomic table and JSON writers: values survive a round trip exactly; a failed write leaves the old file."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from pkpd.io import atomic_path, write_json, write_table
+
+COLS = {"time_h": np.array([0.0, 0.5, 1.0]), "conc_uM": np.array([1.25, 0.1 + 0.2, 1e-300])}
+
+
+def test_csv_round_trip_is_exact(tmp_path):
+    p = write_table(COLS, tmp_path / "t.csv")
+    rows = list(csv.reader(open(p)))
+    assert rows[0] == ["time_h", "conc_uM"]
+    # Python writes floats with repr, which round-trips exactly
+    assert [float(r[1]) for r in rows[1:]] == COLS["conc_uM"].tolist()
+
+
+def test_json_and_rows_input(tmp_path):
+    rows = [{"a": 1, "b": 2.5}, {"a": 2, "b": -1.0}]
+    p = write_table(rows, tmp_path / "t.json")
+    assert json.loads(p.read_text()) == rows
+
+
+def test_parquet_round_trip(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    p = write_table(COLS, tmp_path / "t.parquet")
+    back = pq.read_table(p).to_pydict()
+    assert back["conc_uM"] == COLS["conc_uM"].tolist()
+
+
+def test_unknown_suffix_names_the_supported_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"must end in one of \.csv, \.json, \.parquet"):
+        write_table(COLS, tmp_path / "t.xlsx")
+
+
+def test_ragged_columns_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="differ in length"):
+        write_table({"a": [1, 2], "b": [1]}, tmp_path / "t.csv")
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "summary.json"
+    write_json({"version": 1}, target)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert json.loads(target.read_text()) == {"version": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
