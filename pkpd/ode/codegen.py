@@ -58,7 +58,8 @@ def _function(name: str, args: str, targets: list[tuple[str, sympy.Expr]], unpac
     used = set()
     for e in [e for _, e in subs] + list(reduced):
         used |= {str(s) for s in e.free_symbols}
-    lines = [f"@nb.njit(cache=True)", f"def {name}({args}):"]
+    # error_model="numpy": 1/0 gives inf and sqrt(-1) NaN (caught as a non-finite status) instead of raising
+    lines = ["@nb.njit(cache=True, error_model=\"numpy\")", f"def {name}({args}):"]
     if prologue:
         lines.append(f"    {prologue}")
     lines += [f"    {sym} = {src}" for sym, src in unpack.items() if sym in used]
