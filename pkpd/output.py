@@ -1,0 +1,102 @@
+"""Writing PK results: the table (CSV, JSON or Parquet, by extension) and the figure, atomically via
+:mod:`pkpd.io`.
+
+CSV and Parquet hold exactly the table's columns. JSON holds ``{"columns": [...], "units": {...}, "data":
+{name: [...]}, "metadata": {...}}``, so that the provenance of the numbers (species, PK model, doses with the salt
+form applied and the amount of free base) travels with them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .io import TABLE_FORMATS, atomic_path, write_json, write_table
+
+__all__ = ["table_format", "write_pk_table", "plot_pk", "jsonable"]
+
+
+def table_format(path) -> str:
+    """The extension of ``path`` if it is a table format we write; ``ValueError`` naming ``out`` otherwise.
+
+    Checked before any simulation so that a bad ``--out`` fails at once; Parquet also needs pyarrow.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise ValueError(f"out: unknown file type {suffix or '(none)'!r} for {str(path)!r}; expected one of "
+                         f"{', '.join(TABLE_FORMATS)}")
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError("out: writing .parquet needs the pyarrow package, which is not installed "
+                             "(pip install pyarrow); use .csv or .json instead") from None
+    return suffix
+
+
+def jsonable(x):
+    """``x`` with NumPy arrays and scalars turned into lists and floats, and NaN/inf into None."""
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [jsonable(v) for v in x.tolist()]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[str, str] | None = None,
+                   metadata: Mapping | None = None) -> Path:
+    """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically."""
+    fmt = table_format(path)
+    if fmt == ".json":
+        doc = {"columns": list(columns), "units": dict(units or {}), "data": dict(columns),
+               "metadata": dict(metadata or {})}
+        return write_json(jsonable(doc), path)
+    return write_table({k: np.asarray(v, float) for k, v in columns.items()}, path)
+
+
+def plot_pk(result, path) -> Path:
+    """Three panels over time: plasma and brain ketamine/norketamine (µM), and NMDA occupancy; saved atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"plot: unknown image type {suffix or '(none)'!r}; expected .png, .pdf or .svg")
+    c, t = result.columns, result.t_h
+    m = result.metadata
+    fig, ax = plt.subplots(3, 1, figsize=(7, 8), sharex=True, constrained_layout=True)
+    ax[0].plot(t, c["plasma_ketamine_uM"], label="ketamine")
+    ax[0].plot(t, c["plasma_norketamine_uM"], label="norketamine")
+    ax[0].set_ylabel("plasma (µM)")
+    ax[1].plot(t, c["brain_ketamine_uM"], label="ketamine (total)")
+    ax[1].plot(t, c["brain_norketamine_uM"], label="norketamine (total)")
+    ax[1].plot(t, c["brain_free_ketamine_uM"], "--", label="ketamine (free)")
+    ax[1].set_ylabel("brain (µM)")
+    ax[2].plot(t, c["nmda_occupancy_interneuron"], label="interneuron")
+    ax[2].plot(t, c["nmda_occupancy_pyramidal"], label="pyramidal")
+    ax[2].set_ylabel("NMDA occupancy")
+    ax[2].set_ylim(0, 1)
+    ax[2].set_xlabel("time (h)")
+    for a in ax:
+        a.legend(loc="upper right", fontsize=8)
+    doses = "; ".join(f"{d['amount']:g} {d['unit']}" + (f" {d['salt']}" if d["salt"] else "") + f" {d['route']}"
+                      for d in m["doses"][:3]) + (" …" if len(m["doses"]) > 3 else "")
+    ax[0].set_title(f"{m['species']} ({m['pk_model']}, {m['drug']}): {doses}", fontsize=9)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format=suffix[1:])
+    finally:
+        plt.close(fig)
+    return Path(path)

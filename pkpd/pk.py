@@ -1,0 +1,381 @@
+"""Ketamine and norketamine pharmacokinetics in plasma and brain, as one compartment graph, and
+:func:`simulate_pk`, which turns a regimen into a labelled table of concentrations and NMDA occupancy.
+
+The graph (amounts in µmol of free base; time in hours; rate constants in 1/h)::
+
+    depot_ip ─┐            ┌─ peripheral1                 nor_peripheral
+    depot_sc ─┤            ├─ peripheral2                       │
+    depot_im ─┼─→ central ─┼─ brain (kp, perfusion-limited)  nor_central ─ nor_brain
+    depot_nasal┘     │  ▲  └─→ eliminated                       │
+    gut ──────────→ liver (hepato-portal) ─→ nor_central ────→ nor_eliminated
+    gut_swallowed ─↗
+
+* Every depot drains first-order to ``central`` (systemic fraction), ``liver`` (hepato-portal), ``nor_central``
+  (presystemic metabolism) and ``eliminated`` (the rest).
+* ``central`` exchanges with two peripheral compartments, the hepato-portal compartment and the brain; its
+  clearance splits into formation of norketamine (fraction ``fm``) and other elimination.
+* The brain is perfusion-limited: uptake clearance = brain blood flow ``Q_b``; ``dA_b/dt = Q_b (C_p − C_b/kp)``,
+  so the brain:plasma AUC ratio equals ``kp`` exactly. The free brain concentration is ``fu_p/kp × C_b``
+  (unbound partition Kp,uu = 1 assumed for a passively diffusing lipophilic base).
+* Norketamine has a central, a peripheral and a brain compartment of its own.
+* ``eliminated`` and ``nor_eliminated`` are sinks, so the sum of all states equals the amount dosed so far
+  (mass balance).
+
+Every parameter set of :mod:`pkpd.pk_models` is a parameterisation of this one graph (absent compartments get
+zero flows), so a single compiled system serves mouse and human, every route and every published set. The graph
+is the single symbolic source of the ODEs: see :func:`ketamine_graph` and :func:`ketamine_system`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from . import __version__
+from .compartments import CompartmentGraph
+from .dosing import Regimen
+from .pk_models import ENANTIOMERS, PkModel, get_pk_model
+from .receptor import NmdaParams, competitive_occupancy, occupancy_drive, trapping_rate
+from .species import Subject, get_species
+from .units import dose_to_umol, format_hours, parse_salt, uM_to_ng_per_mL, umol_to_mg
+
+__all__ = ["DEPOTS", "KETAMINE_STATES", "NORKETAMINE_STATES", "SINKS", "TABLE_COLUMNS", "COLUMN_UNITS",
+           "ketamine_graph", "ketamine_system", "parameter_values", "parameter_vector", "dose_schedule",
+           "default_time_grid", "PkResult", "simulate_pk", "BACKENDS"]
+
+DEPOTS = ("depot_ip", "depot_sc", "depot_im", "depot_nasal", "gut", "gut_swallowed")
+KETAMINE_STATES = ("central", "peripheral1", "peripheral2", "liver", "brain")
+NORKETAMINE_STATES = ("nor_central", "nor_peripheral", "nor_brain")
+SINKS = ("eliminated", "nor_eliminated")
+TRAPPING_STATES = ("trapped_interneuron", "trapped_pyramidal")
+BACKENDS = ("auto", "exact", "engine", "scipy")
+
+#: The columns of the PK table written by ``ketamine pk``, in order.
+TABLE_COLUMNS = ("time_h", "plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM",
+                 "brain_norketamine_uM", "plasma_ketamine_ng_per_ml", "nmda_occupancy_interneuron",
+                 "nmda_occupancy_pyramidal")
+#: Unit of every column a :class:`PkResult` holds.
+COLUMN_UNITS = {"time_h": "h", "plasma_ketamine_uM": "uM", "brain_ketamine_uM": "uM",
+                "plasma_norketamine_uM": "uM", "brain_norketamine_uM": "uM", "plasma_ketamine_ng_per_ml": "ng/mL",
+                "plasma_norketamine_ng_per_ml": "ng/mL", "brain_free_ketamine_uM": "uM",
+                "brain_free_norketamine_uM": "uM", "nmda_occupancy_interneuron": "1",
+                "nmda_occupancy_pyramidal": "1"}
+
+_S = sympy.Symbol
+
+
+def _k(src: str, dst: str) -> sympy.Symbol:
+    return _S(f"k_{src}_{dst}")
+
+
+def ketamine_graph(trapping: bool = False) -> CompartmentGraph:
+    """The compartment graph of ketamine and norketamine (see the module docstring).
+
+    Parameters
+    ----------
+    trapping : bool
+        Add the two receptor-trapping states (fraction of NMDA receptors blocked in interneurons and pyramidal
+        cells; :func:`pkpd.receptor.trapping_rate`); the occupancy observables then report those states.
+    """
+    g = CompartmentGraph()
+    for d in DEPOTS:
+        g = g.add_compartment(d, "depot", f"absorption depot ({d})")
+    g = (g.add_compartment("central", "central", "ketamine in plasma and rapidly equilibrating tissue")
+         .add_compartment("peripheral1", "peripheral").add_compartment("peripheral2", "peripheral")
+         .add_compartment("liver", "tissue", "hepato-portal compartment")
+         .add_compartment("brain", "tissue", "brain tissue (total ketamine)")
+         .add_compartment("nor_central", "central", "norketamine, central")
+         .add_compartment("nor_peripheral", "peripheral").add_compartment("nor_brain", "tissue")
+         .add_compartment("eliminated", "sink", "ketamine eliminated other than to norketamine")
+         .add_compartment("nor_eliminated", "sink", "norketamine eliminated"))
+    for d in DEPOTS:
+        for dst in ("central", "liver", "nor_central", "eliminated"):
+            g = g.add_flow(d, dst, _k(d, dst))
+    for a, b in (("central", "peripheral1"), ("central", "peripheral2"), ("central", "liver"), ("central", "brain"),
+                 ("nor_central", "nor_peripheral"), ("nor_central", "nor_brain")):
+        g = g.add_flow(a, b, _k(a, b)).add_flow(b, a, _k(b, a))
+    for a, b, what in (("central", "nor_central", "N-demethylation"), ("central", "eliminated", "other clearance"),
+                       ("liver", "nor_central", "hepatic N-demethylation"),
+                       ("liver", "eliminated", "hepatic other metabolism"),
+                       ("nor_central", "nor_eliminated", "norketamine clearance")):
+        g = g.add_flow(a, b, _k(a, b), what)
+
+    vc, vb, vnc = _S("v_central_L"), _S("v_brain_L"), _S("v_nor_central_L")
+    fu_b, fu_nb = _S("fu_brain"), _S("fu_nor_brain")
+    c_free_ket = fu_b * _S("brain") / vb
+    c_free_nor = fu_nb * _S("nor_brain") / vb
+    s, ratio = _S("s_fraction"), _S("interneuron_potency_ratio")
+    ki = [_S(n) for n in ("ki_s_ketamine_uM", "ki_r_ketamine_uM", "ki_s_norketamine_uM", "ki_r_norketamine_uM")]
+    x_pyr = occupancy_drive(c_free_ket, c_free_nor, s, *ki)
+    x_int = occupancy_drive(c_free_ket, c_free_nor, s, *[k / ratio for k in ki])
+    g = (g.add_observable("plasma_ketamine_uM", _S("central") / vc)
+         .add_observable("brain_ketamine_uM", _S("brain") / vb)
+         .add_observable("plasma_norketamine_uM", _S("nor_central") / vnc)
+         .add_observable("brain_norketamine_uM", _S("nor_brain") / vb)
+         .add_observable("brain_free_ketamine_uM", c_free_ket)
+         .add_observable("brain_free_norketamine_uM", c_free_nor))
+    if trapping:
+        k_on, k_off = _S("trap_k_on_per_h"), _S("trap_k_off_per_h")
+        bi, bp = _S("trapped_interneuron"), _S("trapped_pyramidal")
+        g = (g.add_state(bi, trapping_rate(bi, x_int, k_on, k_off)).add_state(bp, trapping_rate(bp, x_pyr, k_on, k_off))
+             .add_observable("nmda_occupancy_interneuron", bi).add_observable("nmda_occupancy_pyramidal", bp)
+             .add_observable("nmda_equilibrium_occupancy_interneuron", competitive_occupancy(x_int))
+             .add_observable("nmda_equilibrium_occupancy_pyramidal", competitive_occupancy(x_pyr)))
+    else:
+        g = (g.add_observable("nmda_occupancy_interneuron", competitive_occupancy(x_int))
+             .add_observable("nmda_occupancy_pyramidal", competitive_occupancy(x_pyr)))
+    return g
+
+
+@functools.lru_cache(maxsize=None)
+def ketamine_system(trapping: bool = False):
+    """The :class:`~pkpd.ode.OdeSystem` generated from :func:`ketamine_graph` (cached per process)."""
+    return ketamine_graph(trapping).to_ode_system("ketamine_pk_trapping" if trapping else "ketamine_pk")
+
+
+def parameter_values(model: PkModel, subject: Subject, *, drug: str | None = None,
+                     nmda: NmdaParams = NmdaParams()) -> dict[str, float]:
+    """Values of the graph's parameters for one subject (rate constants 1/h, volumes L, fractions, Ki µM)."""
+    drug = model.check_enantiomer(drug)
+    values = dict(model.disposition(subject).rates())
+    for depot, a in model.depot_absorption().items():
+        for dst, k in a.rates().items():
+            values[f"k_{depot}_{dst}"] = k
+    values.update(s_fraction=ENANTIOMERS[drug], ki_s_ketamine_uM=nmda.ki_s_ketamine_uM,
+                  ki_r_ketamine_uM=nmda.ki_r_ketamine_uM, ki_s_norketamine_uM=nmda.ki_s_norketamine_uM,
+                  ki_r_norketamine_uM=nmda.ki_r_norketamine_uM,
+                  interneuron_potency_ratio=nmda.interneuron_potency_ratio, trap_k_on_per_h=nmda.trap_k_on_per_h,
+                  trap_k_off_per_h=nmda.trap_k_off_per_h)
+    return values
+
+
+def parameter_vector(system, values: Mapping[str, float]) -> np.ndarray:
+    """Pack ``values`` in the order of ``system.params``; absent flow constants (``k_*``) are 0."""
+    out = np.empty(system.n_params)
+    for i, name in enumerate(system.param_names):
+        if name in values:
+            out[i] = values[name]
+        elif name.startswith("k_"):
+            out[i] = 0.0
+        else:
+            raise ValueError(f"parameter {name!r} has no value")
+    return out
+
+
+def dose_schedule(model: PkModel, subject: Subject, regimen: Regimen, *, salt: str | None = None):
+    """The engine :class:`~pkpd.ode.Schedule` of a regimen, and one record per dose (amounts, salt applied).
+
+    Returns
+    -------
+    schedule : pkpd.ode.Schedule
+    records : list of dict
+        ``time_h, amount, unit, route, duration_h, salt, base_mg, base_umol`` for every dose.
+    """
+    from .ode import Schedule
+
+    species = get_species(subject.species)
+    default_salt = parse_salt(salt) if salt is not None else species.default_salt
+    sched = Schedule()
+    records = []
+    for d in regimen:
+        s = d.salt or default_salt
+        umol = dose_to_umol(d.amount, weight_kg=subject.weight_kg, salt=s)
+        mg_base = umol_to_mg(umol)
+        for part in model.dose_parts(d.route, mg_base, d.duration_h):
+            amount = umol * part.fraction
+            if amount <= 0:
+                continue
+            if part.zero_order_h > 0:
+                sched = sched.infusion(d.time_h, part.state, amount=amount, duration=part.zero_order_h)
+            else:
+                sched = sched.bolus(d.time_h, part.state, amount)
+        records.append({"time_h": d.time_h, "amount": d.amount.value, "unit": d.amount.unit, "route": d.route,
+                        "duration_h": d.duration_h, "salt": None if d.amount.molar else s,
+                        "base_mg": mg_base, "base_umol": umol})
+    return sched, records
+
+
+_GRID_STEPS_H = (1 / 360, 1 / 120, 1 / 60, 2 / 60, 5 / 60, 10 / 60, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
+
+
+def default_time_grid(duration_h: float, max_points: int = 1000) -> np.ndarray:
+    """A regular grid from 0 to ``duration_h`` with the finest step of 10 s, 30 s, 1, 2, 5, 10, 15, 30 min,
+    1, 2, 4, 6, 12 or 24 h that keeps at most ``max_points + 1`` points (4 h → 30 s steps, 481 points)."""
+    step = next((s for s in _GRID_STEPS_H if duration_h / s <= max_points), _GRID_STEPS_H[-1])
+    n = int(math.floor(duration_h / step + 1e-9))
+    t = np.arange(n + 1) * step
+    if duration_h - t[-1] > 1e-9:
+        t = np.append(t, duration_h)
+    return t
+
+
+@functools.lru_cache(maxsize=None)
+def _observable_function(trapping: bool):
+    system = ketamine_system(trapping)
+    args = [*system.states, *system.params]
+    fs = {k: sympy.lambdify(args, v, "numpy") for k, v in system.observables.items()}
+    return system.observable_names, fs
+
+
+def _observables(trapping: bool, y: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+    names, fs = _observable_function(trapping)
+    cols = [y[:, i] for i in range(y.shape[1])]
+    return {k: np.broadcast_to(np.asarray(fs[k](*cols, *p), float), (y.shape[0],)).copy() for k in names}
+
+
+@dataclass(frozen=True, eq=False)
+class PkResult:
+    """A simulated PK profile with units and provenance.
+
+    Attributes
+    ----------
+    t_h : ndarray, shape (n_times,)
+        Output times, h.
+    columns : mapping of str to ndarray, shape (n_times,)
+        Every output column (see :data:`COLUMN_UNITS`), including :data:`TABLE_COLUMNS`.
+    amounts_umol : ndarray, shape (n_times, n_states)
+        State amounts (µmol; trapping states are fractions).
+    state_names : tuple of str
+    metadata : mapping
+        species, pk_model, drug, weight_kg, sex, doses (with salt and base amounts), backend, tolerances, version.
+    """
+
+    t_h: np.ndarray
+    columns: Mapping[str, np.ndarray]
+    amounts_umol: np.ndarray
+    state_names: tuple
+    metadata: Mapping = field(default_factory=dict)
+
+    @property
+    def units(self) -> dict[str, str]:
+        return {k: COLUMN_UNITS.get(k, "") for k in self.columns}
+
+    def table(self, names=TABLE_COLUMNS) -> dict[str, np.ndarray]:
+        """The named columns, in order (default: :data:`TABLE_COLUMNS`)."""
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise ValueError(f"unknown column {missing[0]!r}; expected one of {list(self.columns)}")
+        return {n: self.columns[n] for n in names}
+
+    def state(self, name: str) -> np.ndarray:
+        return self.amounts_umol[:, list(self.state_names).index(name)]
+
+    def summary(self) -> dict:
+        """Exposure metrics (see :func:`pkpd.exposure.summarize`)."""
+        from .exposure import summarize
+
+        return summarize(self)
+
+
+def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", pk_model: str | None = None,
+                weight_kg: float | None = None, sex: str = "male", salt: str | None = None,
+                drug: str | None = None, nmda: NmdaParams = NmdaParams(), trapping: bool = False,
+                t_eval=None, backend: str = "auto", rtol: float = 1e-8) -> PkResult:
+    """Simulate one subject's ketamine/norketamine PK and NMDA occupancy for a regimen.
+
+    Parameters
+    ----------
+    regimen : Regimen
+        The doses (:mod:`pkpd.dosing`).
+    duration_h : float
+        Length of the simulation, h (> 0); every dose must start within it.
+    species : {"mouse", "human"}
+    pk_model : str, optional
+        A key of :data:`pkpd.pk_models.PK_MODELS` for the species (default: ``mouse`` / ``kamp2020``).
+    weight_kg : float, optional
+        Body weight (default 0.025 mouse, 70 human).
+    sex : {"male", "female"}
+    salt : {"hcl", "base"}, optional
+        Form in which doses without their own salt were weighed (default: species default, HCl for the mouse).
+    drug : {"racemic", "esketamine", "arketamine"}, optional
+        Enantiomeric composition (default: the model's own).
+    nmda : NmdaParams
+        Receptor parameters (Ki, interneuron potency ratio, trapping rates).
+    trapping : bool
+        Use the trapping (binding) ODE for occupancy instead of instantaneous equilibrium.
+    t_eval : array_like, optional
+        Output times in hours (default :func:`default_time_grid`).
+    backend : {"auto", "exact", "engine", "scipy"}
+        ``exact``: matrix-exponential solution (linear model only; no compilation). ``engine``: the numba solver
+        (:func:`pkpd.ode.solve`). ``scipy``: the scipy reference. ``auto``: exact unless trapping, else engine.
+    rtol : float
+        Relative tolerance for the numerical backends.
+
+    Returns
+    -------
+    PkResult
+
+    Raises
+    ------
+    ValueError
+        Naming the field for bad input (unknown model or route for the species, dose after the end, …).
+    """
+    subject = Subject(species, weight_kg, sex)
+    model = get_pk_model(pk_model, subject.species)
+    drug = model.check_enantiomer(drug)
+    if isinstance(duration_h, bool) or not isinstance(duration_h, (int, float)) or not math.isfinite(duration_h) \
+            or duration_h <= 0:
+        raise ValueError(f"duration: expected a positive simulation length in hours, got {duration_h!r}")
+    if not isinstance(regimen, Regimen) or len(regimen) == 0:
+        raise ValueError("regimen: expected at least one dose")
+    regimen.check_within(duration_h)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "auto":
+        backend = "engine" if trapping else "exact"
+    if backend == "exact" and trapping:
+        raise ValueError("backend: 'exact' needs a linear model; trapping makes it nonlinear (use 'engine')")
+
+    system = ketamine_system(trapping)
+    sched, records = dose_schedule(model, subject, regimen, salt=salt)
+    p = parameter_vector(system, parameter_values(model, subject, drug=drug, nmda=nmda))
+    T = default_time_grid(duration_h) if t_eval is None else np.asarray(t_eval, float)
+    if T.ndim != 1 or T.size < 2 or T[0] != 0 or not (np.diff(T) > 0).all() or abs(T[-1] - duration_h) > 1e-9:
+        raise ValueError("t_eval: expected strictly increasing times from 0 to the duration")
+    y0 = np.zeros(system.n_states)
+    total_dose = sum(r["base_umol"] for r in records)
+    atol = np.full(system.n_states, 1e-12 * total_dose)
+    if trapping:
+        atol[-2:] = 1e-10
+    if backend == "exact":
+        from .closed_form import solve_linear
+
+        y = solve_linear(system, y0, T, p, sched)
+    elif backend == "engine":
+        from .ode import STATUS, solve
+
+        sol = solve(system, y0, T, p, schedule=sched, rtol=rtol, atol=atol, method="auto")
+        if sol.status[0] != 0:
+            raise RuntimeError(f"the ODE solver failed: {STATUS[int(sol.status[0])]}")
+        y = sol.y[0]
+    else:
+        from .ode import solve_reference
+
+        y = solve_reference(system, y0, T, p, schedule=sched, rtol=max(rtol, 1e-10), atol=atol)[0]
+    obs = _observables(trapping, y, p)
+    cols = {"time_h": T}
+    for k in ("plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM", "brain_norketamine_uM"):
+        cols[k] = obs[k]
+    cols["plasma_ketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_ketamine_uM"], "ketamine")
+    cols["nmda_occupancy_interneuron"] = obs["nmda_occupancy_interneuron"]
+    cols["nmda_occupancy_pyramidal"] = obs["nmda_occupancy_pyramidal"]
+    cols["plasma_norketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_norketamine_uM"], "norketamine")
+    cols["brain_free_ketamine_uM"] = obs["brain_free_ketamine_uM"]
+    cols["brain_free_norketamine_uM"] = obs["brain_free_norketamine_uM"]
+    sp = get_species(subject.species)
+    meta = {
+        "species": subject.species, "pk_model": model.name, "pk_model_description": model.description,
+        "drug": drug, "weight_kg": subject.weight_kg, "sex": subject.sex,
+        "default_salt": parse_salt(salt) if salt is not None else sp.default_salt,
+        "default_salt_rationale": sp.salt_rationale if salt is None else "given by the user",
+        "doses": records, "duration_h": float(duration_h), "duration": format_hours(duration_h),
+        "trapping": trapping, "backend": backend, "rtol": rtol if backend != "exact" else None,
+        "units": {"amount": "umol (free base)", "time": "h", "concentration": "uM"},
+        "version": __version__,
+    }
+    return PkResult(T, cols, y, system.state_names, meta)

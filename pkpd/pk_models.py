@@ -1,0 +1,614 @@
+"""The parameter sets of the ketamine PK model: one calibrated mouse set and published human sets.
+
+Each set is a frozen dataclass whose fields are the paper's own parameters (units in the names, provenance in the
+field metadata, see :mod:`pkpd.parameters`) plus a table of routes. Every set maps onto the one compartment graph
+of :mod:`pkpd.pk` through :meth:`disposition` (per-subject clearances and volumes) and :meth:`route`
+(how a dose enters). Compartments a set does not have get zero flows.
+
+==================  =====================================================================================
+name                what
+==================  =====================================================================================
+``mouse``           racemic ketamine in the mouse; one body compartment + brain; **calibrated** to the
+                    elimination half-life of 13 min (Ma et al. 2023) and the brain:plasma ratio of 6.5 (Cohen
+                    et al. 1973); volume and routes **assumed** (see each field)
+``kamp2020``        racemic ketamine, human; meta-analysis of 18 studies: CL 79 L/h, V 252 L per 70 kg (Kamp
+                    et al. 2020 Anesthesiology 133:1192); norketamine from Otto et al. 2021
+``fanta2015``       S-ketamine, human; three compartments (Fanta et al. 2015 Eur J Clin Pharmacol 71:441); oral
+                    F = 8 %; S-norketamine from Otto et al. 2021
+``perez-ruixo2021`` esketamine, human; three compartments + hepato-portal compartment, intranasal absorption with
+                    a swallowed fraction (Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501, Table 3); its own
+                    noresketamine model
+==================  =====================================================================================
+
+Shared human assumptions (each labelled where used): a brain compartment with the rodent partition coefficient
+(no human brain:plasma ratio exists), plasma free fraction 0.55, 80 % of ketamine clearance forming norketamine
+for the models that do not estimate it.
+
+The brain compartment is carved out of the central volume (its plasma-equivalent volume ``kp × V_brain`` is
+subtracted from the published central volume), so every published set keeps its clearance and its Vss exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .parameters import check_bounds, describe, param
+from .species import HUMAN_BRAIN, HUMAN_BRAIN_SOURCES, MOUSE_BRAIN, BrainPhysiology, Subject, allometric
+
+__all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Kamp2020", "Fanta2015",
+           "PerezRuixo2021", "PK_MODELS", "ENANTIOMERS", "get_pk_model", "parameter_table"]
+
+#: Enantiomer composition -> fraction of S-enantiomer.
+ENANTIOMERS = {"racemic": 0.5, "esketamine": 1.0, "arketamine": 0.0}
+
+# ---- citations (primary sources) ---------------------------------------------------------------------------
+MA2023 = "Ma et al. 2023 Nature 622:802 (ketamine elimination half-life ~13 min in mice)"
+COHEN1973 = ("Cohen et al. 1973 Anesthesiology 39:370 (rat i.v.: brain:plasma ratio of ketamine ~6.5; "
+             "brain equilibrates within minutes)")
+KAMP2020 = "Kamp et al. 2020 Anesthesiology 133:1192 (meta-analysis, 18 studies; per 70 kg)"
+FANTA2015 = "Fanta et al. 2015 Eur J Clin Pharmacol 71:441 (S-ketamine population PK, per 70 kg)"
+OTTO2021 = ("Otto et al. 2021 Eur J Clin Pharmacol (S-norketamine two-compartment set, per 70 kg; values as "
+            "compiled in the project's SCIENCE.md)")
+PEREZ2021 = ("Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3 (esketamine, n = 820; transcription "
+             "checked against nlmixr2lib PerezRuixo_2020_esketamine)")
+CLEMENTS1982 = "Clements et al. 1982 J Pharm Sci 71:539 (racemic ketamine: i.m. F 93 %, oral F 17 %)"
+YANAGIHARA2003 = ("Yanagihara et al. 2003 Biopharm Drug Dispos 24:37 (intranasal F 45 %; upper end of the 11–45 % "
+                  "range across formulations)")
+PELTONIEMI2016 = ("Peltoniemi et al. 2016 Clin Pharmacokinet 55:1059 (review: ketamine is mainly (~80 %) "
+                  "N-demethylated to norketamine)")
+PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (project SCIENCE.md §2), free fraction "
+                   "0.55")
+KAKA1980 = "Kaka & Hayton 1980 J Pharmacokinet Biopharm 8:193 (dog: norketamine 60.3 % bound, free fraction 0.40)"
+ANDERSON2008 = "allometric exponents 0.75 (clearance) and 1 (volume), Anderson & Holford 2008"
+
+
+@dataclass(frozen=True)
+class RouteAbsorption:
+    """How an extravascular dose leaves its depot (first order, rate ``ka_per_h``).
+
+    Of what leaves the depot, ``f_systemic`` reaches plasma as ketamine, ``f_hepatic`` enters the hepato-portal
+    compartment (models that have one), ``f_presystemic_nor`` is converted to norketamine before reaching plasma
+    (first pass), and the rest is lost (unabsorbed or other metabolites). ``kind`` labels the fractions and
+    ``ka_kind`` the rate constant (published, calibrated or assumed); ``source`` explains both.
+    """
+
+    ka_per_h: float
+    f_systemic: float
+    f_hepatic: float = 0.0
+    f_presystemic_nor: float = 0.0
+    kind: str = "assumed"
+    source: str = ""
+    ka_kind: str = "assumed"
+
+    def __post_init__(self):
+        if not (math.isfinite(self.ka_per_h) and 0 < self.ka_per_h <= 1e4):
+            raise ValueError(f"ka_per_h: expected a value in (0, 1e4] 1/h, got {self.ka_per_h!r}")
+        for name in ("f_systemic", "f_hepatic", "f_presystemic_nor"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and 0 <= v <= 1):
+                raise ValueError(f"{name}: expected a fraction in [0, 1], got {v!r}")
+        if self.f_systemic + self.f_hepatic + self.f_presystemic_nor > 1 + 1e-12:
+            raise ValueError("f_systemic + f_hepatic + f_presystemic_nor must not exceed 1")
+
+    def rates(self) -> dict[str, float]:
+        """First-order rate constants (1/h) out of the depot, by destination."""
+        lost = max(0.0, 1.0 - self.f_systemic - self.f_hepatic - self.f_presystemic_nor)
+        return {"central": self.ka_per_h * self.f_systemic, "liver": self.ka_per_h * self.f_hepatic,
+                "nor_central": self.ka_per_h * self.f_presystemic_nor, "eliminated": self.ka_per_h * lost}
+
+
+@dataclass(frozen=True)
+class DosePart:
+    """A share of one dose delivered into one state, as a bolus (``zero_order_h`` 0) or zero-order input."""
+
+    state: str
+    fraction: float
+    zero_order_h: float = 0.0
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """Per-subject clearances (L/h), volumes (L), rate constants (1/h) and fractions in the shape of the graph.
+
+    Zero flows mean the compartment is absent. ``v_central_L`` is the published central volume before the brain is
+    carved out (see module docstring).
+    """
+
+    v_central_L: float
+    cl_L_per_h: float
+    fm_norketamine: float
+    fu_plasma: float
+    kp_brain: float
+    v_brain_L: float
+    q_brain_L_per_h: float
+    q1_L_per_h: float = 0.0
+    v1_L: float = 1.0
+    q2_L_per_h: float = 0.0
+    v2_L: float = 1.0
+    qh_L_per_h: float = 0.0
+    vh_L: float = 1.0
+    kel_liver_per_h: float = 0.0
+    kmet_liver_per_h: float = 0.0
+    nor_v_central_L: float = 1.0
+    nor_cl_L_per_h: float = 0.0
+    nor_q_L_per_h: float = 0.0
+    nor_vp_L: float = 1.0
+    nor_kp_brain: float = 1.0
+    nor_fu_plasma: float = 1.0
+
+    def rates(self) -> dict[str, float]:
+        """Values of the graph's parameters (see :func:`pkpd.pk.ketamine_graph`)."""
+        vc = self.v_central_L - self.kp_brain * self.v_brain_L
+        vnc = self.nor_v_central_L - self.nor_kp_brain * self.v_brain_L
+        if vc <= 0 or vnc <= 0:
+            raise ValueError("the brain's distribution volume (kp × V_brain) exceeds the central volume; "
+                             "the body weight or the volumes are implausible")
+        return {
+            "k_central_peripheral1": self.q1_L_per_h / vc, "k_peripheral1_central": self.q1_L_per_h / self.v1_L,
+            "k_central_peripheral2": self.q2_L_per_h / vc, "k_peripheral2_central": self.q2_L_per_h / self.v2_L,
+            "k_central_liver": self.qh_L_per_h / vc, "k_liver_central": self.qh_L_per_h / self.vh_L,
+            "k_liver_nor_central": self.kmet_liver_per_h, "k_liver_eliminated": self.kel_liver_per_h,
+            "k_central_brain": self.q_brain_L_per_h / vc,
+            "k_brain_central": self.q_brain_L_per_h / (self.kp_brain * self.v_brain_L),
+            "k_central_nor_central": self.fm_norketamine * self.cl_L_per_h / vc,
+            "k_central_eliminated": (1 - self.fm_norketamine) * self.cl_L_per_h / vc,
+            "k_nor_central_nor_peripheral": self.nor_q_L_per_h / vnc,
+            "k_nor_peripheral_nor_central": self.nor_q_L_per_h / self.nor_vp_L,
+            "k_nor_central_nor_brain": self.q_brain_L_per_h / vnc,
+            "k_nor_brain_nor_central": self.q_brain_L_per_h / (self.nor_kp_brain * self.v_brain_L),
+            "k_nor_central_nor_eliminated": self.nor_cl_L_per_h / vnc,
+            "v_central_L": vc, "v_brain_L": self.v_brain_L, "v_nor_central_L": vnc,
+            "fu_brain": self.fu_plasma / self.kp_brain, "fu_nor_brain": self.nor_fu_plasma / self.nor_kp_brain,
+        }
+
+    @property
+    def vss_L(self) -> float:
+        """Published-style Vss of ketamine: central + peripherals (the brain is inside the central volume)."""
+        return self.v_central_L + (self.v1_L if self.q1_L_per_h else 0) + (self.v2_L if self.q2_L_per_h else 0)
+
+
+class PkModel:
+    """Interface of a parameter set (implemented by the dataclasses below)."""
+
+    name: str
+    species: str
+    description: str
+    enantiomers: tuple[str, ...]
+
+    def disposition(self, subject: Subject) -> Disposition:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def routes(self) -> dict[str, RouteAbsorption]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def dose_parts(self, route: str, dose_mg_base: float, duration_h: float | None = None) -> tuple[DosePart, ...]:
+        """How a dose of ``dose_mg_base`` mg (free base) by ``route`` enters the graph."""
+        if route == "iv":
+            return (DosePart("central", 1.0),)
+        if route == "iv-infusion":
+            return (DosePart("central", 1.0, float(duration_h)),)
+        table = self.routes()
+        if route not in table:
+            raise ValueError(f"route: {route!r} is not available in the {self.name} PK model; expected one of "
+                             f"{', '.join(['iv', 'iv-infusion', *table])}")
+        return (DosePart(DEPOT_OF_ROUTE[route], 1.0),)
+
+    def depot_absorption(self) -> dict[str, RouteAbsorption]:
+        """Absorption of every depot the model uses, keyed by depot state name."""
+        return {DEPOT_OF_ROUTE[r]: a for r, a in self.routes().items()}
+
+    def check_enantiomer(self, enantiomer: str | None) -> str:
+        e = self.enantiomers[0] if enantiomer is None else str(enantiomer).strip().lower()
+        if e not in ENANTIOMERS:
+            raise ValueError(f"drug: unknown form {enantiomer!r}; expected one of {', '.join(ENANTIOMERS)}")
+        if e not in self.enantiomers:
+            raise ValueError(f"drug: the {self.name} PK model describes {' or '.join(self.enantiomers)}, not {e}")
+        return e
+
+    def parameter_rows(self) -> list[dict]:
+        rows = describe(self, self.name)
+        for route, a in self.routes().items():
+            for fname, unit in (("ka_per_h", "1/h"), ("f_systemic", "1"), ("f_hepatic", "1"),
+                                ("f_presystemic_nor", "1")):
+                v = getattr(a, fname)
+                if fname in ("f_hepatic", "f_presystemic_nor") and v == 0:
+                    continue
+                rows.append({"group": f"{self.name}.route.{route}", "name": fname, "value": v, "unit": unit,
+                             "kind": a.ka_kind if fname == "ka_per_h" else a.kind, "source": a.source,
+                             "bounds": [0.0, 1e4 if fname == "ka_per_h" else 1]})
+        return rows
+
+
+#: Route -> depot state of the graph.
+DEPOT_OF_ROUTE = {"ip": "depot_ip", "sc": "depot_sc", "im": "depot_im", "intranasal": "depot_nasal", "oral": "gut"}
+
+
+def _with_first_pass(ka: float, f: float, fm: float, kind: str, source: str) -> RouteAbsorption:
+    """A route with bioavailability ``f`` whose first-pass loss forms norketamine in proportion ``fm``."""
+    return RouteAbsorption(ka, f, 0.0, fm * (1.0 - f), kind, source)
+
+
+# ---- mouse ---------------------------------------------------------------------------------------------------
+def _mouse_terminal_half_life_min(cl_L_per_h: float, v_L: float, kp: float, brain: BrainPhysiology) -> float:
+    vc = v_L - kp * brain.v_brain_L
+    q = brain.q_brain_L_per_h
+    K = np.array([[-(cl_L_per_h + q) / vc, q / (kp * brain.v_brain_L)],
+                  [q / vc, -q / (kp * brain.v_brain_L)]])
+    lam = np.min(np.abs(np.linalg.eigvals(K).real))
+    return math.log(2) / lam * 60.0
+
+
+def calibrate_mouse_clearance(half_life_min: float, v_L: float, kp: float,
+                              brain: BrainPhysiology = MOUSE_BRAIN) -> float:
+    """Total ketamine clearance (L/h) giving a terminal plasma half-life of ``half_life_min`` with the brain
+    compartment in place (bisection on the smallest eigenvalue; the half-life falls monotonically with CL)."""
+    from scipy.optimize import brentq
+
+    return brentq(lambda cl: _mouse_terminal_half_life_min(cl, v_L, kp, brain) - half_life_min, 1e-6, 1e3,
+                  xtol=1e-14, rtol=1e-15)
+
+
+_MOUSE_V_L_PER_KG = 252.0 / 70.0
+_MOUSE_REF_KG = 0.025
+_MOUSE_CL = calibrate_mouse_clearance(13.0, _MOUSE_V_L_PER_KG * _MOUSE_REF_KG, 6.5)
+_OTTO = {"v": 98.6, "cl": 57.7, "vp": 160.0, "q": 42.8}
+_TO_MOUSE = (_MOUSE_REF_KG / 70.0)
+
+
+@dataclass(frozen=True)
+class MouseKetamine(PkModel):
+    """Racemic ketamine in the mouse: body (one compartment) + perfusion-limited brain; norketamine likewise.
+
+    The two calibration targets are fields; :meth:`calibrated` recomputes the clearance after any change.
+    Caveat: with the assumed volume (3.6 L/kg) the calibrated clearance is ~195 mL/min/kg, about twice mouse
+    hepatic blood flow (~90 mL/min/kg, Davies & Morris 1993 Pharm Res 10:1093); either the mouse volume is smaller
+    or clearance is partly extrahepatic. Concentrations scale with 1/V, so treat absolute mouse levels as
+    uncertain by that factor; the half-life and the brain:plasma ratio are what is calibrated. Esketamine and
+    arketamine are given the racemate's PK (assumed; Hasan et al. 2021 find < 20 % differences in humans).
+    """
+
+    half_life_min: float = param(13.0, "min", MA2023, bounds=(1.0, 600.0), kind="published")
+    brain_plasma_ratio: float = param(6.5, "1", COHEN1973, bounds=(0.1, 100.0), kind="published")
+    reference_weight_kg: float = param(_MOUSE_REF_KG, "kg", "reference mouse (25 g)", bounds=(0.01, 0.08),
+                                       kind="assumed")
+    v_L: float = param(_MOUSE_V_L_PER_KG * _MOUSE_REF_KG, "L", "assumed: no mouse volume found; 3.6 L/kg, the "
+                       "human Vss per kg of Kamp et al. 2020 (252 L/70 kg; cf. 3.2 L/kg rabbit, 4.1 L/kg dog)",
+                       bounds=(1e-3, 10.0), kind="assumed")
+    cl_L_per_h: float = param(_MOUSE_CL, "L/h", "calibrated: terminal plasma half-life = half_life_min (13 min, "
+                              "Ma et al. 2023) with the brain compartment in place", bounds=(1e-4, 100.0),
+                              kind="calibrated")
+    kp_brain: float = param(6.5, "1", "calibrated: brain/plasma AUC ratio of total ketamine = brain_plasma_ratio "
+                            "(6.5, Cohen et al. 1973); for a perfusion-limited compartment the AUC ratio equals kp",
+                            bounds=(0.1, 100.0), kind="calibrated")
+    fu_plasma: float = param(0.55, "1", "assumed: human value (" + PROTEIN_BINDING + ")", bounds=(0.01, 1.0),
+                             kind="assumed")
+    fm_norketamine: float = param(0.8, "1", "assumed: " + PELTONIEMI2016, bounds=(0.0, 1.0), kind="assumed")
+    nor_v_central_L: float = param(_OTTO["v"] * _TO_MOUSE, "L", "assumed: " + OTTO2021 + " scaled to 25 g (" +
+                                   ANDERSON2008 + ")", bounds=(1e-4, 10.0), kind="assumed")
+    nor_vp_L: float = param(_OTTO["vp"] * _TO_MOUSE, "L", "assumed: Otto et al. 2021 scaled to 25 g",
+                            bounds=(1e-4, 10.0), kind="assumed")
+    nor_cl_L_per_h: float = param(_OTTO["cl"] * _TO_MOUSE ** 0.75, "L/h", "assumed: Otto et al. 2021 scaled to "
+                                  "25 g (exponent 0.75)", bounds=(1e-5, 10.0), kind="assumed")
+    nor_q_L_per_h: float = param(_OTTO["q"] * _TO_MOUSE ** 0.75, "L/h", "assumed: Otto et al. 2021 scaled to "
+                                 "25 g (exponent 0.75)", bounds=(1e-5, 10.0), kind="assumed")
+    nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted; changes total "
+                                "brain norketamine, not its free concentration (Kp,uu = 1)", bounds=(0.1, 100.0),
+                                kind="assumed")
+    nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
+    female_cl_factor: float = param(1.0, "1", "assumed: no clearance ratio adopted for female mice (sex "
+                                    "differences in exposure exist, Highland et al. 2022)", bounds=(0.2, 5.0),
+                                    kind="assumed")
+
+    name = "mouse"
+    species = "mouse"
+    description = "racemic ketamine, mouse; calibrated to t1/2 13 min and brain:plasma 6.5"
+    enantiomers = ("racemic", "esketamine", "arketamine")
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    @classmethod
+    def calibrated(cls, **changes) -> "MouseKetamine":
+        """A set with ``changes`` applied and clearance and kp re-calibrated to the (possibly changed) targets."""
+        base = dataclasses.replace(cls(), **changes)
+        kp = base.brain_plasma_ratio
+        cl = calibrate_mouse_clearance(base.half_life_min, base.v_L, kp)
+        return dataclasses.replace(base, kp_brain=kp, cl_L_per_h=cl)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        fm = self.fm_norketamine
+        return {
+            "ip": _with_first_pass(15.0, 0.75, fm, "assumed", "assumed: i.p. absorption t1/2 ~3 min (peak plasma "
+                                   "~8 min); F 0.75 for partial hepatic first pass (SCIENCE.md §2: 'partly "
+                                   "first-pass'); no mouse measurement found"),
+            "sc": RouteAbsorption(8.0, 1.0, kind="assumed", source="assumed: complete s.c. absorption, t1/2 ~5 min"),
+            "im": RouteAbsorption(15.0, 0.93, kind="assumed", source="assumed: F from human " + CLEMENTS1982 +
+                                  "; absorption t1/2 ~3 min"),
+            "intranasal": RouteAbsorption(10.0, 0.45, kind="assumed", source="assumed: F from human " +
+                                          YANAGIHARA2003),
+            "oral": _with_first_pass(4.0, 0.17, fm, "assumed", "assumed: F from human " + CLEMENTS1982 +
+                                     "; first-pass loss forms norketamine in proportion fm"),
+        }
+
+    def disposition(self, subject: Subject) -> Disposition:
+        w, ref = subject.weight_kg, self.reference_weight_kg
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+        b = MOUSE_BRAIN
+        return Disposition(
+            v_central_L=allometric(self.v_L, w, ref, 1.0),
+            cl_L_per_h=allometric(self.cl_L_per_h, w, ref, 0.75) * sex, fm_norketamine=self.fm_norketamine,
+            fu_plasma=self.fu_plasma, kp_brain=self.kp_brain, v_brain_L=b.v_brain_L, q_brain_L_per_h=b.q_brain_L_per_h,
+            nor_v_central_L=allometric(self.nor_v_central_L, w, ref, 1.0),
+            nor_cl_L_per_h=allometric(self.nor_cl_L_per_h, w, ref, 0.75),
+            nor_q_L_per_h=allometric(self.nor_q_L_per_h, w, ref, 0.75),
+            nor_vp_L=allometric(self.nor_vp_L, w, ref, 1.0), nor_kp_brain=self.nor_kp_brain,
+            nor_fu_plasma=self.nor_fu_plasma)
+
+
+# ---- human: shared pieces ------------------------------------------------------------------------------------
+def _human_routes(fm: float, oral_f: float = 0.17, oral_source: str = CLEMENTS1982) -> dict[str, RouteAbsorption]:
+    return {
+        "im": RouteAbsorption(4.0, 0.93, kind="published", source="F: " + CLEMENTS1982 + "; ka assumed (t1/2 "
+                              "~10 min)"),
+        "sc": RouteAbsorption(2.0, 0.93, kind="assumed", source="assumed: F as i.m. (" + CLEMENTS1982 + "); ka "
+                              "assumed (t1/2 ~20 min)"),
+        "intranasal": RouteAbsorption(3.0, 0.45, kind="published", source="F: " + YANAGIHARA2003 +
+                                      "; ka assumed (t1/2 ~14 min)"),
+        "oral": _with_first_pass(1.5, oral_f, fm, "published", "F: " + oral_source + "; ka assumed; first-pass "
+                                 "loss forms norketamine in proportion fm (assumed)"),
+    }
+
+
+@dataclass(frozen=True)
+class _HumanCommon:
+    """Human assumptions shared by the sets that do not estimate them (brain, binding, norketamine)."""
+
+    kp_brain: float = param(6.5, "1", "assumed: the rodent brain:plasma ratio (Cohen et al. 1973); no human "
+                            "value exists", bounds=(0.1, 100.0), kind="assumed")
+    fu_plasma: float = param(0.55, "1", PROTEIN_BINDING, bounds=(0.01, 1.0), kind="published")
+    fm_norketamine: float = param(0.8, "1", "assumed: " + PELTONIEMI2016, bounds=(0.0, 1.0), kind="assumed")
+    nor_v_central_L: float = param(98.6, "L", OTTO2021, bounds=(1.0, 5000.0), kind="published")
+    nor_cl_L_per_h: float = param(57.7, "L/h", OTTO2021, bounds=(0.1, 1000.0), kind="published")
+    nor_vp_L: float = param(160.0, "L", OTTO2021, bounds=(1.0, 5000.0), kind="published")
+    nor_q_L_per_h: float = param(42.8, "L/h", OTTO2021, bounds=(0.1, 1000.0), kind="published")
+    nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted",
+                                bounds=(0.1, 100.0), kind="assumed")
+    nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
+
+    def _common(self, subject: Subject, scale: bool) -> dict:
+        w = subject.weight_kg
+
+        def cl(x):
+            return allometric(x, w, 70.0, 0.75) if scale else x
+
+        def v(x):
+            return allometric(x, w, 70.0, 1.0) if scale else x
+
+        b = HUMAN_BRAIN
+        return dict(fu_plasma=self.fu_plasma, kp_brain=self.kp_brain, v_brain_L=b.v_brain_L,
+                    q_brain_L_per_h=b.q_brain_L_per_h, nor_v_central_L=v(self.nor_v_central_L),
+                    nor_cl_L_per_h=cl(self.nor_cl_L_per_h), nor_q_L_per_h=cl(self.nor_q_L_per_h),
+                    nor_vp_L=v(self.nor_vp_L), nor_kp_brain=self.nor_kp_brain, nor_fu_plasma=self.nor_fu_plasma)
+
+
+@dataclass(frozen=True)
+class Kamp2020(_HumanCommon, PkModel):
+    """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg)."""
+
+    cl_L_per_h: float = param(79.0, "L/h", KAMP2020 + ": weighted mean CL 79 L/h (95 % CI 69–90)",
+                              bounds=(1.0, 1000.0), kind="published")
+    v_L: float = param(252.0, "L", KAMP2020 + ": weighted mean V 252 L (95 % CI 200–304)", bounds=(10.0, 5000.0),
+                       kind="published")
+    female_cl_factor: float = param(1.0, "1", KAMP2020 + ": no covariate effect observed", bounds=(0.2, 5.0),
+                                    kind="published")
+
+    name = "kamp2020"
+    species = "human"
+    description = "racemic ketamine, human meta-analysis (Kamp 2020): CL 79 L/h, V 252 L per 70 kg"
+    enantiomers = ("racemic",)
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return _human_routes(self.fm_norketamine)
+
+    def disposition(self, subject: Subject) -> Disposition:
+        w = subject.weight_kg
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+        return Disposition(v_central_L=allometric(self.v_L, w, 70.0, 1.0),
+                           cl_L_per_h=allometric(self.cl_L_per_h, w, 70.0, 0.75) * sex,
+                           fm_norketamine=self.fm_norketamine, **self._common(subject, True))
+
+
+@dataclass(frozen=True)
+class Fanta2015(_HumanCommon, PkModel):
+    """S-ketamine, human: three compartments (Fanta 2015) with S-norketamine from Otto 2021."""
+
+    v1_L: float = param(133.0, "L", FANTA2015 + ": V1", bounds=(1.0, 5000.0), kind="published")
+    cl_L_per_h: float = param(95.2, "L/h", FANTA2015 + ": CL", bounds=(1.0, 1000.0), kind="published")
+    v2_L: float = param(187.0, "L", FANTA2015 + ": V2", bounds=(1.0, 5000.0), kind="published")
+    q2_L_per_h: float = param(23.2, "L/h", FANTA2015 + ": Q2", bounds=(0.0, 5000.0), kind="published")
+    v3_L: float = param(98.8, "L", FANTA2015 + ": V3", bounds=(1.0, 5000.0), kind="published")
+    q3_L_per_h: float = param(157.0, "L/h", FANTA2015 + ": Q3", bounds=(0.0, 5000.0), kind="published")
+    oral_f: float = param(0.08, "1", FANTA2015 + ": oral bioavailability 8 %", bounds=(0.0, 1.0), kind="published")
+    female_cl_factor: float = param(1.2, "1", "women ~20 % higher S-ketamine clearance (Sigtermans et al. 2009 "
+                                    "Anesthesiology 111:892, as compiled in SCIENCE.md §2)", bounds=(0.2, 5.0),
+                                    kind="published")
+
+    name = "fanta2015"
+    species = "human"
+    description = "S-ketamine, human, three compartments (Fanta 2015) + S-norketamine (Otto 2021)"
+    enantiomers = ("esketamine",)
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return _human_routes(self.fm_norketamine, self.oral_f, FANTA2015)
+
+    def disposition(self, subject: Subject) -> Disposition:
+        w = subject.weight_kg
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+
+        def cl(x):
+            return allometric(x, w, 70.0, 0.75)
+
+        def v(x):
+            return allometric(x, w, 70.0, 1.0)
+
+        return Disposition(v_central_L=v(self.v1_L), cl_L_per_h=cl(self.cl_L_per_h) * sex,
+                           fm_norketamine=self.fm_norketamine, q1_L_per_h=cl(self.q3_L_per_h), v1_L=v(self.v3_L),
+                           q2_L_per_h=cl(self.q2_L_per_h), v2_L=v(self.v2_L), **self._common(subject, True))
+
+
+@dataclass(frozen=True)
+class PerezRuixo2021(PkModel):
+    """Esketamine nasal spray, human (n = 820): 3 compartments + hepato-portal compartment, noresketamine.
+
+    Elimination happens in the hepato-portal compartment (rate constants ``kel`` to other metabolites and ``kmet``
+    to noresketamine); systemic clearance emerges as the well-stirred ``Qh·CLint/(Qh + CLint)`` with
+    ``CLint = Vh·(kel + kmet)``. An intranasal dose splits: the fraction ``FRn`` is absorbed through the nasal
+    mucosa (first order, ``ka_n``); the rest is swallowed, enters the gut over ``Dsw`` (zero order) and is absorbed
+    (``ka_sw``) into the hepato-portal compartment with intestinal availability ``Fgut``. The per-device FRn falls
+    for the second and later 28-mg devices of one dose by the factor 0.62 (Table 3), which gives the published
+    absolute bioavailabilities of 54 % (56 mg) and 51 % (84 mg). Body weight and sex had no effect (Results), so
+    nothing is scaled. The noresketamine parameters are apparent (÷F); encoded literally as in the paper's
+    equations (kmet × A_liver into noresketamine) — nlmixr2lib notes this over-predicts the noresketamine AUC of
+    Table 4 by ~1.4× while matching its Cmax.
+    """
+
+    vc_L: float = param(192.0, "L", PEREZ2021 + ": Vc", bounds=(1.0, 5000.0), kind="published")
+    q1_L_per_h: float = param(84.3, "L/h", PEREZ2021 + ": Q1", bounds=(0.0, 5000.0), kind="published")
+    vp1_L: float = param(143.0, "L", PEREZ2021 + ": Vp1", bounds=(1.0, 5000.0), kind="published")
+    q2_L_per_h: float = param(37.6, "L/h", PEREZ2021 + ": Q2", bounds=(0.0, 5000.0), kind="published")
+    vp2_L: float = param(417.0, "L", PEREZ2021 + ": Vp2", bounds=(1.0, 5000.0), kind="published")
+    qh_L_per_h: float = param(151.0, "L/h", PEREZ2021 + ": hepatic blood flow Qh", bounds=(1.0, 5000.0),
+                              kind="published")
+    vh_L: float = param(101.0, "L", PEREZ2021 + ": hepato-portal volume Vh", bounds=(1.0, 5000.0), kind="published")
+    kel_per_h: float = param(1.11, "1/h", PEREZ2021 + ": kel (to other metabolites)", bounds=(0.0, 100.0),
+                             kind="published")
+    kmet_per_h: float = param(2.77, "1/h", PEREZ2021 + ": kmet (to noresketamine)", bounds=(0.0, 100.0),
+                              kind="published")
+    ka_nasal_per_h: float = param(2.93, "1/h", PEREZ2021 + ": ka,n", bounds=(0.01, 100.0), kind="published")
+    frn: float = param(0.54, "1", PEREZ2021 + ": fraction of a 28-mg device absorbed nasally, FRn",
+                       bounds=(0.0, 1.0), kind="published")
+    frn_later_device_factor: float = param(0.62, "1", PEREZ2021 + ": dose effect on FRn for the 2nd and later "
+                                           "28-mg devices", bounds=(0.0, 1.0), kind="published")
+    device_mg: float = param(28.0, "mg", "Spravato device content, 28 mg esketamine", bounds=(1.0, 100.0),
+                             kind="published")
+    d_swallowed_h: float = param(0.53, "h", PEREZ2021 + ": zero-order duration of the swallowed part, Dsw",
+                                 bounds=(0.0, 24.0), kind="published")
+    ka_swallowed_per_h: float = param(1.45, "1/h", PEREZ2021 + ": ka,sw", bounds=(0.01, 100.0), kind="published")
+    d_oral_h: float = param(0.32, "h", PEREZ2021 + ": zero-order duration of an oral solution, Dpo",
+                            bounds=(0.0, 24.0), kind="published")
+    ka_oral_per_h: float = param(0.97, "1/h", PEREZ2021 + ": ka,po", bounds=(0.01, 100.0), kind="published")
+    fgut: float = param(0.64, "1", PEREZ2021 + ": fraction escaping intestinal metabolism, Fgut",
+                        bounds=(0.0, 1.0), kind="published")
+    nor_vc_L: float = param(70.0, "L", PEREZ2021 + ": Vcn/F", bounds=(1.0, 5000.0), kind="published")
+    nor_cl_L_per_h: float = param(38.0, "L/h", PEREZ2021 + ": CLn/F", bounds=(0.1, 1000.0), kind="published")
+    nor_vp_L: float = param(115.0, "L", PEREZ2021 + ": Vpn/F", bounds=(1.0, 5000.0), kind="published")
+    nor_q_L_per_h: float = param(26.1, "L/h", PEREZ2021 + ": Q3/F", bounds=(0.0, 5000.0), kind="published")
+    kp_brain: float = param(6.5, "1", "assumed: the rodent brain:plasma ratio (Cohen et al. 1973)",
+                            bounds=(0.1, 100.0), kind="assumed")
+    fu_plasma: float = param(0.55, "1", PROTEIN_BINDING, bounds=(0.01, 1.0), kind="published")
+    nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted",
+                                bounds=(0.1, 100.0), kind="assumed")
+    nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
+
+    name = "perez-ruixo2021"
+    species = "human"
+    description = "esketamine, human (Perez-Ruixo 2021): nasal + swallowed absorption, hepato-portal first pass"
+    enantiomers = ("esketamine",)
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def frn_effective(self, dose_mg_base: float) -> float:
+        """Nasally absorbed fraction of a dose of ``n = round(dose / 28 mg)`` devices (at least 1):
+        ``FRn (1 + (n − 1)·0.62) / n``."""
+        n = max(1, int(round(dose_mg_base / self.device_mg)))
+        return self.frn * (1 + (n - 1) * self.frn_later_device_factor) / n
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return {
+            "intranasal": RouteAbsorption(self.ka_nasal_per_h, 1.0, kind="published", ka_kind="published",
+                                          source=PEREZ2021 + ": nasal part completely absorbed"),
+            "oral": RouteAbsorption(self.ka_oral_per_h, 0.0, self.fgut, kind="published", ka_kind="published",
+                                    source=PEREZ2021 + ": oral solution, Fgut into the hepato-portal compartment"),
+        }
+
+    def depot_absorption(self) -> dict[str, RouteAbsorption]:
+        d = super().depot_absorption()
+        d["gut_swallowed"] = RouteAbsorption(self.ka_swallowed_per_h, 0.0, self.fgut, kind="published",
+                                             ka_kind="published", source=PEREZ2021 + ": swallowed part of a nasal dose")
+        return d
+
+    def dose_parts(self, route, dose_mg_base, duration_h=None):
+        if route == "intranasal":
+            f = self.frn_effective(dose_mg_base)
+            return (DosePart("depot_nasal", f), DosePart("gut_swallowed", 1.0 - f, self.d_swallowed_h))
+        if route == "oral":
+            return (DosePart("gut", 1.0, self.d_oral_h),)
+        return super().dose_parts(route, dose_mg_base, duration_h)
+
+    @property
+    def hepatic_extraction(self) -> float:
+        """Well-stirred extraction ratio ``CLint / (Qh + CLint)``, ``CLint = Vh (kel + kmet)``."""
+        clint = self.vh_L * (self.kel_per_h + self.kmet_per_h)
+        return clint / (self.qh_L_per_h + clint)
+
+    def disposition(self, subject: Subject) -> Disposition:
+        b = HUMAN_BRAIN
+        return Disposition(
+            v_central_L=self.vc_L, cl_L_per_h=0.0, fm_norketamine=0.0, fu_plasma=self.fu_plasma,
+            kp_brain=self.kp_brain, v_brain_L=b.v_brain_L, q_brain_L_per_h=b.q_brain_L_per_h,
+            q1_L_per_h=self.q1_L_per_h, v1_L=self.vp1_L, q2_L_per_h=self.q2_L_per_h, v2_L=self.vp2_L,
+            qh_L_per_h=self.qh_L_per_h, vh_L=self.vh_L, kel_liver_per_h=self.kel_per_h,
+            kmet_liver_per_h=self.kmet_per_h, nor_v_central_L=self.nor_vc_L, nor_cl_L_per_h=self.nor_cl_L_per_h,
+            nor_q_L_per_h=self.nor_q_L_per_h, nor_vp_L=self.nor_vp_L, nor_kp_brain=self.nor_kp_brain,
+            nor_fu_plasma=self.nor_fu_plasma)
+
+
+PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Kamp2020(), Fanta2015(), PerezRuixo2021())}
+
+
+def get_pk_model(name: str | None, species: str) -> PkModel:
+    """The parameter set ``name`` (default: the species default), checked against ``species``."""
+    from .species import get_species
+
+    sp = get_species(species)
+    key = sp.default_pk_model if name is None else str(name).strip().lower()
+    if key not in PK_MODELS:
+        raise ValueError(f"pk-model: unknown PK model {name!r}; expected one of {', '.join(PK_MODELS)}")
+    model = PK_MODELS[key]
+    if model.species != sp.name:
+        names = [m.name for m in PK_MODELS.values() if m.species == sp.name]
+        raise ValueError(f"pk-model: {key!r} is a {model.species} model; for species {sp.name} expected one of "
+                         f"{', '.join(names)}")
+    return model
+
+
+def parameter_table(species: str | None = None, model: str | None = None) -> list[dict]:
+    """Every parameter (value, unit, kind, source, bounds) of the PK sets, brain physiology and NMDA block."""
+    from .receptor import NmdaParams
+
+    rows: list[dict] = []
+    for m in PK_MODELS.values():
+        if (species and m.species != species) or (model and m.name != model):
+            continue
+        rows += m.parameter_rows()
+    if not model:
+        for sp_name, brain in (("mouse", MOUSE_BRAIN), ("human", HUMAN_BRAIN)):
+            if species and species != sp_name:
+                continue
+            for r in describe(brain, f"brain.{sp_name}"):
+                if sp_name == "human":
+                    r["source"] = HUMAN_BRAIN_SOURCES[r["name"]]
+                rows.append(r)
+        rows += describe(NmdaParams(), "nmda")
+    return rows

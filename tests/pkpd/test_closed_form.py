@@ -1,0 +1,109 @@
+"""Closed forms against each other: the textbook formulas and the matrix-exponential solution of the ketamine
+graph must agree, since they are two independent derivations of the same linear ODEs.
+
+Tolerance: both are exact up to floating-point rounding (a few matrix products and exponentials), so they must
+agree to 1e-11 relative to the peak; a transcription error in either gives errors of order 1.
+"""
+
+import numpy as np
+import pytest
+
+from pkpd import closed_form as cf
+from pkpd.ode import Schedule
+from pkpd.pk import ketamine_system, parameter_vector
+
+RTOL = 1e-11
+
+V, K10, K12, K21, KA = 2.0, 0.7, 1.3, 0.4, 3.1
+T = np.linspace(0.0, 12.0, 241)
+
+
+def base_values(**k):
+    """Parameters of the ketamine graph with every flow off, unit volumes and the given rate constants."""
+    v = {"v_central_L": V, "v_brain_L": 1.0, "v_nor_central_L": 1.0, "fu_brain": 1.0, "fu_nor_brain": 1.0,
+         "s_fraction": 0.5, "ki_s_ketamine_uM": 0.3, "ki_r_ketamine_uM": 1.4, "ki_s_norketamine_uM": 1.7,
+         "ki_r_norketamine_uM": 13.0, "interneuron_potency_ratio": 3.0}
+    v.update(k)
+    return v
+
+
+ONE = base_values(k_central_eliminated=K10, k_depot_ip_central=KA)
+TWO = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
+                  k_depot_ip_central=KA)
+
+
+def central_conc(values, sched):
+    sys_ = ketamine_system()
+    y = cf.solve_linear(sys_, np.zeros(sys_.n_states), T, parameter_vector(sys_, values), sched)
+    return y[:, sys_.state_index("central")] / V
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b, rtol=0, atol=RTOL * np.max(np.abs(b)))
+
+
+def test_one_compartment_bolus():
+    close(central_conc(ONE, Schedule().bolus(0.0, "central", 5.0)), cf.one_compartment_bolus(T, 5.0, V, K10))
+
+
+def test_one_compartment_infusion_during_and_after():
+    sched = Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)
+    close(central_conc(ONE, sched), cf.one_compartment_infusion(T, 4.0, 2.5, V, K10))
+
+
+def test_one_compartment_first_order_absorption():
+    close(central_conc(ONE, Schedule().bolus(0.0, "depot_ip", 5.0)),
+          cf.one_compartment_absorption(T, 5.0, 1.0, KA, V, K10))
+
+
+def test_one_compartment_absorption_equal_rates_limit():
+    # ka = k is the removable singularity of the Bateman function; the limit formula must be continuous with it
+    a = cf.one_compartment_absorption(T, 5.0, 0.8, K10, V, K10)
+    b = cf.one_compartment_absorption(T, 5.0, 0.8, K10 * (1 + 1e-7), V, K10)
+    np.testing.assert_allclose(a, b, rtol=1e-6)  # first-order perturbation of size 1e-7 in ka
+
+
+def test_two_compartment_bolus():
+    close(central_conc(TWO, Schedule().bolus(0.0, "central", 5.0)),
+          cf.two_compartment_bolus(T, 5.0, V, K10, K12, K21))
+
+
+def test_two_compartment_infusion():
+    sched = Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)
+    close(central_conc(TWO, sched), cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21))
+
+
+def test_two_compartment_absorption():
+    close(central_conc(TWO, Schedule().bolus(0.0, "depot_ip", 5.0)),
+          cf.two_compartment_absorption(T, 5.0, 1.0, KA, V, K10, K12, K21))
+
+
+def test_superposition_of_repeated_doses():
+    times, amounts = [0.0, 3.0, 6.5], [5.0, 2.0, 4.0]
+    sched = Schedule()
+    for tk, ak in zip(times, amounts):
+        sched = sched.bolus(tk, "depot_ip", ak)
+    single = lambda t, a: cf.two_compartment_absorption(t, a, 1.0, KA, V, K10, K12, K21)  # noqa: E731
+    close(central_conc(TWO, sched), cf.superpose(single, T, times, amounts))
+
+
+def test_macro_constants_satisfy_the_characteristic_polynomial():
+    a, b = cf.two_compartment_macro(K10, K12, K21)
+    # alpha + beta = k10 + k12 + k21 and alpha * beta = k10 * k21 (Vieta); rounding only
+    assert a + b == pytest.approx(K10 + K12 + K21, rel=1e-14)
+    assert a * b == pytest.approx(K10 * K21, rel=1e-14)
+
+
+def test_auc_inf_linear_matches_dose_over_clearance():
+    sys_ = ketamine_system()
+    p = parameter_vector(sys_, TWO)
+    y0 = np.zeros(sys_.n_states)
+    y0[sys_.state_index("central")] = 5.0
+    auc = cf.auc_inf_linear(sys_, p, y0, exclude=("eliminated", "nor_eliminated"))
+    # AUC of the central amount = dose / k10 exactly, for any peripheral exchange (a linear-algebra identity)
+    assert auc[sys_.state_index("central")] == pytest.approx(5.0 / K10, rel=1e-12)
+
+
+def test_linear_matrix_rejects_a_nonlinear_system():
+    with pytest.raises(ValueError, match="not linear"):
+        cf.linear_matrix(ketamine_system(trapping=True), np.ones(ketamine_system(trapping=True).n_params))
