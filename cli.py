@@ -43,23 +43,31 @@ def fail(message: str) -> None:
 
 
 # ---- engine commands -----------------------------------------------------------------------------------------
+def _models() -> dict:
+    """Every model ``ketamine equations`` can print: name -> zero-argument factory of an OdeSystem."""
+    from pkpd.ode import examples
+    from pkpd.pk import ketamine_system
+
+    return {"ketamine_pk": ketamine_system, "ketamine_pk_trapping": lambda: ketamine_system(True),
+            **examples.SYSTEMS}
+
+
 @app.command()
 def equations(
     system: Annotated[str, typer.Argument(help="Which model to print; `ketamine equations --list` names them.")]
-    = "two_compartment",
+    = "ketamine_pk",
     latex: Annotated[bool, typer.Option(help="Print LaTeX instead of plain text.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the available models and exit.")] = False,
 ):
     """Print a model's equations as generated from its single symbolic source."""
-    from pkpd.ode import examples
-
+    models = _models()
     if list_:
-        for name in examples.SYSTEMS:
+        for name in models:
             typer.echo(name)
         return
-    if system not in examples.SYSTEMS:
-        fail(f"unknown system {system!r}; expected one of {sorted(examples.SYSTEMS)}")
-    sys_ = examples.SYSTEMS[system]()
+    if system not in models:
+        fail(f"unknown system {system!r}; expected one of {sorted(models)}")
+    sys_ = models[system]()
     typer.echo(f"# {sys_.name}: {sys_.n_states} states, {sys_.n_params} parameters")
     if latex:
         typer.echo(sys_.latex())
