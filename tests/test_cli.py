@@ -52,7 +52,9 @@ def test_bench_passes_its_options_to_the_library(monkeypatch, tmp_path):
         return [{"problem": "pollu", "solver": "engine", "subjects_per_s": 123.0}]
 
     monkeypatch.setattr(be, "run_benchmark", fake)
+    monkeypatch.setattr(be, "format_table", lambda rows: f"TABLE {len(rows)}")
     res = runner.invoke(cli.app, ["bench", "--subjects", "50", "--quick", "--out", str(tmp_path / "b.csv")])
     assert res.exit_code == 0, res.output
     assert calls == [{"subjects": 50, "quick": True}]
+    assert res.stdout.strip() == "TABLE 1"
     assert (tmp_path / "b.csv").read_text().splitlines() == ["problem,solver,subjects_per_s", "pollu,engine,123.0"]

@@ -1,7 +1,8 @@
 # Generic batched solver kernels (numba). This file is not imported on its own: codegen appends its text to each
-# generated model file, after the model's ``rhs``, ``jac``, ``dfdt`` and ``obs`` and the constants ``N_STATES``,
-# ``AUTONOMOUS``, so that numba can cache the whole module on disk (numba does not cache functions that take other
-# jitted functions as arguments). It knows nothing about any particular model.
+# generated model file, after the model's ``rhs``, ``jac``, ``dfdt``, ``obs``, the sparse LU of its Rosenbrock
+# matrix (``lu_sparse``, ``lu_sparse_solve``) and the constants ``N_STATES``, ``AUTONOMOUS``, ``SPARSE_LU``, so
+# that numba can cache the whole module on disk (numba does not cache functions that take other jitted functions
+# as arguments). It knows nothing about any particular model.
 #
 # How a subject is integrated
 # 1. Events split the timeline [t_eval[0], t_eval[-1]] into smooth segments at every bolus, reset, infusion start
@@ -171,6 +172,23 @@ def _lu_solve(LU, piv, b):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _form_w(J, inv_hg, W):
+    """W = I/(h*gamma) - J, written densely (so sparse fill-in positions start at zero)."""
+    for i in range(N_STATES):
+        for j in range(N_STATES):
+            W[i, j] = -J[i, j]
+        W[i, i] += inv_hg
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _solve_w(W, piv, b, sparse):
+    if sparse:
+        lu_sparse_solve(W, b)
+    else:
+        _lu_solve(W, piv, b)
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _too_small(h, t):
     return h <= 16.0 * _EPS * max(abs(t), 1e-300)
 
@@ -314,11 +332,12 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             cnt[_JAC] += 1
             need_jac = False
         inv_hg = 1.0 / (h * _RO_GAMMA)
-        for i in range(N_STATES):
-            for j in range(N_STATES):
-                W[i, j] = -J[i, j]
-            W[i, i] += inv_hg
-        if _lu_factor(W, piv) != 0:
+        _form_w(J, inv_hg, W)
+        sparse = SPARSE_LU
+        if sparse and lu_sparse(W) != 0:
+            sparse = False  # a pivot failed the threshold test: dense LU with partial pivoting for this step
+            _form_w(J, inv_hg, W)
+        if not sparse and _lu_factor(W, piv) != 0:
             n_singular += 1
             cnt[_REJ] += 1
             h *= 0.5
@@ -329,7 +348,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             K[0, i] = f0[i]
             if not AUTONOMOUS:
                 K[0, i] += _RO_D[0] * h * ft[i]
-        _lu_solve(W, piv, K[0])
+        _solve_w(W, piv, K[0], sparse)
         for s in range(1, 6):
             for i in range(N_STATES):
                 acc = y[i]
@@ -344,7 +363,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
                 for j in range(s):
                     acc += (_RO_CC[s, j] * inv_h) * K[j, i]
                 K[s, i] = acc
-            _lu_solve(W, piv, K[s])
+            _solve_w(W, piv, K[s], sparse)
         cnt[_RHS] += 5
         # stiffly accurate: y_new = (argument of the last stage) + k6, and k6 is the error estimate
         for i in range(N_STATES):

@@ -40,7 +40,8 @@ from .system import OdeSystem
 __all__ = ["SYSTEMS", "PROBLEMS", "Problem", "two_compartment", "robertson", "hires", "pollution", "van_der_pol",
            "pleiades", "lorenz96", "scipy_solution", "mixed_scd",
            "ROBERTSON_REFERENCE", "HIRES_REFERENCE", "POLLUTION_REFERENCE", "VAN_DER_POL_REFERENCE",
-           "PLEIADES_REFERENCE", "POLLUTION_RATES"]
+           "PLEIADES_REFERENCE", "POLLUTION_RATES", "ROBERTSON_PARAMS", "POLLUTION_Y0", "PLEIADES_Y0",
+           "LORENZ96_Y0"]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -330,8 +331,9 @@ class Problem:
     reference : ndarray, shape (n_states,), or None
         Published solution at ``t_end``; ``None`` when none exists (compute one with :func:`scipy_solution`).
     atol : ndarray, shape (n_states,)
-        Recommended absolute tolerance, in each state's unit, for rtol around 1e-6..1e-8. It sets the floor
-        below which a component's error is not measured (see :func:`mixed_scd`).
+        Recommended absolute tolerance at ``rtol = 1e-6``, in each state's unit; at another rtol use
+        ``atol * rtol / 1e-6``, which keeps ``atol / rtol``, the size below which a component's error is measured
+        absolutely (see :func:`mixed_scd`), fixed.
     stiff : bool
     source : str
         Where the equations and the reference come from.

@@ -109,7 +109,8 @@ def _batch(x, name: str, width: int, what: str) -> np.ndarray:
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(f"{name} must be finite: entry [subject {r}, {what[:-1]} {c}] is {a[r, c]}")
-    return np.ascontiguousarray(a)
+    # writable and C-contiguous: numba types read-only arrays differently and would compile the solver again
+    return np.require(a, float, ["C", "W"])
 
 
 def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, schedule, threads, max_steps):
@@ -165,7 +166,7 @@ def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, sche
         raise ValueError(f"schedule must be a Schedule or a list of one Schedule per subject, "
                          f"got {type(schedule).__name__}")
     events = pack_schedules(schedule, system.state_index, n_subjects, float(T[0]), float(T[-1]))
-    return n_subjects, Y0, P, np.ascontiguousarray(T), A, events
+    return n_subjects, Y0, P, np.require(T, float, ["C", "W"]), np.require(A, float, ["C", "W"]), events
 
 
 def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", rtol: float = 1e-6,
