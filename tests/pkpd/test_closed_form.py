@@ -12,19 +12,11 @@ from pkpd import closed_form as cf
 from pkpd.ode import Schedule
 from pkpd.pk import ketamine_system, parameter_vector
 
+from tests.pkpd.graph_values import K10, K12, K21, KA, V, base_values
+
 RTOL = 1e-11
 
-V, K10, K12, K21, KA = 2.0, 0.7, 1.3, 0.4, 3.1
 T = np.linspace(0.0, 12.0, 241)
-
-
-def base_values(**k):
-    """Parameters of the ketamine graph with every flow off, unit volumes and the given rate constants."""
-    v = {"v_central_L": V, "v_brain_L": 1.0, "v_nor_central_L": 1.0, "fu_brain": 1.0, "fu_nor_brain": 1.0,
-         "s_fraction": 0.5, "ki_s_ketamine_uM": 0.3, "ki_r_ketamine_uM": 1.4, "ki_s_norketamine_uM": 1.7,
-         "ki_r_norketamine_uM": 13.0, "interneuron_potency_ratio": 3.0}
-    v.update(k)
-    return v
 
 
 ONE = base_values(k_central_eliminated=K10, k_depot_ip_central=KA)

@@ -16,16 +16,9 @@ from pkpd.pk import (SINKS, TABLE_COLUMNS, dose_schedule, ketamine_graph, ketami
 from pkpd.pk_models import PK_MODELS
 from pkpd.species import Subject
 
-V, K10, K12, K21, KA = 2.0, 0.7, 1.3, 0.4, 3.1
+from tests.pkpd.graph_values import K10, K12, K21, KA, V, base_values
+
 T = np.linspace(0.0, 12.0, 97)
-
-
-def base_values(**k):
-    v = {"v_central_L": V, "v_brain_L": 1.0, "v_nor_central_L": 1.0, "fu_brain": 1.0, "fu_nor_brain": 1.0,
-         "s_fraction": 0.5, "ki_s_ketamine_uM": 0.3, "ki_r_ketamine_uM": 1.4, "ki_s_norketamine_uM": 1.7,
-         "ki_r_norketamine_uM": 13.0, "interneuron_potency_ratio": 3.0}
-    v.update(k)
-    return v
 
 
 TWO = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
