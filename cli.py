@@ -93,5 +93,149 @@ def bench(
         write_table(rows, out)
 
 
+# ---- pharmacokinetics -------------------------------------------------------------------------------------
+@app.command()
+def pk(
+    species: Annotated[str, typer.Option(help="Species: mouse or human.")] = "mouse",
+    dose: Annotated[Optional[str], typer.Option(help="Dose with unit, e.g. 10mg/kg, 0.5mg/kg, 56mg, 12.5ug. "
+                                                     "Mass doses are of the salt form given by --salt.")] = None,
+    route: Annotated[Optional[str], typer.Option(help="Route: iv, iv-infusion, ip, sc, im, intranasal, oral.")]
+    = None,
+    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) with columns time, amount, "
+                                                         "unit, route[, duration, salt, repeat, interval]; "
+                                                         "instead of --dose/--route.")] = None,
+    duration: Annotated[str, typer.Option(help="Simulated time with unit, e.g. 4h, 90min, 14d.")] = "4h",
+    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
+    = None,
+    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set: mouse; kamp2020 (human default), "
+                                                         "fanta2015, perez-ruixo2021. `ketamine params` lists them.")]
+    = None,
+    weight: Annotated[Optional[str], typer.Option(help="Body weight with unit, e.g. 25g or 70kg (default: 25 g "
+                                                       "mouse, 70 kg human).")] = None,
+    sex: Annotated[str, typer.Option(help="Sex: male or female (a clearance covariate in some models).")] = "male",
+    salt: Annotated[Optional[str], typer.Option(help="Form in which mass doses were weighed: hcl (MW 274.19) or "
+                                                     "base (MW 237.73). Default: hcl for mouse, base for human.")]
+    = None,
+    drug: Annotated[Optional[str], typer.Option(help="racemic, esketamine or arketamine (default: the PK model's "
+                                                     "own).")] = None,
+    trapping: Annotated[bool, typer.Option(help="Occupancy from the NMDA trapping (binding) ODE instead of "
+                                                "instantaneous equilibrium.")] = False,
+    step: Annotated[Optional[str], typer.Option(help="Output time step with unit, e.g. 1min (default: chosen from "
+                                                     "the duration, at most ~1000 rows).")] = None,
+    backend: Annotated[str, typer.Option(help="Solver: auto (exact matrix exponential for the linear model, "
+                                              "numba engine with --trapping), exact, engine or scipy.")] = "auto",
+    out: Annotated[Optional[Path], typer.Option(help="Write the table to FILE (.csv, .json or .parquet). "
+                                                     "Without --out and --summary the CSV goes to stdout.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw plasma, brain and occupancy to FILE (.png, .pdf, "
+                                                      ".svg).")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
+                                                            "occupancy) as JSON.")] = False,
+):
+    """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
+
+    Example: ketamine pk --species mouse --route ip --dose 10mg/kg --duration 4h --out pk.csv
+    """
+    import json
+    import sys
+
+    import numpy as np
+
+    from pkpd.dosing import build_regimen
+    from pkpd.output import jsonable, plot_pk, table_format, write_pk_table
+    from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
+    from pkpd.units import parse_time, parse_weight
+
+    try:
+        if out is not None:
+            table_format(out)
+        reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt)
+        duration_h = parse_time(duration, "duration", allow_zero=False)
+        weight_kg = parse_weight(weight) if weight is not None else None
+        t_eval = None
+        if step is not None:
+            dt = parse_time(step, "step", allow_zero=False)
+            if dt > duration_h:
+                raise ValueError(f"step: {step} is longer than the duration {duration}")
+            t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
+        result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
+                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend)
+    except ValueError as e:
+        fail(str(e))
+    meta = result.metadata
+    for d in meta["doses"]:
+        form = f"{d['salt']} " if d["salt"] else ""
+        typer.echo(f"dose: {d['amount']:g} {d['unit']} ketamine {form}{d['route']} at {d['time_h']:g} h = "
+                   f"{d['base_mg']:.4g} mg base = {d['base_umol']:.4g} umol "
+                   f"({meta['species']}, {meta['weight_kg']:g} kg, {meta['pk_model']}, {meta['drug']})", err=True)
+    if any(d["salt"] for d in meta["doses"]):
+        if salt is None:
+            typer.echo(f"salt: {meta['default_salt']}, the {meta['species']} default "
+                       f"({meta['default_salt_rationale']}); change with --salt", err=True)
+        else:
+            typer.echo(f"salt: {meta['default_salt']} (from --salt)", err=True)
+    table = result.table(TABLE_COLUMNS)
+    if out is not None:
+        try:
+            write_pk_table(out, table, units={k: COLUMN_UNITS[k] for k in table}, metadata=meta)
+        except ValueError as e:
+            fail(str(e))
+        typer.echo(f"wrote {out} ({len(result.t_h)} rows)", err=True)
+    if plot is not None:
+        try:
+            plot_pk(result, plot)
+        except ValueError as e:
+            fail(str(e))
+        typer.echo(f"wrote {plot}", err=True)
+    if summary:
+        typer.echo(json.dumps(jsonable(result.summary()), indent=1))
+    elif out is None:
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(TABLE_COLUMNS)
+        for row in zip(*table.values()):
+            w.writerow([f"{v:.10g}" for v in row])
+
+
+@app.command()
+def params(
+    species: Annotated[Optional[str], typer.Option(help="Only this species (mouse or human).")] = None,
+    pk_model: Annotated[Optional[str], typer.Option(help="Only this PK parameter set.")] = None,
+    format: Annotated[str, typer.Option(help="Output: table, json or csv.")] = "table",
+):
+    """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source."""
+    import csv
+    import json
+    import sys
+
+    from pkpd.pk_models import PK_MODELS, parameter_table
+    from pkpd.species import get_species
+
+    try:
+        if species is not None:
+            species = get_species(species).name
+        if pk_model is not None and pk_model not in PK_MODELS:
+            raise ValueError(f"pk-model: unknown PK model {pk_model!r}; expected one of {', '.join(PK_MODELS)}")
+        if format not in ("table", "json", "csv"):
+            raise ValueError(f"format: expected table, json or csv, got {format!r}")
+    except ValueError as e:
+        fail(str(e))
+    rows = parameter_table(species, pk_model)
+    if format == "json":
+        typer.echo(json.dumps(rows, indent=1))
+    elif format == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(["group", "name", "value", "unit", "kind", "source"])
+        for r in rows:
+            w.writerow([r["group"], r["name"], f"{r['value']:.6g}", r["unit"], r["kind"], r["source"]])
+    else:
+        group = None
+        for r in rows:
+            if r["group"] != group:
+                group = r["group"]
+                typer.echo(f"\n[{group}]")
+            typer.echo(f"  {r['name']:<38} {r['value']:>12.6g} {r['unit']:<6} {r['kind']:<10} {r['source']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
