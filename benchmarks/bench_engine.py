@@ -100,7 +100,7 @@ CASES = {
     "pollu": Case("pollu", n_out=61, log_sd=0.2, floor=1e-6, engine_methods=("rosenbrock", "auto"), rtol=1e-6,
                   scipy_methods=("LSODA", "Radau"), numbalsoda_methods=("lsoda",), ref_method="Radau",
                   ref_rtol=1e-12),
-    "lorenz96": Case("lorenz96", n_out=21, log_sd=0.05, floor=1e-4, engine_methods=("explicit", "auto"),
+    "lorenz96": Case("lorenz96", n_out=21, log_sd=0.05, floor=1e-4, engine_methods=("explicit", "dop853", "auto"),
                      rtol=1e-7, scipy_methods=("LSODA", "RK45"), numbalsoda_methods=("lsoda", "dop853"),
                      ref_method="DOP853", ref_rtol=1e-13),
 }

@@ -9,8 +9,8 @@
 #    and infusion end. At a segment boundary the jumps are applied (in the order given), the constant input vector
 #    ``u`` (sum of the rates of the running infusions) is recomputed, and the step size is chosen afresh (no stage
 #    or controller history crosses a discontinuity).
-# 2. Inside a segment: Dormand-Prince 5(4) with a PI controller, or Rodas4 with Gustafsson's predictive
-#    controller. Outputs inside a step come from the method's dense output; outputs at a segment end are the state
+# 2. Inside a segment: Dormand-Prince 5(4) with a PI controller, Hairer's DOP853 (8th order, for tight
+#    tolerances on non-stiff problems), or Rodas4 with Gustafsson's predictive controller. Outputs inside a step come from the method's dense output; outputs at a segment end are the state
 #    after that end's events (right-continuous).
 # 3. method AUTO starts explicit and applies Hairer's stiffness test (DOPRI5 code; Hairer, Norsett & Wanner I,
 #    §II.10): after each accepted step, h*|lambda| is estimated as h * ||k7 - k6|| / ||y_new - y_stage6||; when it
@@ -20,7 +20,7 @@
 #    stability-limited steps just under that, so the test would rarely fire (measured on Van der Pol, mu = 1000).
 # 4. Status codes, never exceptions: 0 ok, 1 max steps, 2 non-finite, 3 step too small. Outputs after a failure
 #    are NaN; the other subjects are not affected.
-from pkpd.ode.tableaus import DOPRI5 as _DP_TABLEAU, RODAS4 as _RO_TABLEAU
+from pkpd.ode.tableaus import DOP853 as _D8_TABLEAU, DOPRI5 as _DP_TABLEAU, RODAS4 as _RO_TABLEAU
 
 _DP_A = np.ascontiguousarray(_DP_TABLEAU.a)
 _DP_C = np.ascontiguousarray(_DP_TABLEAU.c)
@@ -33,11 +33,17 @@ _RO_C = np.ascontiguousarray(_RO_TABLEAU.c)
 _RO_D = np.ascontiguousarray(_RO_TABLEAU.d)
 _RO_H = np.ascontiguousarray(_RO_TABLEAU.h)
 _RO_GAMMA = float(_RO_TABLEAU.gamma)
+_D8_A = np.ascontiguousarray(_D8_TABLEAU.a)
+_D8_C = np.ascontiguousarray(_D8_TABLEAU.c)
+_D8_B = np.ascontiguousarray(_D8_TABLEAU.b)
+_D8_E3 = np.ascontiguousarray(_D8_TABLEAU.e3)
+_D8_E5 = np.ascontiguousarray(_D8_TABLEAU.e5)
+_D8_D = np.ascontiguousarray(_D8_TABLEAU.d)
 
 OK, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL = 0, 1, 2, 3
 _SWITCH = -1
 BOLUS, INFUSION, RESET = 0, 1, 2
-AUTO, EXPLICIT, ROSENBROCK = 0, 1, 2
+AUTO, EXPLICIT, ROSENBROCK, DOP853 = 0, 1, 2, 3
 # stats columns
 _ACC, _REJ, _RHS, _JAC, _STIFF = 0, 1, 2, 3, 4
 
@@ -46,6 +52,8 @@ _SAFE = 0.9            # safety factor on the optimal step
 _SHRINK_MAX = 5.0      # a step shrinks at most 5x per rejection ...
 _GROW_MAX_DP = 10.0    # ... and grows at most 10x (explicit) or 6x (Rosenbrock) per accepted step
 _GROW_MAX_RO = 6.0
+_SHRINK_MAX_D8 = 3.0   # DOP853 (Hairer's code: fac1 = 0.333, fac2 = 6)
+_GROW_MAX_D8 = 6.0
 _PI_BETA = 0.04        # PI controller of DOPRI5: fac = err^(1/5 - 0.75*beta) * err_old^(-beta)
 _PI_ALPHA = 0.2 - 0.75 * _PI_BETA
 _NONFINITE_SHRINK = 0.1  # a step that produced NaN/inf is retried 10x smaller
@@ -427,6 +435,112 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, F):
+    """Hairer's DOP853 from ``t`` to ``tb`` (error norm and dense output as in scipy's DOP853);
+    returns (status, t reached, next output index). ``K`` holds 16 stages, ``F`` the 7 dense-output rows."""
+    n_out = t_eval.shape[0]
+    _f(t, y, p, u, K[0])
+    cnt[_RHS] += 1
+    if not _all_finite(K[0]):
+        return NON_FINITE, t, oi
+    h = _initial_step(t, y, K[0], p, u, rtol, atol, 8, tb - t, ystage, K[1])
+    cnt[_RHS] += 1
+    rejected = False
+    last_nonfinite = False
+    while True:
+        if cnt[_ACC] + cnt[_REJ] >= max_steps:
+            return MAX_STEPS, t, oi
+        if _too_small(h, t):
+            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
+        last = False
+        if t + 1.01 * h >= tb:
+            h = tb - t
+            last = True
+        for s in range(1, 12):
+            for i in range(N_STATES):
+                acc = 0.0
+                for j in range(s):
+                    acc += _D8_A[s, j] * K[j, i]
+                ystage[i] = y[i] + h * acc
+            _f(t + _D8_C[s] * h, ystage, p, u, K[s])
+        for i in range(N_STATES):
+            acc = 0.0
+            for j in range(12):
+                acc += _D8_B[j] * K[j, i]
+            ynew[i] = y[i] + h * acc
+        _f(t + h, ynew, p, u, K[12])
+        cnt[_RHS] += 12
+        e5 = 0.0
+        e3 = 0.0
+        for i in range(N_STATES):
+            a5 = 0.0
+            a3 = 0.0
+            for j in range(13):
+                a5 += _D8_E5[j] * K[j, i]
+                a3 += _D8_E3[j] * K[j, i]
+            sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+            e5 += (a5 / sc) ** 2
+            e3 += (a3 / sc) ** 2
+        if e5 == 0.0 and e3 == 0.0:
+            err = 0.0
+        else:
+            err = abs(h) * e5 / math.sqrt((e5 + 0.01 * e3) * N_STATES)
+        if not math.isfinite(err) or not _all_finite(K[12]):
+            cnt[_REJ] += 1
+            h *= _NONFINITE_SHRINK
+            rejected = True
+            last_nonfinite = True
+            continue
+        last_nonfinite = False
+        if err <= 1.0:
+            cnt[_ACC] += 1
+            if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
+                for s in range(13, 16):
+                    for i in range(N_STATES):
+                        acc = 0.0
+                        for j in range(s):
+                            acc += _D8_A[s, j] * K[j, i]
+                        ystage[i] = y[i] + h * acc
+                    _f(t + _D8_C[s] * h, ystage, p, u, K[s])
+                cnt[_RHS] += 3
+                for i in range(N_STATES):
+                    dy = ynew[i] - y[i]
+                    F[0, i] = dy
+                    F[1, i] = h * K[0, i] - dy
+                    F[2, i] = 2.0 * dy - h * (K[12, i] + K[0, i])
+                    for r in range(4):
+                        acc = 0.0
+                        for j in range(16):
+                            acc += _D8_D[r, j] * K[j, i]
+                        F[3 + r, i] = h * acc
+                while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
+                    x = min(1.0, (t_eval[oi] - t) / h)
+                    for i in range(N_STATES):
+                        v = 0.0
+                        for r in range(6, -1, -1):
+                            v += F[r, i]
+                            v *= x if (6 - r) % 2 == 0 else 1.0 - x
+                        out[oi, i] = y[i] + v
+                    oi += 1
+            for i in range(N_STATES):
+                y[i] = ynew[i]
+                K[0, i] = K[12, i]
+            if last:
+                return OK, tb, oi
+            t = t + h
+            fac = max(1.0 / _GROW_MAX_D8, min(_SHRINK_MAX_D8, err ** 0.125 / _SAFE))
+            h_new = h / fac
+            if rejected:
+                h_new = min(h_new, h)
+            rejected = False
+            h = h_new
+        else:
+            cnt[_REJ] += 1
+            h = h / min(_SHRINK_MAX_D8, err ** 0.125 / _SAFE)
+            rejected = True
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _apply_jumps(t, y, ekind, et0, estate, evalue, ne):
     """Apply every bolus and reset scheduled exactly at ``t``, in the order given."""
     for k in range(ne):
@@ -449,7 +563,7 @@ def _input_rates(t, u, ekind, et0, et1, estate, evalue, ne):
 
 @nb.njit(cache=True, error_model="numpy")
 def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, ne, rtol, atol, max_steps, out,
-                       cnt, y, u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D):
+                       cnt, y, u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F):
     n_out = t_eval.shape[0]
     t = t_eval[0]
     t_end = t_eval[n_out - 1]
@@ -472,7 +586,10 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
             if ekind[k] == INFUSION and t < et1[k] < tb:
                 tb = et1[k]
         while t < tb:
-            if stiff:
+            if method == DOP853:
+                status, t, oi = _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
+                                                ynew, ystage, F)
+            elif stiff:
                 status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
                                                ynew, ystage, f0, ft, J, W, piv, D)
             else:
@@ -513,7 +630,7 @@ def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, 
         hi = (b + 1) * n_subjects // n_blocks
         y = np.empty(n)
         u = np.empty(n)
-        K = np.empty((7, n))
+        K = np.empty((16, n))
         ynew = np.empty(n)
         ystage = np.empty(n)
         yerr = np.empty(n)
@@ -523,13 +640,14 @@ def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, 
         W = np.empty((n, n))
         piv = np.empty(n, np.int64)
         D = np.empty((2, n))
+        F = np.empty((7, n))
         for s in range(lo, hi):
             sy = s if Y0.shape[0] > 1 else 0
             sp = s if P.shape[0] > 1 else 0
             se = s if ecount.shape[0] > 1 else 0
             status[s] = _integrate_subject(method, t_eval, Y0[sy], P[sp], ekind[se], et0[se], et1[se], estate[se],
                                            evalue[se], ecount[se], rtol, atol, max_steps, out[s], stats[s], y, u,
-                                           K, ynew, ystage, yerr, f0, ft, J, W, piv, D)
+                                           K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F)
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")

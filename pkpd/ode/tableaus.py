@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExplicitTableau", "RosenbrockTableau", "DOPRI5", "RODAS4"]
+__all__ = ["ExplicitTableau", "RosenbrockTableau", "Dop853Tableau", "DOPRI5", "RODAS4", "DOP853"]
 
 
 def _frozen(a) -> np.ndarray:
@@ -149,3 +149,48 @@ RODAS4 = RosenbrockTableau(
     order=4,
     error_order=3,
 )
+
+
+@dataclass(frozen=True, eq=False)
+class Dop853Tableau:
+    """Hairer's DOP853: an explicit 8th-order pair with a 5th- and 3rd-order error estimate and a 7th-order dense
+    output that needs three extra stages.
+
+    Attributes
+    ----------
+    c : (16,) nodes of the 12 main, the FSAL and the 3 extra stages; a : (16, 16) stage matrix (row 12 is b);
+    b : (12,) weights; e3, e5 : (13,) error weights; d : (4, 16) dense output coefficients.
+    """
+
+    name: str
+    c: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    e3: np.ndarray
+    e5: np.ndarray
+    d: np.ndarray
+    order: int = 8
+    error_order: int = 7
+
+    def __post_init__(self):
+        for k in ("c", "a", "b", "e3", "e5", "d"):
+            object.__setattr__(self, k, _frozen(getattr(self, k)))
+        if np.any(np.triu(self.a) != 0):
+            raise ValueError(f"{self.name}: explicit stage matrix must be strictly lower triangular")
+        if not np.allclose(self.a.sum(axis=1), self.c, atol=1e-14):
+            raise ValueError(f"{self.name}: row sums of a must equal c")
+        if not np.isclose(self.b.sum(), 1.0, atol=1e-14) or not np.allclose(self.a[12, :12], self.b):
+            raise ValueError(f"{self.name}: weights must sum to 1 and be the FSAL row of a")
+        if not (np.isclose(self.e3.sum(), 0.0, atol=1e-14) and np.isclose(self.e5.sum(), 0.0, atol=1e-14)):
+            raise ValueError(f"{self.name}: error weights must sum to 0")
+
+
+def _dop853() -> Dop853Tableau:
+    # Coefficients of Hairer's DOP853 (Hairer, Nørsett & Wanner I, §II.10) as distributed with SciPy
+    # (scipy/integrate/_ivp/dop853_coefficients.py), which transcribes Hairer's Fortran code.
+    from scipy.integrate._ivp import dop853_coefficients as k
+
+    return Dop853Tableau(name="dop853", c=k.C, a=k.A, b=k.B, e3=k.E3, e5=k.E5, d=k.D)
+
+
+DOP853 = _dop853()

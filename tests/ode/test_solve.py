@@ -94,17 +94,19 @@ def test_linear_system_matches_expm_with_both_methods_and_counts_work():
     y0 = np.array([1.0, 0.5, -0.3, 0.8])
     T = np.linspace(0, 5, 11)
     exact = np.array([expm(A4 * t) @ y0 for t in T])
-    for method in ("explicit", "rosenbrock"):
+    for method in ("explicit", "rosenbrock", "dop853"):
+        # outputs at interior times come from each method's dense output
         s = solve(LINEAR4, y0, T, method=method, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(s.y[0], exact, rtol=1e-8, atol=1e-12)
         assert s.n_accepted[0] > 0 and s.n_rhs[0] > s.n_accepted[0]
         assert (s.n_jac[0] > 0) == (method == "rosenbrock")
 
 
-@pytest.mark.parametrize("method, order", [("explicit", 5), ("rosenbrock", 4)])
-def test_convergence_order_against_expm(method, order):
+@pytest.mark.parametrize("method, order, slack", [("explicit", 5, 0.6), ("rosenbrock", 4, 0.6), ("dop853", 8, 1.0)])
+def test_convergence_order_against_expm(method, order, slack):
     # Global error vs number of steps over a tolerance sweep: the slope of log(error) against log(steps) is
-    # -order for a method of that order (work-precision diagram). ±0.6 allows for step-controller granularity.
+    # -order for a method of that order (work-precision diagram). ±0.6 allows for step-controller granularity;
+    # DOP853 takes only 5-24 steps here, so its slope (measured -7.5) gets ±1.
     y0 = np.array([1.0, 0.5, -0.3, 0.8])
     exact = expm(A4 * 5.0) @ y0
     steps, errors = [], []
@@ -113,7 +115,7 @@ def test_convergence_order_against_expm(method, order):
         steps.append(s.n_accepted[0] + s.n_rejected[0])
         errors.append(np.abs(s.y[0, -1] - exact).max())
     slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
-    assert -order - 0.6 < slope < -order + 0.6
+    assert -order - slack < slope < -order + slack
 
 
 # ---- stiffness and the scipy reference -----------------------------------------------------------------------

@@ -86,3 +86,14 @@ def test_dopri5_coefficients_are_the_published_fractions():
     # spot check against Dormand & Prince (1980) exact rationals
     assert Fraction(DOPRI5.b[2]).limit_denominator(10**6) == Fraction(500, 1113)
     assert Fraction(DOPRI5.a[4, 3]).limit_denominator(10**6) == Fraction(-212, 729)
+
+
+def test_dop853_quadrature_and_low_order_conditions():
+    from pkpd.ode.tableaus import DOP853
+
+    b, c, a = DOP853.b, DOP853.c[:12], DOP853.a[:12, :12]
+    # an order-8 method integrates polynomials of degree 7 exactly: b·c^q = 1/(q+1) for q = 0..7
+    for q in range(8):
+        assert b @ c**q == pytest.approx(1 / (q + 1), abs=1e-14)
+    for order, lhs, rhs in _rk_conditions(a, b, c):
+        assert lhs == pytest.approx(rhs, abs=1e-13), f"order-{order} condition"
