@@ -12,7 +12,10 @@
 # 2. Inside a segment: Dormand-Prince 5(4) with a PI controller, Hairer's DOP853 (8th order, for tight
 #    tolerances on non-stiff problems), or Rodas4 with Gustafsson's predictive controller. Outputs inside a step come from the method's dense output; outputs at a segment end are the state
 #    after that end's events (right-continuous).
-# 3. method AUTO starts explicit and applies Hairer's stiffness test (DOPRI5 code; Hairer, Norsett & Wanner I,
+# 3. Each generated module holds one method family (the constant METHOD_FAMILY): EXPLICIT (DOPRI5), DOP853, or
+#    AUTO, which serves both ``rosenbrock`` (Rodas4 from the start) and ``auto``. Numba prunes the branches of
+#    the other families, so a module compiles only what its family runs.
+#    method AUTO starts explicit and applies Hairer's stiffness test (DOPRI5 code; Hairer, Norsett & Wanner I,
 #    §II.10): after each accepted step, h*|lambda| is estimated as h * ||k7 - k6|| / ||y_new - y_stage6||; when it
 #    exceeds 2.6 (80% of the method's stability boundary on the negative real axis, 3.3) on 15 accepted steps
 #    (the count resets after 6 steps below it), the step size is limited by stability rather than accuracy and
@@ -586,20 +589,26 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
             if ekind[k] == INFUSION and t < et1[k] < tb:
                 tb = et1[k]
         while t < tb:
-            if method == DOP853:
+            # METHOD_FAMILY is a constant of the generated module: numba prunes the other branches, so a module
+            # compiles only the methods of its family.
+            if METHOD_FAMILY == DOP853:
                 status, t, oi = _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
                                                 ynew, ystage, F)
-            elif stiff:
-                status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
-                                               ynew, ystage, f0, ft, J, W, piv, D)
-            else:
-                status, t, oi = _dopri_segment(t, tb, y, p, u, rtol, atol, method == AUTO, t_eval, oi, out,
-                                               max_steps, cnt, K, ynew, ystage, yerr)
-                if status == _SWITCH:
-                    stiff = True
-                    cnt[_STIFF] = 1
-                    status = OK
-                    continue
+            if METHOD_FAMILY == EXPLICIT:
+                status, t, oi = _dopri_segment(t, tb, y, p, u, rtol, atol, False, t_eval, oi, out, max_steps, cnt,
+                                               K, ynew, ystage, yerr)
+            if METHOD_FAMILY == AUTO:
+                if stiff:
+                    status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
+                                                   ynew, ystage, f0, ft, J, W, piv, D)
+                else:
+                    status, t, oi = _dopri_segment(t, tb, y, p, u, rtol, atol, True, t_eval, oi, out, max_steps,
+                                                   cnt, K, ynew, ystage, yerr)
+                    if status == _SWITCH:
+                        stiff = True
+                        cnt[_STIFF] = 1
+                        status = OK
+                        continue
             if status != OK:
                 for k in range(oi, n_out):
                     for i in range(N_STATES):

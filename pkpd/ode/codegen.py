@@ -127,9 +127,15 @@ def generate_source(system: OdeSystem) -> str:
     return "\n".join(parts)
 
 
-def _full_source(system: OdeSystem) -> str:
-    return (generate_source(system) + "\n# ---- generic solver kernels: the text of pkpd/ode/_kernels.py ----\n"
-            + _KERNELS.read_text())
+#: method code (pkpd.ode.solve.METHODS) -> the family compiled for it: explicit 1, dop853 3, and 0 for both
+#: ``auto`` and ``rosenbrock`` (DOPRI5 + Rodas4). Each family is its own generated module, compiled on first use.
+FAMILY_OF_METHOD = {0: 0, 1: 1, 2: 0, 3: 3}
+FAMILY_NAMES = {0: "stiff", 1: "explicit", 3: "dop853"}
+
+
+def _full_source(system: OdeSystem, family: int) -> str:
+    return (generate_source(system) + f"\nMETHOD_FAMILY = {family}  # {FAMILY_NAMES[family]}\n"
+            + "\n# ---- generic solver kernels: the text of pkpd/ode/_kernels.py ----\n" + _KERNELS.read_text())
 
 
 _LOCK = threading.Lock()
@@ -148,9 +154,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def module_path(system: OdeSystem) -> Path:
-    """The content-hashed path of the generated file for ``system`` (it may not exist yet)."""
-    return _module_path(system.fingerprint, _kernel_texts(), system)
+def module_path(system: OdeSystem, family: int = 0) -> Path:
+    """The content-hashed path of the generated file for ``system`` and a method family (may not exist yet)."""
+    return _module_path(system.fingerprint, _kernel_texts(), system, family)
 
 
 def _kernel_texts() -> tuple[str, str]:
@@ -160,28 +166,32 @@ def _kernel_texts() -> tuple[str, str]:
 _NAMES: dict[tuple, str] = {}
 
 
-def _module_path(fingerprint: str, kernels: tuple[str, str], system: OdeSystem) -> Path:
+def _module_path(fingerprint: str, kernels: tuple[str, str], system: OdeSystem, family: int) -> Path:
     # Generating the source (sympy Jacobian, CSE) costs up to ~0.5 s: do it once per model and kernel version.
-    key = (fingerprint, kernels)
+    key = (fingerprint, kernels, family)
     if key not in _NAMES:
         import numba
 
-        src = _full_source(system)
+        src = _full_source(system, family)
         digest = hashlib.sha256("\n".join([src, kernels[1], numba.__version__, GENERATOR_VERSION]).encode())
-        _NAMES[key] = f"{system.name}_{digest.hexdigest()[:20]}.py"
+        _NAMES[key] = f"{system.name}_{FAMILY_NAMES[family]}_{digest.hexdigest()[:20]}.py"
     return cache_dir() / "generated" / _NAMES[key]
 
 
-def compile_system(system: OdeSystem) -> "CompiledSystem":
-    """Generate (if needed) and import the numba module for ``system``; cached per process and on disk."""
-    path = module_path(system)
+def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
+    """Generate (if needed) and import the numba module for ``system`` and the family of ``method``; cached per
+    process and on disk."""
+    from .solve import METHODS
+
+    family = FAMILY_OF_METHOD[METHODS[method]]
+    path = module_path(system, family)
     with _LOCK:
         hit = _LOADED.get(str(path))
         if hit is not None:
             return hit
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            _write_atomic(path, _full_source(system))
+            _write_atomic(path, _full_source(system, family))
         modname = f"_kqsp_generated_{path.stem}"
         spec = importlib.util.spec_from_file_location(modname, path)
         module = importlib.util.module_from_spec(spec)

@@ -213,6 +213,6 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
                                                   threads, max_steps)
     from .codegen import compile_system  # compilation only after the inputs are known to be good
 
-    compiled = compile_system(system)
+    compiled = compile_system(system, method)
     return compiled.run(n_subjects, Y0, P, T, A, events, METHODS[method], float(rtol), int(max_steps), threads,
                         method_name=method)
