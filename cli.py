@@ -202,6 +202,9 @@ def params(
     species: Annotated[Optional[str], typer.Option(help="Only this species (mouse or human).")] = None,
     pk_model: Annotated[Optional[str], typer.Option(help="Only this PK parameter set.")] = None,
     format: Annotated[str, typer.Option(help="Output: table, json or csv.")] = "table",
+    circuit: Annotated[bool, typer.Option("--circuit", help="List the circuit model's parameters (mPFC, VTA, "
+                                                            "plasticity, behaviour, protocol timing, "
+                                                            "manipulations) instead of the PK sets.")] = False,
 ):
     """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source."""
     import csv
@@ -220,7 +223,12 @@ def params(
             raise ValueError(f"format: expected table, json or csv, got {format!r}")
     except ValueError as e:
         fail(str(e))
-    rows = parameter_table(species, pk_model)
+    if circuit:
+        from circuits.model import parameter_rows
+
+        rows = parameter_rows()
+    else:
+        rows = parameter_table(species, pk_model)
     if format == "json":
         typer.echo(json.dumps(rows, indent=1))
     elif format == "csv":
@@ -235,6 +243,125 @@ def params(
                 group = r["group"]
                 typer.echo(f"\n[{group}]")
             typer.echo(f"  {r['name']:<38} {r['value']:>12.6g} {r['unit']:<6} {r['kind']:<10} {r['source']}")
+
+
+# ---- circuits: protocols and replications (issue 4) ----------------------------------------------------------
+def _progress(description: str):
+    """A rich progress bar on stderr and the ``progress(fraction)`` callback that advances it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=1.0)
+    return bar, lambda f: bar.update(task, completed=float(f))
+
+
+@app.command()
+def simulate(
+    protocol: Annotated[str, typer.Option(help="Behavioural protocol: slh (strong learned helplessness) or wlh "
+                                               "(weak).")] = "slh",
+    dose: Annotated[Optional[str], typer.Option(help="Drug dose with unit, e.g. 10mg/kg (HCl salt for the mouse), "
+                                                     "given at the protocol's drug time (sLH: 48 h after the last "
+                                                     "induction; wLH: 4 h before test 5). Omit for saline.")]
+    = None,
+    route: Annotated[Optional[str], typer.Option(help="Route of --dose: ip (default), iv, iv-infusion, sc, im, "
+                                                      "intranasal, oral.")] = None,
+    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) as for `ketamine pk`, times "
+                                                         "in h relative to the protocol's drug time; instead of "
+                                                         "--dose.")] = None,
+    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
+    = None,
+    manipulation: Annotated[Optional[list[str]], typer.Option(
+        help="Manipulation (repeatable): da_silencing, cno_only, mpfc_silencing, vta_infusion, mpfc_infusion, "
+             "drd1_activation, drd1_inhibition, mtor_block, spine_block.")] = None,
+    subjects: Annotated[int, typer.Option(help="Number of mice: 1 = the typical mouse; more = a seeded virtual "
+                                               "cohort.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort's parameter variation.")] = 0,
+    step: Annotated[str, typer.Option(help="Output time step with unit, e.g. 1h, 30min.")] = "1h",
+    out: Annotated[Optional[Path], typer.Option(help="Write the time courses (occupancy, mPFC rates, DA rate and "
+                                                     "response, plasticity states, P(failure)) to FILE (.csv, "
+                                                     ".json or .parquet).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the time courses to FILE (.png, .pdf, .svg).")] = None,
+):
+    """Simulate mice through a learned-helplessness protocol with any regimen and manipulation: PK, NMDA
+    occupancy, mPFC, VTA dopamine, plasticity and escape behaviour. Prints one row per test (CSV).
+
+    Example: ketamine simulate --protocol slh --dose 10mg/kg --route ip --out slh.csv --plot slh.png
+    """
+    from circuits.experiments import simulate_protocol
+    from circuits.figures import plot_simulation
+    from pkpd.dosing import Regimen, build_regimen
+    from pkpd.io import write_table
+    from pkpd.units import parse_time
+
+    try:
+        if out is not None and out.suffix.lower() not in (".csv", ".json", ".parquet"):
+            raise ValueError(f"out: {str(out)!r} must end in .csv, .json or .parquet")
+        if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise ValueError(f"plot: {str(plot)!r} must end in .png, .pdf or .svg")
+        if subjects < 1:
+            raise ValueError(f"subjects: expected at least 1 mouse, got {subjects}")
+        if dose is None and regimen is None:
+            if route is not None or infusion_time is not None:
+                raise ValueError("dose: --route/--infusion-time need --dose")
+            reg = Regimen()
+        else:
+            reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
+                                infusion_time=infusion_time)
+        step_h = parse_time(step, "step", allow_zero=False)
+        bar, progress = _progress("simulating")
+        with bar:
+            progress(0.05)
+            result = simulate_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ()), n=subjects,
+                                       seed=seed, step_h=step_h)
+            progress(1.0)
+    except ValueError as e:
+        fail(str(e))
+    tests = result["tests"]
+    typer.echo(",".join(tests))
+    for row in zip(*tests.values()):
+        typer.echo(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
+    if out is not None:
+        write_table(result["timecourse"], out)
+        typer.echo(f"wrote {out} ({len(result['timecourse']['time_h'])} rows)", err=True)
+    if plot is not None:
+        plot_simulation(result, plot)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+EXPERIMENTS = ("wu2021",)
+
+
+@app.command()
+def experiment(
+    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife; SCIENCE.md "
+                                             "§6, experiments 1-8).")],
+    out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
+    n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the cohort's per-mouse parameter variation.")] = 0,
+):
+    """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
+    the model's. Every number comes from integrating the model.
+
+    Example: ketamine experiment wu2021 --out results/wu2021 --n 100 --seed 0
+    """
+    import json
+
+    from circuits.experiments import write_wu2021
+
+    if name not in EXPERIMENTS:
+        fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
+    if n < 1:
+        fail(f"n: expected a cohort of at least 1 mouse, got {n}")
+    try:
+        bar, progress = _progress(f"{name}: {n} mice")
+        with bar:
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(json.dumps(summary, indent=1))
+    typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

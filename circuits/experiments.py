@@ -1,0 +1,397 @@
+"""In-silico experiments: virtual cohorts through protocols, and the replication of Wu et al. 2021 (SCIENCE §6,
+experiments 1–8). Every number returned is computed by integrating the composed model; nothing is hard-coded
+except the paper's own values, which are kept apart in :data:`PAPER` for side-by-side figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pkpd.dosing import Regimen
+
+from .behavior import failure_probability, mean_latency_s, photometry
+from .model import (CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector, run_long,
+                    run_trials)
+from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
+
+__all__ = ["COHORT_VARIATION", "virtual_cohort", "GroupResult", "run_groups", "wu2021", "PAPER", "DOSE_GRID",
+           "naive_reference", "write_wu2021", "simulate_protocol"]
+
+#: Per-subject lognormal variation (SD of log) of a few circuit parameters — assumed sizes; ``g_h`` (stress
+#: sensitivity of spine loss) is the resilience phenotype.
+COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.15, "k_a_per_h": 0.2}
+
+#: mg/kg i.p. (HCl salt), the dose–response grid of experiment 7.
+DOSE_GRID = (1.0, 3.0, 10.0, 30.0, 50.0, 100.0, 200.0)
+
+#: The paper's values (Wu et al. 2021 eLife; SCIENCE §1), for figures only. None = reported only qualitatively.
+PAPER = {
+    "slh.failure_rate": {"baseline": 0.022, "lh": 0.74, "ket_4h": None, "ket_24h": None, "ket_72h": None,
+                         "saline_4h": 0.74},
+    "wlh.failure_rate": {"baseline": 0.119, "lh": 0.489, "ket_4h": 0.36 / 0.60 * 0.489, "ket_24h": None},
+    "individual.r2": {"helplessness": 0.63, "ketamine_response": 0.72},
+}
+
+
+def virtual_cohort(n: int, seed: int = 0, base: CircuitParams = CircuitParams(),
+                   variation: dict | None = None) -> list[CircuitParams]:
+    """``n`` subjects with lognormal variation of :data:`COHORT_VARIATION` (seeded; subject k's parameters do not
+    depend on ``n``)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
+    variation = COHORT_VARIATION if variation is None else variation
+    out = []
+    for k in range(n):
+        rng = np.random.default_rng([int(seed), k])
+        z = rng.standard_normal(len(variation))
+        ch = {name: getattr(_group_of(base, name), name) * float(np.exp(sd * zi))
+              for (name, sd), zi in zip(variation.items(), z)}
+        out.append(base.replace(**ch))
+    return out
+
+
+def _group_of(params: CircuitParams, name: str):
+    for g in ("mpfc", "vta", "plasticity", "behavior", "manipulations"):
+        obj = getattr(params, g)
+        if hasattr(obj, name):
+            return obj
+    raise ValueError(f"unknown circuit parameter {name!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class GroupResult:
+    """One protocol run on a cohort.
+
+    Attributes
+    ----------
+    protocol : Protocol
+    labels : tuple of str
+        Test labels (:attr:`Protocol.tests`).
+    r_rel : ndarray (S, n_tests)
+        Post-shock DA peak relative to the same subject before induction (naive state).
+    failure : ndarray (S, n_tests)
+        Failure probability of an escape trial.
+    latency_s : ndarray (S, n_tests)
+    dip_rel : ndarray (S, n_tests)
+        Dip during the shock relative to naive.
+    t_h, long : ndarray
+        Long-horizon output times and the observables/states kept (dict of (S, T) arrays).
+    traces : ndarray (S, n_tests, n_trial_times) or None
+        Indicator traces of the readout trials (GCaMP-like, Hz).
+    """
+
+    protocol: Protocol
+    labels: tuple
+    r_rel: np.ndarray
+    failure: np.ndarray
+    latency_s: np.ndarray
+    dip_rel: np.ndarray
+    t_h: np.ndarray
+    long: dict
+    traces: np.ndarray | None
+    trial_t_s: np.ndarray
+
+    def mean_failure(self, label: str) -> float:
+        return float(np.mean(self.failure[:, self.labels.index(label)]))
+
+    def mean_r(self, label: str) -> float:
+        return float(np.mean(self.r_rel[:, self.labels.index(label)]))
+
+
+_KEEP = ("r_d1", "r_e", "r_da", "w", "occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "da_uM")
+_KEEP_STATES = ("H", "theta", "M", "A", "P", "rho")
+_READ_BEFORE_H = 1e-3  # readout 3.6 s before a test starts (the test's own stress is not yet applied)
+
+
+def naive_reference(cohort: list[CircuitParams]):
+    """Each subject's drug-free, stress-free trial: (photometry metrics, trial result, y0, params)."""
+    y0 = np.array([initial_state(c) for c in cohort])
+    p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
+    tr = run_trials(y0, p)
+    return photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s), tr, y0, p
+
+
+def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_t_h=(), keep_traces: bool = False,
+               keep_y: bool = False, progress=None) -> list[GroupResult]:
+    """Run every protocol on every subject of ``cohort`` and read out behaviour at each test.
+
+    All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
+    a resolved single-shock trial from each run's state gives the DA response relative to the same subject's
+    naive response and the failure probability; the test session's stress drive is then set from it (failed
+    trials are uncontrollable shocks) and integration continues to the next readout.
+    """
+    from pkpd.ode import Schedule
+
+    from .protocols import clip_schedule
+
+    if not cohort:
+        raise ValueError("cohort: expected at least 1 subject, got 0")
+    if not protocols:
+        raise ValueError("protocols: expected at least one protocol")
+    system = circuit_system()
+    ref, _, y0_naive, _ = naive_reference(cohort)
+    base_peak, base_dip = ref["peak"], ref["dip"]
+    S = len(cohort)
+    t_end = max(pr.duration_h for pr in protocols)
+    read = lambda t: max(t - _READ_BEFORE_H, 0.0)  # noqa: E731
+    bounds = sorted({read(t) for pr in protocols for _, t in pr.tests} | {t_end})
+    grid = np.linspace(0.0, t_end, int(np.ceil(t_end)) + 1)
+    T = np.unique(np.concatenate([grid, bounds, np.asarray(extra_t_h, float)]))
+    T = T[(T >= 0) & (T <= t_end)]
+    runs = []  # (group, subject)
+    P, base_sched = [], []
+    for g, pr in enumerate(protocols):
+        sch = schedule_for(pr)
+        for k, c in enumerate(cohort):
+            runs.append((g, k))
+            P.append(parameter_vector(parameter_values(apply_manipulations(c, pr))))
+            base_sched.append(sch)
+    P = np.array(P)
+    R = len(runs)
+    y = np.array([y0_naive[k] for _, k in runs])
+    Y = np.full((R, T.size, system.n_states), np.nan)
+    Y[:, 0] = y
+    test_events = [Schedule() for _ in range(R)]
+    r_rel = [np.zeros((S, len(pr.tests))) for pr in protocols]
+    dip = [np.zeros((S, len(pr.tests))) for pr in protocols]
+    pf = [np.zeros((S, len(pr.tests))) for pr in protocols]
+    traces = [np.zeros((S, len(pr.tests), 0)) for pr in protocols]
+    trial_t = None
+    a = 0.0
+    for ib, b in enumerate(bounds):
+        if b > a:
+            sel = (T >= a) & (T <= b)
+            te = T[sel]
+            scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in range(R)]
+            sol = run_long(y, P, te, scheds)
+            if (sol.status != 0).any():
+                bad = np.flatnonzero(sol.status != 0)
+                raise RuntimeError(f"long-horizon solve failed for {len(bad)} runs (first: run {bad[0]}, status "
+                                   f"{int(sol.status[bad[0]])}, segment {a:g}-{b:g} h)")
+            Y[:, sel] = sol.y
+            y = sol.y[:, -1].copy()
+        # readouts due at b
+        due = [(i, g, k, j) for i, (g, k) in enumerate(runs) for j, (_, t) in enumerate(protocols[g].tests)
+               if abs(read(t) - b) < 1e-9]
+        if due:
+            tr = run_trials(np.array([y[i] for i, *_ in due]), np.array([P[i] for i, *_ in due]))
+            if (tr.status != 0).any():
+                raise RuntimeError(f"a readout trial at {b:g} h failed")
+            met = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)
+            trial_t = tr.t_s
+            for n, (i, g, k, j) in enumerate(due):
+                pr = protocols[g]
+                r_rel[g][k, j] = met["peak"][n] / base_peak[k]
+                dip[g][k, j] = met["dip"][n] / base_dip[k]
+                pf[g][k, j] = float(failure_probability(r_rel[g][k, j], cohort[k].behavior))
+                if keep_traces:
+                    if traces[g].shape[2] == 0:
+                        traces[g] = np.zeros((S, len(pr.tests), tr.t_s.size))
+                    traces[g][k, j] = tr.gcamp[n]
+                t_test = pr.tests[j][1]
+                level = pr.test_level_per_failure * pf[g][k, j]
+                if level > 0 and t_test + pr.test_h <= t_end:
+                    test_events[i] = test_events[i].reset(t_test, "stress", level).reset(t_test + pr.test_h,
+                                                                                           "stress", 0.0)
+        a = b
+        if progress:
+            progress((ib + 1) / len(bounds))
+    obs_fns = _observable_fns()
+    results = []
+    for g, pr in enumerate(protocols):
+        rows = slice(g * S, (g + 1) * S)
+        yy = Y[rows]
+        long = {k: obs_fns(k, yy, P[rows]) for k in _KEEP}
+        long.update({k: yy[:, :, system.state_index(k)] for k in _KEEP_STATES})
+        if keep_y:
+            long["_y"] = yy
+            long["_p"] = P[rows]
+        results.append(GroupResult(pr, tuple(lbl for lbl, _ in pr.tests), r_rel[g], pf[g], mean_latency_s(pf[g]),
+                                   dip[g], T, long, traces[g] if keep_traces else None,
+                                   trial_t if trial_t is not None else np.zeros(0)))
+    return results
+
+
+def _observable_fns():
+    """Evaluate the composed system's observables on stored states (NumPy, lambdified once)."""
+    import functools
+
+    import sympy
+
+    system = circuit_system()
+
+    @functools.lru_cache(maxsize=None)
+    def fn(name):
+        return sympy.lambdify([*system.states, *system.params], system.observables[name], "numpy")
+
+    def ev(name, y, p):
+        # y (S, T, N), p (S, P)
+        f = fn(name)
+        out = np.empty(y.shape[:2])
+        for s in range(y.shape[0]):
+            out[s] = np.broadcast_to(f(*[y[s, :, i] for i in range(y.shape[2])], *p[s]), (y.shape[1],))
+        return out
+
+    return ev
+
+
+def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
+    return Regimen.single(f"{dose_mg_per_kg:g}mg/kg", "ip")
+
+
+def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
+    """Experiments 1–8 of SCIENCE §6 on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
+    the keys of issue 4; ``details`` holds group results for figures."""
+    cohort = virtual_cohort(n, seed)
+    ket = _ket(10.0)
+    groups = {
+        "slh_ket": build_protocol("slh", regimen=ket),
+        "slh_saline": build_protocol("slh", post_drug_tests_h=(4,)),
+        "da_silenced_ket": build_protocol("slh", regimen=ket, manipulations="da_silencing", post_drug_tests_h=(4, 24)),
+        "cno_only": build_protocol("slh", manipulations="cno_only", post_drug_tests_h=(4,)),
+        "mpfc_silenced_ket": build_protocol("slh", regimen=ket, manipulations="mpfc_silencing",
+                                            post_drug_tests_h=(4,)),
+        "vta_infusion_ket": build_protocol("slh", regimen=ket, manipulations="vta_infusion", post_drug_tests_h=(4,)),
+        "mpfc_infusion_ket": build_protocol("slh", regimen=ket, manipulations="mpfc_infusion",
+                                            post_drug_tests_h=(4,)),
+        "drd1_activation": build_protocol("slh", manipulations="drd1_activation", post_drug_tests_h=(4,)),
+        "drd1_inhibition_ket": build_protocol("slh", regimen=ket, manipulations="drd1_inhibition",
+                                              post_drug_tests_h=(4,)),
+        "mtor_block_ket": build_protocol("slh", regimen=ket, manipulations="mtor_block", post_drug_tests_h=(4, 24)),
+        "spine_block_ket": build_protocol("slh", regimen=ket, manipulations="spine_block",
+                                          post_drug_tests_h=(4, 48)),
+        "wlh_ket": build_protocol("wlh", regimen=ket),
+    }
+    for d in DOSE_GRID:
+        groups[f"dose_{d:g}"] = build_protocol("slh", regimen=_ket(d), post_drug_tests_h=(4,))
+    names = list(groups)
+    extra = 96.0 + np.linspace(0.0, 2.0, 25)  # fine grid over the first 2 h after the drug (mPFC surge)
+    res = dict(zip(names, run_groups(cohort, [groups[k] for k in names], extra_t_h=extra, keep_traces=True,
+                                     progress=progress)))
+    s, w = res["slh_ket"], res["wlh_ket"]
+    fl = lambda g, lbl: res[g].mean_failure(lbl)  # noqa: E731
+    dose_peak = []
+    for d in DOSE_GRID:
+        g = res[f"dose_{d:g}"]
+        t = g.t_h
+        pre = np.searchsorted(t, 96.0)
+        win = (t > 96.0) & (t <= 97.0 + 1e-9)
+        dose_peak.append(float(np.mean(g.long["r_e"][:, win].mean(axis=1) / g.long["r_e"][:, pre])))
+    base_sig = naive_reference(cohort)[0]["dff_peak"]
+    resp = s.failure[:, s.labels.index("lh")] - s.failure[:, s.labels.index("4h")]
+    helpless = s.failure[:, s.labels.index("lh")]
+    def r2(x, y):
+        ok = n > 2 and np.std(x) > 0 and np.std(y) > 0
+        return float(np.corrcoef(x, y)[0, 1] ** 2) if ok else float("nan")
+
+    summary = {
+        "slh": {"failure_rate": {"baseline": fl("slh_ket", "baseline"), "lh": fl("slh_ket", "lh"),
+                                 "ket_4h": fl("slh_ket", "4h"), "ket_24h": fl("slh_ket", "24h"),
+                                 "ket_72h": fl("slh_ket", "72h"), "saline_4h": fl("slh_saline", "4h")}},
+        "wlh": {"failure_rate": {"baseline": float(np.mean(w.failure[:, :2])), "lh": float(np.mean(w.failure[:, 2:4])),
+                                 "ket_4h": fl("wlh_ket", "test5"), "ket_24h": fl("wlh_ket", "test6")}},
+        "da_response": {"lh": s.mean_r("lh"), "ket_4h": s.mean_r("4h"), "ket_24h": s.mean_r("24h")},
+        "controls": {
+            "da_silenced_ket_4h": fl("da_silenced_ket", "4h"),
+            "cno_only_lh": fl("cno_only", "4h"),
+            "mpfc_silenced_ket_4h": fl("mpfc_silenced_ket", "4h"),
+            "vta_infusion_ket_4h": fl("vta_infusion_ket", "4h"),
+            "mpfc_infusion_ket_4h": fl("mpfc_infusion_ket", "4h"),
+            "drd1_activation_no_ket_4h": fl("drd1_activation", "4h"),
+            "drd1_inhibition_ket_4h": fl("drd1_inhibition_ket", "4h"),
+            "mtor_block_ket_24h": fl("mtor_block_ket", "24h"),
+            "spine_block_ket_4h": fl("spine_block_ket", "4h"),
+            "spine_block_ket_48h": fl("spine_block_ket", "48h"),
+        },
+        "dose_response": {"dose_mg_per_kg": list(DOSE_GRID), "mpfc_peak_rel": dose_peak,
+                          "failure_rate_4h": [fl(f"dose_{d:g}", "4h") for d in DOSE_GRID]},
+        "individual": {"r2_baseline_signature_vs_ket_response": r2(base_sig, resp)},
+    }
+    details = {"groups": res, "cohort": cohort, "baseline_signature": base_sig, "ket_response": resp,
+               "helplessness": helpless, "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
+               "n": n, "seed": seed}
+    return summary, details
+
+
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
+    """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
+    summary."""
+    from pathlib import Path
+
+    from pkpd.io import write_json
+
+    from .figures import wu2021_figures
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    summary, details = wu2021(n, seed, progress=progress)
+    write_json(summary, out / "summary.json")
+    wu2021_figures(summary, details, out)
+    return summary
+
+
+def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, manipulations=(), n: int = 1,
+                      seed: int = 0, step_h: float = 1.0, post_drug_tests_h=None) -> dict:
+    """One subject (``n = 1``: the typical subject) or a few (a seeded virtual cohort) through a protocol.
+
+    Returns
+    -------
+    dict
+        ``timecourse``: columns ``subject, time_h`` and occupancy, mPFC rates, DA rate, plasticity states,
+        efficacy, the post-shock DA response relative to naive (``da_response_rel``, from a resolved trial at every
+        output time; NaN inside a shock session) and the failure probability of an escape trial (``p_fail``);
+        ``tests``: one row per subject and test; ``protocol``: the timed protocol's description.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"subjects: expected at least 1 subject, got {n!r}")
+    if not (isinstance(step_h, (int, float)) and np.isfinite(step_h) and step_h > 0):
+        raise ValueError(f"step: expected a positive output step in hours, got {step_h!r}")
+    pr = build_protocol(protocol, regimen=regimen, manipulations=manipulations, post_drug_tests_h=post_drug_tests_h)
+    cohort = [CircuitParams()] if n == 1 else virtual_cohort(n, seed)
+    grid = np.arange(0.0, pr.duration_h + 1e-9, step_h)
+    if grid.size > 5000:
+        raise ValueError(f"step: {step_h:g} h gives {grid.size} output times; expected at most 5000")
+    g = run_groups(cohort, [pr], extra_t_h=grid, keep_y=True)[0]
+    t = g.t_h
+    keep = np.isin(np.round(t, 9), np.round(grid, 9))
+    t_out = t[keep]
+    system = circuit_system()
+    Yk, P = g.long["_y"][:, keep], g.long["_p"]
+    S, T = len(cohort), t_out.size
+    # a resolved trial at every output time -> DA response and failure probability time courses; inside a
+    # session (stress input on) the readout is undefined (NaN)
+    ref = naive_reference(cohort)[0]
+    tr = run_trials(Yk.reshape(S * T, -1), np.repeat(P, T, axis=0))
+    met = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)
+    r_rel = met["peak"].reshape(S, T) / ref["peak"][:, None]
+    in_session = Yk[:, :, system.state_index("stress")] > 1e-9  # reset to 0 leaves ~1e-19 round-off
+    r_rel[in_session] = np.nan
+    pf = np.array([failure_probability(r_rel[k], cohort[k].behavior) for k in range(S)])
+    obs = _observable_fns()
+    cols = {"subject": np.repeat(np.arange(S), T), "time_h": np.tile(t_out, S)}
+    for k in ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM"):
+        cols[k] = obs(k, Yk, P).reshape(-1)
+    for k in ("H", "M", "A", "P", "rho"):
+        cols[k] = Yk[:, :, system.state_index(k)].reshape(-1)
+    cols["w"] = obs("w", Yk, P).reshape(-1)
+    cols["da_response_rel"] = r_rel.reshape(-1)
+    cols["p_fail"] = pf.reshape(-1)
+    tests = {"subject": [], "test": [], "time_h": [], "da_response_rel": [], "failure_rate": [], "latency_s": []}
+    for k in range(S):
+        for j, (lbl, tt) in enumerate(pr.tests):
+            tests["subject"].append(k)
+            tests["test"].append(lbl)
+            tests["time_h"].append(tt)
+            tests["da_response_rel"].append(float(g.r_rel[k, j]))
+            tests["failure_rate"].append(float(g.failure[k, j]))
+            tests["latency_s"].append(float(g.latency_s[k, j]))
+    return {"timecourse": cols, "tests": tests, "protocol": {
+        "name": pr.name, "sessions": [list(s) for s in pr.sessions], "tests": [list(x) for x in pr.tests],
+        "doses": [d.describe() for d in pr.regimen], "windows": [list(w) for w in pr.windows],
+        "overrides": pr.overrides, "duration_h": pr.duration_h, "drug_time_h": pr.drug_time_h}}

@@ -1,0 +1,268 @@
+"""PK + NMDA occupancy + circuits composed into ONE :class:`~pkpd.ode.OdeSystem` (hours), compiled once.
+
+Data flow (each arrow is a sympy expression handed to the next part)::
+
+    pkpd.pk graph ──free brain ketamine──▶ occupancy O_I, O_E (pkpd.receptor, equilibrium)
+        × site scales (mPFC, VTA) ─▶ mpfc_part ─r_D1─▶ vta_part ─DA→d1─▶ (mpfc, plasticity)
+                                              └──r_D1──▶ plasticity_part ─w = ρA─▶ mpfc
+
+Input states switched by ``Schedule.reset`` events (d/dt = 0): ``shock`` (one trial: 1 during a shock),
+``stress`` (session-averaged shock duty during an inescapable session; long-horizon mode), ``cno`` (CNO present),
+``silence`` (mPFC silenced). The fast neural states (τ 10 ms–1.5 s) are genuine states of the same hours-based
+system; Rodas4 rides their slow manifold over days and resolves them when an input switches.
+
+Two modes use the same compiled system: :func:`run_long` (days; sessions as averaged drive) and
+:func:`run_trials` (seconds; one resolved shock from any state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from pkpd.parameters import check_bounds, describe, param
+from pkpd.receptor import NmdaParams
+
+from .behavior import BehaviorParams
+from .mpfc import MpfcParams, mpfc_part
+from .mpfc import steady_state as mpfc_steady
+from .parts import S_PER_H, values_of
+from .plasticity import PlasticityParams, plasticity_part
+from .vta import VtaParams, d1_gate, vta_part
+from .vta import steady_state as vta_steady
+
+__all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
+           "parameter_values", "parameter_vector", "initial_state", "run_long", "run_trials", "TrialResult",
+           "NEURAL_STATES", "SLOW_STATES", "RTOL", "atol_vector", "interneuron_potency_ratio"]
+
+INPUT_STATES = ("shock", "stress", "cno", "silence")
+NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
+SLOW_STATES = ("H", "theta", "M", "A", "P", "rho")
+RTOL = 1e-6
+
+#: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).
+_RATIO_SOURCE = ("calibrated with f_EE and J_an to the inverted U of prefrontal glutamate with dose (Moghaddam "
+                 "et al. 1997 J Neurosci 17:2921); interneurons blocked more potently (Homayoun & Moghaddam 2007)")
+
+
+@dataclass(frozen=True)
+class Manipulations:
+    """Experimental manipulations as parameters (0/1 switches and site scales). Time windows (CNO present,
+    mPFC silenced) are input states set by :mod:`circuits.protocols`."""
+
+    occ_scale_mpfc: float = param(1.0, "1", "protocol: ketamine reaches mPFC (1 systemic or mPFC infusion, 0 "
+                                  "VTA-only infusion)", bounds=(0, 1), kind="assumed")
+    occ_scale_vta: float = param(1.0, "1", "protocol: ketamine reaches VTA (1 systemic or VTA infusion, 0 "
+                                 "mPFC-only infusion)", bounds=(0, 1), kind="assumed")
+    hm4di_da: float = param(0.0, "1", "protocol: hM4Di expressed in VTA DA neurons (acts while CNO present)",
+                            bounds=(0, 1), kind="assumed")
+    hm3dq_drd1: float = param(0.0, "1", "protocol: hM3Dq in mPFC Drd1 neurons (acts while CNO present)",
+                              bounds=(0, 1), kind="assumed")
+    hm4di_drd1: float = param(0.0, "1", "protocol: hM4Di in mPFC Drd1 neurons (acts while CNO present)",
+                              bounds=(0, 1), kind="assumed")
+    mtor_block: float = param(0.0, "1", "protocol: mTORC1 blocked (rapamycin; Li et al. 2010)", bounds=(0, 1),
+                              kind="assumed")
+    spine_block: float = param(0.0, "1", "protocol: new-spine formation blocked (Moda-Sava et al. 2019 "
+                               "photodeletion)", bounds=(0, 1), kind="assumed")
+
+    def __post_init__(self):
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
+class CircuitParams:
+    """All circuit parameters of one subject."""
+
+    mpfc: MpfcParams = field(default_factory=MpfcParams)
+    vta: VtaParams = field(default_factory=VtaParams)
+    plasticity: PlasticityParams = field(default_factory=PlasticityParams)
+    behavior: BehaviorParams = field(default_factory=BehaviorParams)
+    manipulations: Manipulations = field(default_factory=Manipulations)
+    interneuron_potency_ratio: float = 3.0
+
+    def replace(self, **changes) -> "CircuitParams":
+        """A copy with fields changed by *field name* in any group (``replace(g_h=3.0, hm4di_da=1)``)."""
+        groups = {g: {} for g in ("mpfc", "vta", "plasticity", "behavior", "manipulations")}
+        top = {}
+        for k, v in changes.items():
+            for g in groups:
+                if k in {f.name for f in dataclasses.fields(getattr(self, g))}:
+                    groups[g][k] = v
+                    break
+            else:
+                if k == "interneuron_potency_ratio":
+                    top[k] = v
+                else:
+                    raise ValueError(f"unknown circuit parameter {k!r}; `ketamine params` lists them")
+        new = {g: dataclasses.replace(getattr(self, g), **c) for g, c in groups.items() if c}
+        return dataclasses.replace(self, **new, **top)
+
+
+def interneuron_potency_ratio() -> float:
+    return CircuitParams().interneuron_potency_ratio
+
+
+def parameter_rows(params: CircuitParams = CircuitParams()) -> list[dict]:
+    """Every circuit parameter: group, name, value, unit, kind, source, bounds (for ``ketamine params``)."""
+    rows = []
+    for g in ("mpfc", "vta", "plasticity", "behavior", "manipulations"):
+        rows += describe(getattr(params, g), f"circuit.{g}")
+    rows.append({"group": "circuit.mpfc", "name": "interneuron_potency_ratio",
+                 "value": params.interneuron_potency_ratio, "unit": "1", "kind": "calibrated",
+                 "source": _RATIO_SOURCE, "bounds": [1.0, 100.0]})
+    from .protocols import ProtocolParams
+
+    rows += describe(ProtocolParams(), "circuit.protocol")
+    return rows
+
+
+@functools.lru_cache(maxsize=None)
+def circuit_parts():
+    """The PK graph and the circuit parts, wired (cached). Returns ``(graph, inputs, mpfc, vta, plast)``."""
+    from pkpd.pk import ketamine_graph
+
+    g = ketamine_graph(trapping=False)
+    obs = dict(g.observables)
+    shock, stress, cno, silence = sympy.symbols(INPUT_STATES)
+    man = {f.name: sympy.Symbol(f.name) for f in dataclasses.fields(Manipulations)}
+    o_int, o_pyr, c_free = obs["nmda_occupancy_interneuron"], obs["nmda_occupancy_pyramidal"], \
+        obs["brain_free_ketamine_uM"]
+    drive = shock + stress
+    da = sympy.Symbol("DA")
+    d1 = d1_gate(da, sympy.Symbol("k_d1_uM"))
+    w = sympy.Symbol("rho") * sympy.Symbol("A")
+    chemo = cno * (man["hm3dq_drd1"] - man["hm4di_drd1"])
+    mp = mpfc_part(man["occ_scale_mpfc"] * o_pyr, man["occ_scale_mpfc"] * o_int, man["occ_scale_mpfc"] * c_free,
+                   w, d1, drive, silence, chemo)
+    vt = vta_part(mp.out("r_d1"), w, drive, man["occ_scale_vta"] * o_pyr, cno * man["hm4di_da"])
+    pl = plasticity_part(mp.out("r_d1"), vt.out("d1"), drive)
+    inputs = (shock, stress, cno, silence)
+    return g, inputs, mp, vt, pl
+
+
+@functools.lru_cache(maxsize=None)
+def circuit_system():
+    """The composed :class:`~pkpd.ode.OdeSystem` ``ketamine_circuit`` (PK states, inputs, mPFC, VTA, plasticity)."""
+    g, inputs, mp, vt, pl = circuit_parts()
+    for s in inputs:
+        g = g.add_state(s, sympy.Integer(0))
+    for part in (mp, vt, pl):
+        for s, r in zip(part.states, part.rhs):
+            g = g.add_state(s, r)
+        for k, e in part.observables:
+            g = g.add_observable(k, e)
+    obs = dict(g.observables)
+    g = (g.add_observable("occupancy_mpfc_interneuron", sympy.Symbol("occ_scale_mpfc")
+                          * obs["nmda_occupancy_interneuron"])
+         .add_observable("occupancy_mpfc_pyramidal", sympy.Symbol("occ_scale_mpfc") * obs["nmda_occupancy_pyramidal"])
+         .add_observable("occupancy_vta", sympy.Symbol("occ_scale_vta") * obs["nmda_occupancy_pyramidal"]))
+    return g.to_ode_system("ketamine_circuit")
+
+
+def parameter_values(params: CircuitParams = CircuitParams(), *, species: str = "mouse",
+                     weight_kg: float | None = None) -> dict[str, float]:
+    """Every parameter of :func:`circuit_system` by name (PK of the species' default model + circuit)."""
+    from pkpd.pk import parameter_values as pk_values
+    from pkpd.pk_models import get_pk_model
+    from pkpd.species import Subject
+
+    subject = Subject(species, weight_kg, "male")
+    model = get_pk_model(None, subject.species)
+    v = pk_values(model, subject, nmda=NmdaParams(interneuron_potency_ratio=params.interneuron_potency_ratio))
+    for g in ("mpfc", "vta", "plasticity", "manipulations"):
+        v.update(values_of(getattr(params, g)))
+    return v
+
+
+def parameter_vector(values: dict[str, float]) -> np.ndarray:
+    from pkpd.pk import parameter_vector as pv
+
+    return pv(circuit_system(), values)
+
+
+def atol_vector() -> np.ndarray:
+    """Absolute tolerances per state (PK amounts in µmol; neural and slow states O(1))."""
+    sysm = circuit_system()
+    a = np.full(sysm.n_states, 1e-8)
+    for i, n in enumerate(sysm.state_names):
+        if n == "DA":
+            a[i] = 1e-9
+    return a
+
+
+def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 200) -> np.ndarray:
+    """The drug-free, stress-free fixed point of the composed model (NumPy, by fixed-point iteration of the
+    closed-form VTA steady state and the mPFC root; oracle-independent of the ODE solver)."""
+    sysm = circuit_system()
+    q_m, q_v = params.mpfc, params.vta
+    d1 = 0.5
+    guess = (0.16, 0.04)
+    for _ in range(iterations):
+        s, r = mpfc_steady(q_m, d1=d1, guess=guess)
+        guess = tuple(s)
+        from .mpfc import transfer
+
+        xe = (q_m.w_plus * q_m.j_n_nA * s[0] - q_m.j_i_nA * s[1] + q_m.w_e * q_m.i0_nA + q_m.i_aff_nA
+              + q_m.j_d1_nA * d1)
+        r_d1 = float(transfer(xe, q_m.a_e_per_nC, q_m.b_e_Hz, q_m.d_e_s))
+        vs = vta_steady(q_v, r_d1)
+        d1_new = float(d1_gate(vs[4], q_v.k_d1_uM))
+        if abs(d1_new - d1) < 1e-14:
+            d1 = d1_new
+            break
+        d1 = d1_new
+    s, r = mpfc_steady(q_m, d1=d1, guess=guess)
+    y = np.zeros(sysm.n_states)
+    vals = {"S_E": s[0], "S_I": s[1], "r_G": vs[0], "u_glu": vs[1], "v_glu": vs[2], "r_DA": vs[3], "DA": vs[4],
+            "gcamp": vs[5],
+            "H": 0.0, "theta": r_d1, "M": 0.0, "A": 1.0, "P": 0.0, "rho": 1.0}
+    for k, v in vals.items():
+        y[sysm.state_index(k)] = v
+    return y
+
+
+def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_steps: int = 200_000):
+    """Long-horizon integration (hours) of a batch: ``y0`` (S, N), ``params`` (S, P), one schedule per subject."""
+    from pkpd.ode import solve
+
+    return solve(circuit_system(), y0, np.asarray(t_eval_h, float), params, method="rosenbrock", rtol=rtol,
+                 atol=atol_vector(), schedule=schedules, max_steps=max_steps)
+
+
+@dataclass(frozen=True, eq=False)
+class TrialResult:
+    """One resolved shock trial per row: time (s from the trial start), DA rate and indicator traces."""
+
+    t_s: np.ndarray
+    r_da: np.ndarray
+    gcamp: np.ndarray
+    r_d1: np.ndarray
+    onset_s: float
+    shock_s: float
+    status: np.ndarray
+
+
+def run_trials(y0, params, *, onset_s: float = 5.0, shock_s: float = 3.0, total_s: float = 15.0,
+               dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = RTOL) -> TrialResult:
+    """Fully dynamic single-trial mode: one foot shock from each state in ``y0`` (S, N).
+
+    The trial starts at ``t0_h`` (only matters for time-dependent inputs; there are none) with ``stress`` 0; the
+    shock input is switched to 1 at ``onset_s`` and back to 0 after ``shock_s`` by exact reset events.
+    """
+    from pkpd.ode import Schedule, solve
+
+    sysm = circuit_system()
+    y0 = np.array(y0, float, ndmin=2)
+    y0[:, sysm.state_index("stress")] = 0.0
+    y0[:, sysm.state_index("shock")] = 0.0
+    t_s = np.arange(0.0, total_s + 1e-9, dt_s)
+    t_h = t0_h + t_s / S_PER_H
+    sched = (Schedule().reset(t0_h + onset_s / S_PER_H, "shock", 1.0)
+             .reset(t0_h + (onset_s + shock_s) / S_PER_H, "shock", 0.0))
+    sol = solve(sysm, y0, t_h, params, method="rosenbrock", rtol=rtol, atol=atol_vector(), schedule=sched)
+    return TrialResult(t_s, sol.state("r_DA"), sol.state("gcamp"), sol.observables["r_d1"], onset_s, shock_s,
+                       sol.status)

@@ -1,0 +1,76 @@
+"""`ketamine simulate` and `ketamine experiment`: options reach the library exactly; files are written; bad
+input is exit code 2 without a traceback."""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import cli
+
+runner = CliRunner()
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
+    seen = {}
+
+    def spy(out, n, seed, progress):
+        seen.update(out=out, n=n, seed=seed)
+        progress(1.0)
+        return {"ok": 1}
+
+    monkeypatch.setattr("circuits.experiments.write_wu2021", spy)
+    res = runner.invoke(cli.app, ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert seen == {"out": tmp_path / "d", "n": 7, "seed": 3}
+    assert json.loads(res.stdout) == {"ok": 1}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["experiment", "wu2020", "--out", "x"], "unknown experiment 'wu2020'; expected one of wu2021"),
+    (["experiment", "wu2021", "--out", "x", "--n", "0"], "n: expected a cohort of at least 1 mouse, got 0"),
+    (["simulate", "--protocol", "xlh"], "protocol: unknown 'xlh'"),
+    (["simulate", "--manipulation", "lobotomy"], "manipulation: unknown 'lobotomy'"),
+    (["simulate", "--subjects", "0"], "subjects: expected at least 1 mouse, got 0"),
+    (["simulate", "--dose", "10mg/kg", "--step", "-1h"], "step"),
+    (["simulate", "--out", "x.txt"], "out: 'x.txt' must end in .csv, .json or .parquet"),
+    (["simulate", "--route", "ip"], "dose: --route/--infusion-time need --dose"),
+])
+def test_bad_input_is_exit_code_2_without_traceback(args, message):
+    res = runner.invoke(cli.app, args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_simulate_writes_timecourses_tests_and_plot(tmp_path):
+    out, plot = tmp_path / "slh.csv", tmp_path / "slh.png"
+    res = runner.invoke(cli.app, ["simulate", "--protocol", "slh", "--dose", "10mg/kg", "--step", "4h",
+                                  "--out", str(out), "--plot", str(plot)])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.stdout.splitlines() if ln]
+    assert lines[0] == "subject,test,time_h,da_response_rel,failure_rate,latency_s"
+    rows = {r[1]: r for r in csv.reader(lines[1:])}
+    assert set(rows) == {"baseline", "lh", "4h", "24h", "72h"}
+    # the typical mouse: helpless after induction, rescued 4 h after ketamine (directions, not calibration)
+    assert float(rows["lh"][4]) > float(rows["baseline"][4]) + 0.3
+    assert float(rows["4h"][4]) < float(rows["lh"][4]) - 0.2
+    with open(out) as fh:
+        table = list(csv.DictReader(fh))
+    assert {"time_h", "occupancy_mpfc_interneuron", "r_e", "r_d1", "r_da", "rho", "A", "w", "da_response_rel",
+            "p_fail"} <= set(table[0])
+    assert plot.stat().st_size > 10_000
+
+
+def test_params_circuit_lists_every_circuit_parameter():
+    from circuits.model import parameter_rows
+
+    res = runner.invoke(cli.app, ["params", "--circuit", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert len(rows) == len(parameter_rows())
+    by = {r["name"]: r for r in rows}
+    assert by["tau_e_s"]["value"] == 0.1 and by["tau_e_s"]["unit"] == "s" and by["tau_e_s"]["kind"] == "published"
+    assert "Deco et al. 2014" in by["tau_e_s"]["source"]
+    assert by["b0"]["kind"] == "calibrated" and "2.2 %" in by["b0"]["source"]
