@@ -364,5 +364,137 @@ def experiment(
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
 
+# ---- virtual cohorts (issue 5) ---------------------------------------------------------------------------------
+cohort_app = typer.Typer(help="Virtual cohorts at scale: run N subjects in chunks to a resumable run directory "
+                              "(`ketamine cohort --n ... --out DIR`), or summarize one (`ketamine cohort summarize "
+                              "DIR`).", no_args_is_help=False)
+app.add_typer(cohort_app, name="cohort")
+
+#: --protocol values accepted for now; the circuit protocols (slh, wlh) come with the circuit readouts.
+COHORT_PROTOCOLS = {"none": "pk", "pk": "pk"}
+
+
+def _cohort_progress():
+    """A rich progress bar on stderr (subjects done, rate, time left) and its ``progress(done, total)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("subjects"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                   TextColumn("left"), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task("cohort", total=None, rate="")
+    state = {}
+
+    def progress(done: int, total: int):
+        import time
+
+        now = time.perf_counter()
+        t0, d0 = state.setdefault("start", (now, done))
+        rate = (done - d0) / (now - t0) if now > t0 and done > d0 else None
+        bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}/s" if rate else "")
+
+    return bar, progress
+
+
+@cohort_app.callback(invoke_without_command=True)
+def cohort(
+    ctx: typer.Context,
+    n: Annotated[Optional[int], typer.Option("--n", help="Number of virtual subjects (> 0).")] = None,
+    species: Annotated[str, typer.Option(help="mouse or human.")] = "mouse",
+    dose: Annotated[Optional[str], typer.Option(help="Dose with unit, e.g. 10mg/kg (HCl salt for the mouse, base "
+                                                     "for the human), given at time 0.")] = None,
+    route: Annotated[Optional[str], typer.Option(help="Route of --dose: ip (default), iv, iv-infusion, sc, im, "
+                                                      "intranasal, oral.")] = None,
+    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
+    = None,
+    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) as for `ketamine pk`, "
+                                                         "instead of --dose.")] = None,
+    duration: Annotated[str, typer.Option(help="Simulated time with unit, e.g. 24h, 7d.")] = "24h",
+    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set (default: the species default: mouse, "
+                                                         "kamp2020).")] = None,
+    protocol: Annotated[str, typer.Option(help="What to simulate: pk (or none): PK and NMDA occupancy only. The "
+                                               "circuit protocols (slh, wlh) come with the circuit model.")] = "pk",
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty; or the run to continue with "
+                                                     "--resume).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
+    chunk_size: Annotated[int, typer.Option(help="Subjects per chunk: the unit of work, output part and "
+                                                 "memory.")] = 5000,
+    scheduler: Annotated[Optional[str], typer.Option(help="Omit: in this process on all cores. 'local': a Dask "
+                                                          "LocalCluster. 'tcp://HOST:PORT': an existing Dask "
+                                                          "cluster.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes of --scheduler local (default: one per "
+                                                        "core).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (its manifest must match), skipping "
+                                              "finished chunks.")] = False,
+    trajectories: Annotated[bool, typer.Option(help="Also write every observable on the solve grid, chunk by "
+                                                    "chunk (large).")] = False,
+):
+    """Run a virtual cohort: N subjects with inter-individual variability through a regimen, in chunks, to
+    DIR/subjects/*.parquet (one row per subject), DIR/bands (percentile bands) and DIR/manifest.json.
+
+    Example: ketamine cohort --n 100000 --species mouse --dose 10mg/kg --route ip --out runs/c1 --seed 7
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import json
+
+    from pkpd.cohort import CohortSpec, estimate_memory, run_cohort
+    from pkpd.dosing import build_regimen
+    from pkpd.units import parse_time
+
+    try:
+        if n is None or out is None:
+            raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
+        if protocol not in COHORT_PROTOCOLS:
+            raise ValueError(f"protocol: {protocol!r} is not available yet; expected one of "
+                             f"{', '.join(COHORT_PROTOCOLS)} (the circuit protocols come with the circuit model)")
+        if dose is None and regimen is None:
+            raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
+        reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
+                            infusion_time=infusion_time)
+        spec = CohortSpec(n=n, regimen=reg, duration_h=parse_time(duration, "duration", allow_zero=False),
+                          species=species, pk_model=pk_model, seed=seed, protocol=COHORT_PROTOCOLS[protocol],
+                          trajectories=trajectories)
+        if chunk_size <= 0:
+            raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")
+        import os
+
+        at_once = (workers or os.cpu_count() or 1) if scheduler == "local" else 1
+        est = estimate_memory(spec, chunk_size, at_once)
+        typer.echo(f"memory estimate: {est['total_bytes'] / 2 ** 30:.2f} GiB ({est['per_subject_bytes'] / 1024:.1f} "
+                   f"KiB per subject, chunk {min(chunk_size, n)}, {at_once} chunk(s) at a time)", err=True)
+        bar, progress = _cohort_progress()
+        with bar:
+            run = run_cohort(spec, out, chunk_size=chunk_size, scheduler=scheduler, resume=resume,
+                             n_workers=workers, progress=progress)
+    except ValueError as e:
+        fail(str(e))
+    s = run.summary
+    typer.echo(json.dumps({k: s[k] for k in ("n", "n_ok", "n_failed", "failures")} |
+                          {"seconds": round(run.seconds, 2), "chunks_run": run.chunks_run,
+                           "chunks_skipped": run.chunks_skipped}, indent=1))
+    typer.echo(f"wrote {out} (see `ketamine cohort summarize {out}`)", err=True)
+
+
+@cohort_app.command("summarize")
+def cohort_summarize(
+    run: Annotated[Path, typer.Argument(help="A cohort run directory.")],
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the percentile bands to FILE (.png, .pdf, .svg; "
+                                                      "default DIR/bands.png).")] = None,
+):
+    """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
+    percentile bands."""
+    from pkpd.cohort import format_summary, plot_bands, summarize_run
+
+    try:
+        if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise ValueError(f"plot: {str(plot)!r} must end in .png, .pdf or .svg")
+        summary = summarize_run(run)
+        typer.echo(format_summary(summary))
+        path = plot_bands(run, plot or run / "bands.png")
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(f"wrote {path}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,64 @@
+"""`ketamine cohort` and `ketamine cohort summarize`: options reach the library exactly; bad input is a one-line
+error with exit code 2."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import cli
+from pkpd.cohort import CohortRun
+
+runner = CliRunner()
+
+
+def test_options_reach_run_cohort_exactly(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run(spec, out, **kw):
+        seen.update(spec=spec, out=out, **kw)
+        kw["progress"](spec.n, spec.n)
+        return CohortRun(out, {}, {"n": spec.n, "n_ok": spec.n, "n_failed": 0, "failures": {}}, 2, 0, 0.5)
+
+    monkeypatch.setattr("pkpd.cohort.run_cohort", fake_run)
+    res = runner.invoke(cli.app, ["cohort", "--n", "1000", "--species", "mouse", "--dose", "10mg/kg", "--route",
+                                  "ip", "--out", str(tmp_path / "c1"), "--seed", "7", "--chunk-size", "400",
+                                  "--scheduler", "local", "--workers", "2", "--resume", "--trajectories",
+                                  "--duration", "7d"])
+    assert res.exit_code == 0, res.output
+    spec = seen["spec"]
+    assert (spec.n, spec.species, spec.seed, spec.duration_h, spec.trajectories) == (1000, "mouse", 7, 168.0, True)
+    d = spec.regimen.doses[0]
+    assert (d.time_h, d.amount.value, d.amount.unit, d.route) == (0.0, 10.0, "mg/kg", "ip")
+    assert seen["out"] == tmp_path / "c1"
+    assert (seen["chunk_size"], seen["scheduler"], seen["resume"], seen["n_workers"]) == (400, "local", True, 2)
+    assert json.loads(res.stdout)["n_ok"] == 1000
+    assert "memory estimate" in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "0", "--dose", "10mg/kg"], "n: expected a positive number of subjects"),
+    (["--n", "10"], "dose: expected --dose"),
+    (["--n", "10", "--dose", "10mg/kg", "--protocol", "slh"], "protocol: 'slh' is not available yet"),
+    (["--n", "10", "--dose", "10mg/kg", "--chunk-size", "0"], "chunk-size: expected a positive"),
+    (["--n", "10", "--dose", "10mg/kg", "--species", "rat"], "species: unknown species"),
+    (["--n", "100000000", "--dose", "10mg/kg", "--chunk-size", "100000000"], "GiB"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    res = runner.invoke(cli.app, ["cohort", *args, "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and "Traceback" not in res.output
+
+
+def test_summarize_prints_and_draws(tmp_path):
+    from pkpd.cohort import CohortSpec, run_cohort
+    from pkpd.dosing import Regimen
+
+    run_cohort(CohortSpec(n=12, regimen=Regimen.single("10mg/kg", "ip"), duration_h=2.0), tmp_path / "r",
+               chunk_size=6)
+    res = runner.invoke(cli.app, ["cohort", "summarize", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert "solved: 12   failed: 0" in res.stdout and "plasma_ketamine_cmax_uM" in res.stdout
+    assert (tmp_path / "r" / "bands.png").stat().st_size > 1000
+    res = runner.invoke(cli.app, ["cohort", "summarize", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "holds no cohort manifest" in res.stderr
