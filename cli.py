@@ -370,8 +370,8 @@ cohort_app = typer.Typer(help="Virtual cohorts at scale: run N subjects in chunk
                               "DIR`).", no_args_is_help=False)
 app.add_typer(cohort_app, name="cohort")
 
-#: --protocol values accepted for now; the circuit protocols (slh, wlh) come with the circuit readouts.
-COHORT_PROTOCOLS = {"none": "pk", "pk": "pk"}
+#: --protocol values: PK only, or the circuit protocols (registered by circuits/cohort.py).
+COHORT_PROTOCOLS = {"none": "pk", "pk": "pk", "slh": "slh", "wlh": "wlh"}
 
 
 def _cohort_progress():
@@ -408,11 +408,14 @@ def cohort(
     = None,
     regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) as for `ketamine pk`, "
                                                          "instead of --dose.")] = None,
-    duration: Annotated[str, typer.Option(help="Simulated time with unit, e.g. 24h, 7d.")] = "24h",
+    duration: Annotated[Optional[str], typer.Option(help="Simulated time with unit, e.g. 24h, 7d (default 24h; "
+                                                         "slh/wlh: the protocol's own length).")] = None,
     pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set (default: the species default: mouse, "
                                                          "kamp2020).")] = None,
-    protocol: Annotated[str, typer.Option(help="What to simulate: pk (or none): PK and NMDA occupancy only. The "
-                                               "circuit protocols (slh, wlh) come with the circuit model.")] = "pk",
+    protocol: Annotated[str, typer.Option(help="What to simulate: pk (or none): PK and NMDA occupancy only; slh "
+                                               "or wlh: strong / weak learned helplessness through the circuit "
+                                               "model, the dose given at the protocol's drug time (sLH 96 h, wLH "
+                                               "116 h), readouts at every test.")] = "pk",
     out: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty; or the run to continue with "
                                                      "--resume).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
@@ -445,13 +448,20 @@ def cohort(
         if n is None or out is None:
             raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
         if protocol not in COHORT_PROTOCOLS:
-            raise ValueError(f"protocol: {protocol!r} is not available yet; expected one of "
-                             f"{', '.join(COHORT_PROTOCOLS)} (the circuit protocols come with the circuit model)")
+            raise ValueError(f"protocol: unknown {protocol!r}; expected one of {', '.join(COHORT_PROTOCOLS)}")
         if dose is None and regimen is None:
             raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
         reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
                             infusion_time=infusion_time)
-        spec = CohortSpec(n=n, regimen=reg, duration_h=parse_time(duration, "duration", allow_zero=False),
+        if duration is not None:
+            duration_h = parse_time(duration, "duration", allow_zero=False)
+        elif COHORT_PROTOCOLS[protocol] in ("slh", "wlh"):
+            from circuits.cohort import protocol_duration_h
+
+            duration_h = protocol_duration_h(COHORT_PROTOCOLS[protocol], reg)
+        else:
+            duration_h = 24.0
+        spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
                           species=species, pk_model=pk_model, seed=seed, protocol=COHORT_PROTOCOLS[protocol],
                           trajectories=trajectories)
         if chunk_size <= 0:

@@ -16,7 +16,8 @@ from .model import (CircuitParams, circuit_system, initial_state, parameter_valu
                     run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
-__all__ = ["COHORT_VARIATION", "virtual_cohort", "GroupResult", "run_groups", "wu2021", "PAPER", "DOSE_GRID",
+__all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
+           "PAPER", "DOSE_GRID",
            "naive_reference", "write_wu2021", "simulate_protocol"]
 
 #: Per-subject lognormal variation (SD of log) of a few circuit parameters — assumed sizes; ``g_h`` (stress
@@ -46,10 +47,15 @@ def virtual_cohort(n: int, seed: int = 0, base: CircuitParams = CircuitParams(),
     for k in range(n):
         rng = np.random.default_rng([int(seed), k])
         z = rng.standard_normal(len(variation))
-        ch = {name: getattr(_group_of(base, name), name) * float(np.exp(sd * zi))
-              for (name, sd), zi in zip(variation.items(), z)}
-        out.append(base.replace(**ch))
+        out.append(vary(base, {name: sd * zi for (name, sd), zi in zip(variation.items(), z)}))
     return out
+
+
+def vary(base: CircuitParams, etas: dict) -> CircuitParams:
+    """``base`` with each named circuit parameter set to its typical value × exp(η) (η on the log scale): the one
+    place where the cohort variation is applied (:func:`virtual_cohort`, :mod:`circuits.cohort`)."""
+    return base.replace(**{name: getattr(_group_of(base, name), name) * float(np.exp(eta))
+                           for name, eta in etas.items()})
 
 
 def _group_of(params: CircuitParams, name: str):
@@ -92,6 +98,8 @@ class GroupResult:
     long: dict
     traces: np.ndarray | None
     trial_t_s: np.ndarray
+    status: np.ndarray | None = None  # (S,) 0 solved, else the engine's status (``on_failure="mask"``)
+    reasons: tuple = ()
 
     def mean_failure(self, label: str) -> float:
         return float(np.mean(self.failure[:, self.labels.index(label)]))
@@ -105,22 +113,45 @@ _KEEP_STATES = ("H", "theta", "M", "A", "P", "rho")
 _READ_BEFORE_H = 1e-3  # readout 3.6 s before a test starts (the test's own stress is not yet applied)
 
 
-def naive_reference(cohort: list[CircuitParams]):
-    """Each subject's drug-free, stress-free trial: (photometry metrics, trial result, y0, params)."""
+def naive_reference(cohort: list[CircuitParams], p=None):
+    """Each subject's drug-free, stress-free trial: (photometry metrics, trial result, y0, params) (``p``: the
+    subjects' engine parameter vectors, default the typical mouse's PK with each subject's circuit)."""
     y0 = np.array([initial_state(c) for c in cohort])
-    p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
+    if p is None:
+        p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
     tr = run_trials(y0, p)
     return photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s), tr, y0, p
 
 
+def _read(t: float) -> float:
+    return max(t - _READ_BEFORE_H, 0.0)
+
+
+def output_times(protocols: list[Protocol], extra_t_h=()) -> tuple[np.ndarray, list]:
+    """The long-horizon output times of :func:`run_groups` (hourly, the readout times, ``extra_t_h``) and the
+    segment bounds (readouts and the end)."""
+    t_end = max(pr.duration_h for pr in protocols)
+    bounds = sorted({_read(t) for pr in protocols for _, t in pr.tests} | {t_end})
+    grid = np.linspace(0.0, t_end, int(np.ceil(t_end)) + 1)
+    T = np.unique(np.concatenate([grid, bounds, np.asarray(extra_t_h, float)]))
+    return T[(T >= 0) & (T <= t_end)], bounds
+
+
 def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_t_h=(), keep_traces: bool = False,
-               keep_y: bool = False, progress=None) -> list[GroupResult]:
+               keep_y: bool = False, progress=None, pk_values=None, weights_kg=None,
+               on_failure: str = "raise") -> list[GroupResult]:
     """Run every protocol on every subject of ``cohort`` and read out behaviour at each test.
 
     All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
     a resolved single-shock trial from each run's state gives the DA response relative to the same subject's
     naive response and the failure probability; the test session's stress drive is then set from it (failed
     trials are uncontrollable shocks) and integration continues to the next readout.
+
+    ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
+    the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
+    ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
+    segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its readouts NaN); since the engine
+    solves each run independently of its batch, the other runs' results are unchanged.
     """
     from pkpd.ode import Schedule
 
@@ -130,29 +161,45 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         raise ValueError("cohort: expected at least 1 subject, got 0")
     if not protocols:
         raise ValueError("protocols: expected at least one protocol")
+    if on_failure not in ("raise", "mask"):
+        raise ValueError(f"on_failure: expected 'raise' or 'mask', got {on_failure!r}")
     system = circuit_system()
-    ref, _, y0_naive, _ = naive_reference(cohort)
-    base_peak, base_dip = ref["peak"], ref["dip"]
     S = len(cohort)
+    for name, v in (("pk_values", pk_values), ("weights_kg", weights_kg)):
+        if v is not None and len(v) != S:
+            raise ValueError(f"{name}: expected one entry per subject ({S}), got {len(v)}")
+
+    def values(k, c):
+        vals = parameter_values(c)
+        return parameter_vector(vals if pk_values is None else {**vals, **pk_values[k]})
+
+    ref, ref_tr, y0_naive, _ = naive_reference(cohort, p=np.array([values(k, c) for k, c in enumerate(cohort)]))
+    base_peak, base_dip = ref["peak"], ref["dip"]
     t_end = max(pr.duration_h for pr in protocols)
-    read = lambda t: max(t - _READ_BEFORE_H, 0.0)  # noqa: E731
-    bounds = sorted({read(t) for pr in protocols for _, t in pr.tests} | {t_end})
-    grid = np.linspace(0.0, t_end, int(np.ceil(t_end)) + 1)
-    T = np.unique(np.concatenate([grid, bounds, np.asarray(extra_t_h, float)]))
-    T = T[(T >= 0) & (T <= t_end)]
+    read = _read
+    T, bounds = output_times(protocols, extra_t_h)
     runs = []  # (group, subject)
     P, base_sched = [], []
     for g, pr in enumerate(protocols):
-        sch = schedule_for(pr)
+        sch = schedule_for(pr) if weights_kg is None else None
         for k, c in enumerate(cohort):
             runs.append((g, k))
-            P.append(parameter_vector(parameter_values(apply_manipulations(c, pr))))
-            base_sched.append(sch)
+            P.append(values(k, apply_manipulations(c, pr)))
+            base_sched.append(sch if sch is not None else schedule_for(pr, weight_kg=float(weights_kg[k])))
     P = np.array(P)
     R = len(runs)
     y = np.array([y0_naive[k] for _, k in runs])
     Y = np.full((R, T.size, system.n_states), np.nan)
     Y[:, 0] = y
+    status = np.zeros(R, np.int64)
+    reasons = [""] * R
+    for k in np.flatnonzero(ref_tr.status != 0):
+        msg = f"naive readout trial failed (status {int(ref_tr.status[k])})"
+        if on_failure == "raise":
+            raise RuntimeError(f"subject {k}: {msg}")
+        for i, (_, kk) in enumerate(runs):
+            if kk == k:
+                status[i], reasons[i] = int(ref_tr.status[k]), msg
     test_events = [Schedule() for _ in range(R)]
     r_rel = [np.zeros((S, len(pr.tests))) for pr in protocols]
     dip = [np.zeros((S, len(pr.tests))) for pr in protocols]
@@ -161,27 +208,41 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     trial_t = None
     a = 0.0
     for ib, b in enumerate(bounds):
-        if b > a:
+        alive = np.flatnonzero(status == 0)
+        if b > a and alive.size:
             sel = (T >= a) & (T <= b)
             te = T[sel]
-            scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in range(R)]
-            sol = run_long(y, P, te, scheds)
+            scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in alive]
+            sol = run_long(y[alive], P[alive], te, scheds)
             if (sol.status != 0).any():
                 bad = np.flatnonzero(sol.status != 0)
-                raise RuntimeError(f"long-horizon solve failed for {len(bad)} runs (first: run {bad[0]}, status "
-                                   f"{int(sol.status[bad[0]])}, segment {a:g}-{b:g} h)")
-            Y[:, sel] = sol.y
-            y = sol.y[:, -1].copy()
+                if on_failure == "raise":
+                    raise RuntimeError(f"long-horizon solve failed for {len(bad)} runs (first: run {alive[bad[0]]}, "
+                                       f"status {int(sol.status[bad[0]])}, segment {a:g}-{b:g} h)")
+                for j in bad:
+                    status[alive[j]] = int(sol.status[j])
+                    reasons[alive[j]] = f"long-horizon solve failed (status {int(sol.status[j])}), segment " \
+                                        f"{a:g}-{b:g} h"
+            good = sol.status == 0
+            Y[np.ix_(alive[good], np.flatnonzero(sel))] = sol.y[good]
+            y[alive[good]] = sol.y[good, -1]
         # readouts due at b
         due = [(i, g, k, j) for i, (g, k) in enumerate(runs) for j, (_, t) in enumerate(protocols[g].tests)
-               if abs(read(t) - b) < 1e-9]
+               if abs(read(t) - b) < 1e-9 and status[i] == 0]
         if due:
             tr = run_trials(np.array([y[i] for i, *_ in due]), np.array([P[i] for i, *_ in due]))
             if (tr.status != 0).any():
-                raise RuntimeError(f"a readout trial at {b:g} h failed")
+                if on_failure == "raise":
+                    raise RuntimeError(f"a readout trial at {b:g} h failed")
+                for n in np.flatnonzero(tr.status != 0):
+                    i = due[n][0]
+                    status[i] = int(tr.status[n])
+                    reasons[i] = f"readout trial at {b:g} h failed (status {int(tr.status[n])})"
             met = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)
             trial_t = tr.t_s
             for n, (i, g, k, j) in enumerate(due):
+                if status[i] != 0:
+                    continue
                 pr = protocols[g]
                 r_rel[g][k, j] = met["peak"][n] / base_peak[k]
                 dip[g][k, j] = met["dip"][n] / base_dip[k]
@@ -202,7 +263,11 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     results = []
     for g, pr in enumerate(protocols):
         rows = slice(g * S, (g + 1) * S)
+        failed = status[rows] != 0
+        for arr in (r_rel[g], dip[g], pf[g]):
+            arr[failed] = np.nan
         yy = Y[rows]
+        yy[failed] = np.nan  # a failed run's partial trajectory is not a result
         long = {k: obs_fns(k, yy, P[rows]) for k in _KEEP}
         long.update({k: yy[:, :, system.state_index(k)] for k in _KEEP_STATES})
         if keep_y:
@@ -210,7 +275,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
             long["_p"] = P[rows]
         results.append(GroupResult(pr, tuple(lbl for lbl, _ in pr.tests), r_rel[g], pf[g], mean_latency_s(pf[g]),
                                    dip[g], T, long, traces[g] if keep_traces else None,
-                                   trial_t if trial_t is not None else np.zeros(0)))
+                                   trial_t if trial_t is not None else np.zeros(0), status[rows].copy(),
+                                   tuple(reasons[rows])))
     return results
 
 

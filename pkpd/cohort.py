@@ -151,12 +151,13 @@ class CohortSpec:
         model = get_pk_model(self.pk_model, sp.name)
         object.__setattr__(self, "pk_model", model.name)
         object.__setattr__(self, "drug", model.check_enantiomer(self.drug))
-        if self.population is None:
-            object.__setattr__(self, "population", default_population(sp.name, model.name))
+        proto = get_protocol(self.protocol)
+        if self.population is None:  # a protocol may bring its own default (the circuit phenotype)
+            make = getattr(proto, "default_population", None) or default_population
+            object.__setattr__(self, "population", make(sp.name, model.name))
         from .population import _check_seed
 
         object.__setattr__(self, "seed", _check_seed(self.seed))
-        proto = get_protocol(self.protocol)
         proto.check(self)
         readouts = tuple(proto.default_readouts if self.readouts is None else self.readouts)
         for r in readouts:
@@ -196,6 +197,7 @@ class SimInputs:
     valid: np.ndarray
     reasons: list
     extra: dict = field(default_factory=dict)  # per-subject input columns, shape (S,), copied to the rows
+    context: dict = field(default_factory=dict)  # protocol-private data for its own ``solve`` (not written)
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class ReadoutContext:
     t: np.ndarray
     observables: Mapping[str, np.ndarray]  # name -> (S, T), NaN for unsolved subjects
     ok: np.ndarray
+    results: Mapping = field(default_factory=dict)  # a protocol's own ``solve`` results (valid subjects' rows)
 
 
 #: readout name -> function(ReadoutContext) -> {column: ndarray (S,)}
@@ -578,9 +581,12 @@ def run_chunk(spec: CohortSpec, index: int, start: int, stop: int, threads: int 
     if v.size:
         with _NUMBA_LOCK:
             t1 = time.perf_counter()
-            sol = solve(inp.system, inp.y0, inp.t_eval, inp.params[v], method="auto", rtol=spec.rtol,
-                        atol=inp.atol, schedule=[inp.schedules[i] for i in v],
-                        threads=threads or _numba_threads())
+            if hasattr(proto, "solve"):  # a protocol that runs its own solves (the circuit protocols)
+                sol = proto.solve(spec, inp, v, threads=threads or _numba_threads())
+            else:
+                sol = solve(inp.system, inp.y0, inp.t_eval, inp.params[v], method="auto", rtol=spec.rtol,
+                            atol=inp.atol, schedule=[inp.schedules[i] for i in v],
+                            threads=threads or _numba_threads())
             t_solve = time.perf_counter() - t1
         status[v] = sol.status
         n_steps[v] = sol.n_accepted + sol.n_rejected
@@ -593,9 +599,12 @@ def run_chunk(spec: CohortSpec, index: int, start: int, stop: int, threads: int 
             reasons[v[j]] = reason
             for k in names:
                 obs[k][v[j]] = np.nan  # a failed subject's partial trajectory is not a result
+        results = getattr(sol, "results", {})
         del sol
+    else:
+        results = {}
     ok = status == 0
-    ctx = ReadoutContext(spec, sample, inp, inp.t_eval, obs, ok)
+    ctx = ReadoutContext(spec, sample, inp, inp.t_eval, obs, ok, results)
     cols = dict(sample)
     cols["status"] = status
     cols["reason"] = np.array(reasons, dtype=object)

@@ -9,8 +9,8 @@ Randomness is *counter based*: every number a subject needs is a hash of ``(seed
 NumPy ``uint64`` arrays), turned into a uniform on (0, 1) and, where needed, into a standard normal by
 ``scipy.special.ndtri``. Nothing depends on which other subjects are drawn with it, so a subject's parameters are
 identical whatever the chunk size, thread count or scheduler. Each quantity has its own named stream (``eta``,
-``weight``, ``sex``; the circuit phenotype will add its own), so adding a stream later leaves the existing draws
-unchanged. ``η = L z`` with ``L = V diag(√λ)`` from the eigendecomposition ``Ω = V diag(λ) Vᵀ`` (which exists
+``weight``, ``sex``; the circuit phenotype ``circuit``, see :attr:`Population.circuit_variation`), so adding a
+stream later leaves the existing draws unchanged. ``η = L z`` with ``L = V diag(√λ)`` from the eigendecomposition ``Ω = V diag(λ) Vᵀ`` (which exists
 for positive *semi*-definite ``Ω``, unlike a Cholesky factor); the product is summed in a fixed order with element-wise
 NumPy operations (no BLAS, whose blocking could depend on the batch size).
 
@@ -238,6 +238,10 @@ class Population:
     variability: Variability
     covariates: Covariates
     notes: str = ""
+    #: circuit phenotype (resilient vs helpless): SD of log per circuit parameter, independent normals drawn from
+    #: their own stream ``"circuit"``, reported as ``eta_<name>`` (the circuit model applies typical × exp(η);
+    #: ``circuits.experiments.COHORT_VARIATION`` is the default). None: no circuit variability (PK cohorts).
+    circuit_variation: Mapping[str, float] | None = None
 
     def __post_init__(self):
         missing = [n for n in self.variability.names if n not in self.typical]
@@ -247,6 +251,14 @@ class Population:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"typical[{n!r}]: expected a positive finite value, got {v!r}")
         object.__setattr__(self, "typical", {n: float(self.typical[n]) for n in self.variability.names})
+        if self.circuit_variation is not None:
+            cv = {str(n): v for n, v in dict(self.circuit_variation).items()}
+            for n, v in cv.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                    raise ValueError(f"circuit_variation[{n!r}]: expected an SD of log >= 0, got {v!r}")
+                if n in self.variability.names:
+                    raise ValueError(f"circuit_variation: {n!r} is also a PK parameter varied by omega")
+            object.__setattr__(self, "circuit_variation", cv)
 
     def sample(self, seed: int, ids) -> dict[str, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int64)
@@ -258,13 +270,19 @@ class Population:
             out[f"eta_{n}"] = eta[:, k]
         for k, n in enumerate(self.variability.names):
             out[n] = self.typical[n] * np.exp(eta[:, k])
+        if self.circuit_variation:
+            # own stream: adding it leaves the weight, sex and PK draws of every subject unchanged
+            z = normals(seed, "circuit", ids, len(self.circuit_variation))
+            for k, (n, sd) in enumerate(self.circuit_variation.items()):
+                out[f"eta_{n}"] = sd * z[:, k]
         return out
 
     def manifest(self) -> dict:
         return {"typical": dict(self.typical), "variability": self.variability.manifest(),
                 "covariates": {"weight": dataclasses.asdict(self.covariates.weight),
                                "female_fraction": self.covariates.female_fraction},
-                "notes": self.notes}
+                "notes": self.notes,
+                **({"circuit_variation": dict(self.circuit_variation)} if self.circuit_variation is not None else {})}
 
 
 # ---- default variability, per PK parameter set -----------------------------------------------------------------

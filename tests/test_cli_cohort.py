@@ -39,7 +39,9 @@ def test_options_reach_run_cohort_exactly(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["--n", "0", "--dose", "10mg/kg"], "n: expected a positive number of subjects"),
     (["--n", "10"], "dose: expected --dose"),
-    (["--n", "10", "--dose", "10mg/kg", "--protocol", "slh"], "protocol: 'slh' is not available yet"),
+    (["--n", "10", "--dose", "10mg/kg", "--protocol", "xyz"], "protocol: unknown 'xyz'"),
+    (["--n", "10", "--dose", "10mg/kg", "--protocol", "slh", "--duration", "24h"], "duration: the slh protocol"),
+    (["--n", "10", "--dose", "10mg/kg", "--protocol", "wlh", "--species", "human"], "species: the circuit protocol"),
     (["--n", "10", "--dose", "10mg/kg", "--chunk-size", "0"], "chunk-size: expected a positive"),
     (["--n", "10", "--dose", "10mg/kg", "--species", "rat"], "species: unknown species"),
     (["--n", "100000000", "--dose", "10mg/kg", "--chunk-size", "100000000"], "GiB"),

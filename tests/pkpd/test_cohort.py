@@ -294,8 +294,8 @@ def test_non_psd_omega_and_unknown_names_are_refused():
                      Covariates(WeightDistribution(0.025, 0.1, 0.01, 0.08)))
     with pytest.raises(ValueError, match="'bogus' is not a parameter of the mouse PK model"):
         _spec(population=pop)
-    with pytest.raises(ValueError, match="protocol: unknown protocol 'slh'"):
-        _spec(protocol="slh")
+    with pytest.raises(ValueError, match="protocol: unknown protocol 'bogus'"):
+        _spec(protocol="bogus")
     with pytest.raises(ValueError, match="bands: unknown time course"):
         _spec(bands=("da_response",))
 

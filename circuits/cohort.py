@@ -1,0 +1,201 @@
+"""The circuit model in the cohort runner: protocols ``slh`` and ``wlh`` and their per-subject readouts.
+
+Imported by :mod:`pkpd.cohort` on first use of an unknown protocol or readout name (``PLUGIN_MODULES``), in every
+process, Dask workers included. Nothing here simulates on its own: a chunk is run by
+:func:`circuits.experiments.run_groups` (the same path as ``ketamine experiment`` / ``simulate``), fed with
+
+* each subject's circuit phenotype: ``typical × exp(η)`` of :data:`circuits.experiments.COHORT_VARIATION`
+  (:func:`circuits.experiments.vary`), η drawn from the population's own ``"circuit"`` stream
+  (:attr:`pkpd.population.Population.circuit_variation`), so the weight, sex and PK draws are those of a PK cohort
+  with the same seed;
+* each subject's PK parameters (body weight, sex, PK η) through :func:`pkpd.cohort.pk_parameters`, and its
+  mg/kg doses scaled by its own weight;
+* the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 116 h).
+
+Readouts (one row per subject): ``da_response_rel_<test>``, ``failure_prob_<test>``, ``latency_s_<test>`` at
+every test (sLH: baseline, lh, 4h, 24h, 72h; wLH: test1…test6); peak NMDA occupancy at mPFC (interneuron,
+pyramidal); peak mPFC response (max r_E within 4 h after the first dose / r_E just before it); the solver status
+is the runner's own ``status``/``reason`` columns (a failed subject keeps its row, readouts NaN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pkpd.cohort import (ReadoutContext, SimInputs, cohort_time_grid, pk_parameters, register_protocol,
+                         register_readout)
+
+from .experiments import COHORT_VARIATION, output_times, run_groups, vary
+from .model import CircuitParams, circuit_system
+from .protocols import build_protocol
+
+__all__ = ["CircuitProtocol", "circuit_population", "protocol_duration_h", "BAND_OBSERVABLES"]
+
+#: time courses run_groups keeps (observables and slow states), available as bands
+BAND_OBSERVABLES = ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM", "w",
+                    "H", "theta", "M", "A", "P", "rho")
+_MPFC_WINDOW_H = 4.0  # peak mPFC response: within 4 h after the first dose
+
+
+def circuit_population(species: str = "mouse", pk_model: str | None = None):
+    """The default population of a circuit cohort: the PK default plus the circuit phenotype."""
+    import dataclasses
+
+    from pkpd.population import default_population
+
+    return dataclasses.replace(default_population(species, pk_model), circuit_variation=dict(COHORT_VARIATION))
+
+
+def protocol_duration_h(name: str, regimen=None) -> float:
+    """Simulated time of protocol ``name`` (h): a circuit cohort's ``duration_h`` must equal it."""
+    return build_protocol(name, regimen=regimen).duration_h
+
+
+class CircuitProtocol:
+    """``slh`` / ``wlh`` with the cohort's regimen at the protocol's drug time (see module docstring)."""
+
+    default_readouts = ("circuit_tests", "circuit_peaks")
+    default_bands = ("occupancy_mpfc_pyramidal", "r_e", "w")
+    default_population = staticmethod(circuit_population)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def protocol(self, spec):
+        return build_protocol(self.name, regimen=spec.regimen)
+
+    def check(self, spec) -> None:
+        from pkpd.cohort import _param_bounds
+        from pkpd.pk_models import get_pk_model
+
+        if spec.species != "mouse":
+            raise ValueError(f"species: the circuit protocol {self.name!r} is a mouse model; got {spec.species!r}")
+        if spec.pk_model != get_pk_model(None, "mouse").name:
+            raise ValueError(f"pk-model: the circuit model is calibrated with the default mouse PK; got "
+                             f"{spec.pk_model!r}")
+        pr = self.protocol(spec)
+        if abs(spec.duration_h - pr.duration_h) > 1e-9:
+            raise ValueError(f"duration: the {self.name} protocol with this regimen lasts {pr.duration_h:.6g} h; "
+                             f"got {spec.duration_h:g} h (dose times are relative to the drug time "
+                             f"{pr.drug_time_h:g} h)")
+        _param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
+        cv = spec.population.circuit_variation or {}
+        base = CircuitParams()
+        from .experiments import _group_of
+
+        for n in cv:
+            _group_of(base, n)  # ValueError for an unknown circuit parameter
+
+    def grid(self, spec):
+        pr = self.protocol(spec)
+        extra, _ = cohort_time_grid(pr.regimen, pr.duration_h) if len(pr.regimen) else (np.zeros(0), None)
+        T, _ = output_times([pr], extra)
+        return T
+
+    def observable_names(self, spec) -> tuple[str, ...]:
+        return BAND_OBSERVABLES
+
+    def per_subject_bytes(self, spec) -> int:
+        """run_groups holds every state on the output grid (float64) plus the kept observables, and the runner
+        holds the kept observables again (copies), plus schedules and readout temporaries."""
+        T = self.grid(spec).size
+        n_states = circuit_system().n_states
+        return int(T * (n_states + 3 * len(BAND_OBSERVABLES)) * 8 + 64 * 1024)
+
+    def inputs(self, spec, sample) -> SimInputs:
+        from pkpd.pk import ketamine_system
+        from pkpd.pk_models import get_pk_model
+        from pkpd.receptor import NmdaParams
+
+        pk_sys = ketamine_system(False)
+        model = get_pk_model(spec.pk_model, spec.species)
+        base = CircuitParams()
+        P, valid, reasons = pk_parameters(pk_sys, model, sample, spec.population.variability.names,
+                                          species=spec.species, drug=spec.drug,
+                                          nmda=NmdaParams(interneuron_potency_ratio=base.interneuron_potency_ratio))
+        S = len(sample["id"])
+        cv = spec.population.circuit_variation or {}
+        cohort = [vary(base, {n: float(sample[f"eta_{n}"][i]) for n in cv}) for i in range(S)]
+        pk_values = [dict(zip(pk_sys.param_names, P[i])) for i in range(S)]
+        T = self.grid(spec)
+        # band grid: every 30 min, and every 5 min within 4 h after each dose (as the PK protocol's)
+        band_t = np.unique(np.concatenate([np.arange(0.0, spec.duration_h + 1e-9, 0.5),
+                                           *[self.protocol(spec).drug_time_h + d.time_h + np.arange(0, 240, 5) / 60
+                                             for d in spec.regimen]]))
+        band_idx = np.searchsorted(T, band_t)
+        keep = (band_idx < T.size) & np.isclose(T[np.minimum(band_idx, T.size - 1)], band_t, rtol=0, atol=1e-9)
+        return SimInputs(circuit_system(), np.zeros((S, 0)), np.zeros(0), [None] * S, np.zeros(0), T,
+                         band_idx[keep], valid, reasons,
+                         context={"cohort": cohort, "pk_values": pk_values,
+                                  "weights_kg": np.asarray(sample["weight_kg"], float)})
+
+    def solve(self, spec, inp: SimInputs, v: np.ndarray, threads=None):
+        """Run the valid subjects ``v`` through the protocol with :func:`run_groups`; returns what the runner
+        reads from an engine solution (status, step counts, observables, failures) plus the test results."""
+        from types import SimpleNamespace
+
+        pr = self.protocol(spec)
+        ctx = inp.context
+        extra = inp.t_eval
+        g = run_groups([ctx["cohort"][i] for i in v], [pr], extra_t_h=extra,
+                       pk_values=[ctx["pk_values"][i] for i in v], weights_kg=ctx["weights_kg"][v],
+                       on_failure="mask")[0]
+        if g.t_h.size != inp.t_eval.size or not np.array_equal(g.t_h, inp.t_eval):
+            raise RuntimeError("circuit cohort: run_groups' output grid differs from the protocol grid")
+        obs = {k: g.long[k] for k in BAND_OBSERVABLES}
+        failures = [(j, g.reasons[j]) for j in np.flatnonzero(g.status != 0)]
+        zeros = np.zeros(v.size, np.int64)
+        return SimpleNamespace(status=g.status, n_accepted=zeros, n_rejected=zeros, observables=obs,
+                               failures=failures,
+                               results={"labels": g.labels, "r_rel": g.r_rel, "failure": g.failure,
+                                        "latency_s": g.latency_s, "drug_time_h": pr.drug_time_h,
+                                        "first_dose_h": min(d.time_h for d in pr.regimen) if len(pr.regimen) else None})
+
+
+def _scatter(ctx: ReadoutContext, a: np.ndarray) -> np.ndarray:
+    """Rows of the valid subjects -> (S, …) with NaN for the others."""
+    S = ctx.ok.size
+    out = np.full((S,) + a.shape[1:], np.nan)
+    out[np.flatnonzero(ctx.inputs.valid)] = a
+    return out
+
+
+@register_readout("circuit_tests")
+def circuit_tests_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
+    """At each test: DA post-shock peak relative to the same subject naive (``da_response_rel_<test>``), failure
+    probability of an escape trial (``failure_prob_<test>``) and mean escape latency (``latency_s_<test>``, s)."""
+    res = ctx.results
+    S = ctx.ok.size
+    if not res:  # no subject solved in this chunk: the labels still come from the protocol
+        labels = [lbl for lbl, _ in build_protocol(ctx.spec.protocol, regimen=ctx.spec.regimen).tests]
+        return {f"{p}_{lbl}": np.full(S, np.nan) for lbl in labels
+                for p in ("da_response_rel", "failure_prob", "latency_s")}
+    out = {}
+    for j, lbl in enumerate(res["labels"]):
+        out[f"da_response_rel_{lbl}"] = _scatter(ctx, res["r_rel"][:, j])
+        out[f"failure_prob_{lbl}"] = _scatter(ctx, res["failure"][:, j])
+        out[f"latency_s_{lbl}"] = _scatter(ctx, res["latency_s"][:, j])
+    return out
+
+
+@register_readout("circuit_peaks")
+def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
+    """Peak NMDA occupancy at mPFC (interneuron, pyramidal) over the run, and the peak mPFC response: the
+    maximum of r_E within 4 h after the first dose relative to r_E at the dose (NaN without a dose)."""
+    t, obs = ctx.t, ctx.observables
+    out = {"nmda_occupancy_interneuron_peak": np.max(obs["occupancy_mpfc_interneuron"], axis=1),
+           "nmda_occupancy_pyramidal_peak": np.max(obs["occupancy_mpfc_pyramidal"], axis=1)}
+    S = ctx.ok.size
+    t_dose = ctx.results.get("first_dose_h") if ctx.results else None
+    if t_dose is None:
+        out["mpfc_response_peak_rel"] = np.full(S, np.nan)
+    else:
+        i0 = int(np.searchsorted(t, t_dose))
+        win = (t > t_dose) & (t <= t_dose + _MPFC_WINDOW_H + 1e-9)
+        re = obs["r_e"]
+        out["mpfc_response_peak_rel"] = np.max(re[:, win], axis=1) / re[:, i0]
+    return out
+
+
+register_protocol("slh", CircuitProtocol("slh"))
+register_protocol("wlh", CircuitProtocol("wlh"))
