@@ -205,6 +205,33 @@ def _too_small(h, t):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _step_start(cnt, max_steps, h, t, tb, last_nonfinite):
+    """Checks before every step attempt, shared by all methods: returns (status, step, is it the last step).
+
+    The step is clipped to land exactly on the segment end ``tb`` (and stretched by up to 1 % to avoid a
+    sliver step, as in Hairer's codes)."""
+    if cnt[_ACC] + cnt[_REJ] >= max_steps:
+        return MAX_STEPS, h, False
+    if _too_small(h, t):
+        return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), h, False
+    if t + 1.01 * h >= tb:
+        return OK, tb - t, True
+    return OK, h, False
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rk_stages(A, C, first, stop, t, h, y, p, u, K, ystage):
+    """Explicit Runge-Kutta stages ``first .. stop-1``: K[s] = f(t + c_s h, y + h Σ_j a_sj K[j])."""
+    for s in range(first, stop):
+        for i in range(N_STATES):
+            acc = 0.0
+            for j in range(s):
+                acc += A[s, j] * K[j, i]
+            ystage[i] = y[i] + h * acc
+        _f(t + C[s] * h, ystage, p, u, K[s])
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, yerr):
     """Dormand-Prince 5(4) from ``t`` to ``tb``; returns (status, t reached, next output index)."""
     n_out = t_eval.shape[0]
@@ -220,21 +247,10 @@ def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps,
     n_stiff = 0
     n_nonstiff = 0
     while True:
-        if cnt[_ACC] + cnt[_REJ] >= max_steps:
-            return MAX_STEPS, t, oi
-        if _too_small(h, t):
-            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
-        last = False
-        if t + 1.01 * h >= tb:
-            h = tb - t
-            last = True
-        for s in range(1, 6):
-            for i in range(N_STATES):
-                acc = 0.0
-                for j in range(s):
-                    acc += _DP_A[s, j] * K[j, i]
-                ystage[i] = y[i] + h * acc
-            _f(t + _DP_C[s] * h, ystage, p, u, K[s])
+        status, h, last = _step_start(cnt, max_steps, h, t, tb, last_nonfinite)
+        if status != OK:
+            return status, t, oi
+        _rk_stages(_DP_A, _DP_C, 1, 6, t, h, y, p, u, K, ystage)
         for i in range(N_STATES):
             acc = 0.0
             for j in range(6):
@@ -328,14 +344,9 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
     for i in range(N_STATES):
         ft[i] = 0.0
     while True:
-        if cnt[_ACC] + cnt[_REJ] >= max_steps:
-            return MAX_STEPS, t, oi
-        if _too_small(h, t):
-            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
-        last = False
-        if t + 1.01 * h >= tb:
-            h = tb - t
-            last = True
+        status, h, last = _step_start(cnt, max_steps, h, t, tb, last_nonfinite)
+        if status != OK:
+            return status, t, oi
         if need_jac:
             jac(t, y, p, J)
             if not AUTONOMOUS:
@@ -451,21 +462,10 @@ def _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt,
     rejected = False
     last_nonfinite = False
     while True:
-        if cnt[_ACC] + cnt[_REJ] >= max_steps:
-            return MAX_STEPS, t, oi
-        if _too_small(h, t):
-            return (NON_FINITE if last_nonfinite else STEP_TOO_SMALL), t, oi
-        last = False
-        if t + 1.01 * h >= tb:
-            h = tb - t
-            last = True
-        for s in range(1, 12):
-            for i in range(N_STATES):
-                acc = 0.0
-                for j in range(s):
-                    acc += _D8_A[s, j] * K[j, i]
-                ystage[i] = y[i] + h * acc
-            _f(t + _D8_C[s] * h, ystage, p, u, K[s])
+        status, h, last = _step_start(cnt, max_steps, h, t, tb, last_nonfinite)
+        if status != OK:
+            return status, t, oi
+        _rk_stages(_D8_A, _D8_C, 1, 12, t, h, y, p, u, K, ystage)
         for i in range(N_STATES):
             acc = 0.0
             for j in range(12):
@@ -498,13 +498,7 @@ def _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt,
         if err <= 1.0:
             cnt[_ACC] += 1
             if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
-                for s in range(13, 16):
-                    for i in range(N_STATES):
-                        acc = 0.0
-                        for j in range(s):
-                            acc += _D8_A[s, j] * K[j, i]
-                        ystage[i] = y[i] + h * acc
-                    _f(t + _D8_C[s] * h, ystage, p, u, K[s])
+                _rk_stages(_D8_A, _D8_C, 13, 16, t, h, y, p, u, K, ystage)  # the dense output's extra stages
                 cnt[_RHS] += 3
                 for i in range(N_STATES):
                     dy = ynew[i] - y[i]
