@@ -30,21 +30,21 @@ def central_conc(values, sched):
     return y[:, sys_.state_index("central")] / V
 
 
-def close(a, b):
+def assert_close(a, b):
     np.testing.assert_allclose(a, b, rtol=0, atol=RTOL * np.max(np.abs(b)))
 
 
 def test_one_compartment_bolus():
-    close(central_conc(ONE, Schedule().bolus(0.0, "central", 5.0)), cf.one_compartment_bolus(T, 5.0, V, K10))
+    assert_close(central_conc(ONE, Schedule().bolus(0.0, "central", 5.0)), cf.one_compartment_bolus(T, 5.0, V, K10))
 
 
 def test_one_compartment_infusion_during_and_after():
     sched = Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)
-    close(central_conc(ONE, sched), cf.one_compartment_infusion(T, 4.0, 2.5, V, K10))
+    assert_close(central_conc(ONE, sched), cf.one_compartment_infusion(T, 4.0, 2.5, V, K10))
 
 
 def test_one_compartment_first_order_absorption():
-    close(central_conc(ONE, Schedule().bolus(0.0, "depot_ip", 5.0)),
+    assert_close(central_conc(ONE, Schedule().bolus(0.0, "depot_ip", 5.0)),
           cf.one_compartment_absorption(T, 5.0, 1.0, KA, V, K10))
 
 
@@ -56,17 +56,17 @@ def test_one_compartment_absorption_equal_rates_limit():
 
 
 def test_two_compartment_bolus():
-    close(central_conc(TWO, Schedule().bolus(0.0, "central", 5.0)),
+    assert_close(central_conc(TWO, Schedule().bolus(0.0, "central", 5.0)),
           cf.two_compartment_bolus(T, 5.0, V, K10, K12, K21))
 
 
 def test_two_compartment_infusion():
     sched = Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)
-    close(central_conc(TWO, sched), cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21))
+    assert_close(central_conc(TWO, sched), cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21))
 
 
 def test_two_compartment_absorption():
-    close(central_conc(TWO, Schedule().bolus(0.0, "depot_ip", 5.0)),
+    assert_close(central_conc(TWO, Schedule().bolus(0.0, "depot_ip", 5.0)),
           cf.two_compartment_absorption(T, 5.0, 1.0, KA, V, K10, K12, K21))
 
 
@@ -76,7 +76,7 @@ def test_superposition_of_repeated_doses():
     for tk, ak in zip(times, amounts):
         sched = sched.bolus(tk, "depot_ip", ak)
     single = lambda t, a: cf.two_compartment_absorption(t, a, 1.0, KA, V, K10, K12, K21)  # noqa: E731
-    close(central_conc(TWO, sched), cf.superpose(single, T, times, amounts))
+    assert_close(central_conc(TWO, sched), cf.superpose(single, T, times, amounts))
 
 
 def test_macro_constants_satisfy_the_characteristic_polynomial():

@@ -33,7 +33,7 @@ def engine_central(values, sched):
     return sol.y[0, :, s.state_index("central")] / V
 
 
-def rel_close(a, b, rtol):
+def assert_rel_close(a, b, rtol):
     """Relative agreement where the exact value exceeds 1e-6 of its peak, absolute (rtol × peak) elsewhere."""
     peak = np.max(np.abs(b))
     big = np.abs(b) > 1e-6 * peak
@@ -45,32 +45,32 @@ def rel_close(a, b, rtol):
 # Tolerance: the engine runs at rtol 1e-12; its global error on these smooth, non-stiff linear problems stays
 # below 1e-9 relative, so 1e-8 leaves an order of magnitude for error accumulation over ~100 steps.
 def test_engine_two_compartment_bolus():
-    rel_close(engine_central(TWO, Schedule().bolus(0.0, "central", 5.0)),
+    assert_rel_close(engine_central(TWO, Schedule().bolus(0.0, "central", 5.0)),
               cf.two_compartment_bolus(T, 5.0, V, K10, K12, K21), 1e-8)
 
 
 def test_engine_one_compartment_bolus():
     one = base_values(k_central_eliminated=K10)
-    rel_close(engine_central(one, Schedule().bolus(0.0, "central", 5.0)),
+    assert_rel_close(engine_central(one, Schedule().bolus(0.0, "central", 5.0)),
               cf.one_compartment_bolus(T, 5.0, V, K10), 1e-8)
 
 
 def test_engine_two_compartment_infusion():
-    rel_close(engine_central(TWO, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
+    assert_rel_close(engine_central(TWO, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
               cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21), 1e-8)
 
 
 def test_engine_one_compartment_infusion():
     one = base_values(k_central_eliminated=K10)
-    rel_close(engine_central(one, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
+    assert_rel_close(engine_central(one, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
               cf.one_compartment_infusion(T, 4.0, 2.5, V, K10), 1e-8)
 
 
 def test_engine_first_order_absorption_one_and_two_compartments():
     one = base_values(k_central_eliminated=K10, k_depot_ip_central=KA)
     sched = Schedule().bolus(0.0, "depot_ip", 5.0)
-    rel_close(engine_central(one, sched), cf.one_compartment_absorption(T, 5.0, 1.0, KA, V, K10), 1e-8)
-    rel_close(engine_central(TWO, sched), cf.two_compartment_absorption(T, 5.0, 1.0, KA, V, K10, K12, K21), 1e-8)
+    assert_rel_close(engine_central(one, sched), cf.one_compartment_absorption(T, 5.0, 1.0, KA, V, K10), 1e-8)
+    assert_rel_close(engine_central(TWO, sched), cf.two_compartment_absorption(T, 5.0, 1.0, KA, V, K10, K12, K21), 1e-8)
 
 
 def test_engine_superposition_of_repeated_doses():
@@ -79,13 +79,13 @@ def test_engine_superposition_of_repeated_doses():
     for tk, ak in zip(times, amounts):
         sched = sched.bolus(tk, "depot_ip", ak)
     single = lambda t, a: cf.two_compartment_absorption(t, a, 1.0, KA, V, K10, K12, K21)  # noqa: E731
-    rel_close(engine_central(TWO, sched), cf.superpose(single, T, times, amounts), 1e-8)
+    assert_rel_close(engine_central(TWO, sched), cf.superpose(single, T, times, amounts), 1e-8)
 
 
 def test_bioavailability_split_gives_f_times_the_iv_curve():
     # depot -> central at ka*F, the rest to the sink: the central curve is F x the F = 1 curve (Bateman)
     vals = base_values(k_central_eliminated=K10, k_depot_ip_central=KA * 0.6, k_depot_ip_eliminated=KA * 0.4)
-    rel_close(engine_central(vals, Schedule().bolus(0.0, "depot_ip", 5.0)),
+    assert_rel_close(engine_central(vals, Schedule().bolus(0.0, "depot_ip", 5.0)),
               cf.one_compartment_absorption(T, 5.0, 0.6, KA, V, K10), 1e-8)
 
 
