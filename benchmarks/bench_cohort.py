@@ -39,14 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _child_circuit(n: int, chunk_size: int, threads: int | None, protocol: str) -> dict:
     """The circuit protocol: bare run_groups on the first chunk vs the runner on all N (see module docstring)."""
-    import resource
-
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
     from circuits.cohort import protocol_duration_h
     from circuits.experiments import run_groups
-    from pkpd.cohort import CohortSpec, get_protocol, run_cohort
+    from pkpd.cohort import CohortSpec, get_protocol
     from pkpd.dosing import Regimen
 
     reg = Regimen.single("10mg/kg", "ip")
@@ -66,32 +64,41 @@ def _child_circuit(n: int, chunk_size: int, threads: int | None, protocol: str) 
     bare(2)  # warm up: load the compiled system from the numba cache (not timed)
     m = min(n, chunk_size)
     t_engine = min(bare(m) for _ in range(2 if m <= 200 else 1))  # best of 2 where cheap: a shared machine
+    row = _runner_row(spec, n, m, t_engine, chunk_size, threads, duration_h)
+    row.update(protocol=protocol, engine_subject_days_per_s_per_core=m * duration_h / 24.0 / t_engine
+               / row["cores"], mean_steps=float("nan"))
+    return row
+
+
+def _runner_row(spec, n: int, m: int, t_engine: float, chunk_size: int, threads, duration_h: float) -> dict:
+    """Time ``run_cohort`` on all ``n`` subjects and report it beside the bare engine time on ``m`` of them."""
+    import resource
+
+    import numba
+
+    from pkpd.cohort import run_cohort
+
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         run = run_cohort(spec, Path(d) / "run", chunk_size=chunk_size, threads=threads)
         t_runner = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in (Path(d) / "run").rglob("*") if p.is_file())
-    import numba
-
     cores = threads or numba.get_num_threads()
     days = duration_h / 24.0
-    return {"protocol": protocol, "n": n, "chunk_size": chunk_size, "cores": cores, "duration_h": duration_h,
+    return {"n": n, "chunk_size": chunk_size, "cores": cores, "duration_h": duration_h,
             "engine_subjects": m, "engine_s": t_engine, "engine_rate": m / t_engine,
             "runner_s": t_runner, "runner_rate": n / t_runner, "ratio": (n / t_runner) / (m / t_engine),
             "subject_days_per_s_per_core": n * days / t_runner / cores,
-            "engine_subject_days_per_s_per_core": m * days / t_engine / cores, "mean_steps": float("nan"),
             "solve_share": run.timing["solve_s"] / t_runner, "timing": run.timing,
             "n_ok": run.summary["n_ok"], "output_MB": size / 2 ** 20,
             "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _child(n: int, chunk_size: int, duration_h: float, threads: int | None) -> dict:
-    import resource
-
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from pkpd.cohort import PROTOCOLS, CohortSpec, run_cohort
+    from pkpd.cohort import PROTOCOLS, CohortSpec
     from pkpd.dosing import Regimen
     from pkpd.ode import solve
 
@@ -111,22 +118,9 @@ def _child(n: int, chunk_size: int, duration_h: float, threads: int | None) -> d
         t_engine = min(t_engine, time.perf_counter() - t0)
     steps = float(np.mean(sol.n_accepted + sol.n_rejected))
     del sol, inp
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        run = run_cohort(spec, Path(d) / "run", chunk_size=chunk_size, threads=threads)
-        t_runner = time.perf_counter() - t0
-        size = sum(p.stat().st_size for p in (Path(d) / "run").rglob("*") if p.is_file())
-    import numba
-
-    cores = threads or numba.get_num_threads()
-    days = duration_h / 24.0
-    return {"n": n, "chunk_size": chunk_size, "cores": cores, "duration_h": duration_h,
-            "engine_subjects": m, "engine_s": t_engine, "engine_rate": m / t_engine,
-            "runner_s": t_runner, "runner_rate": n / t_runner, "ratio": (n / t_runner) / (m / t_engine),
-            "subject_days_per_s_per_core": n * days / t_runner / cores, "mean_steps": steps,
-            "solve_share": run.timing["solve_s"] / t_runner, "timing": run.timing,
-            "n_ok": run.summary["n_ok"], "output_MB": size / 2 ** 20,
-            "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    row = _runner_row(spec, n, m, t_engine, chunk_size, threads, duration_h)
+    row["mean_steps"] = steps
+    return row
 
 
 def run_benchmark(ns=(1000, 10_000, 100_000), chunk_size: int = 5000, duration_h: float = 24.0,
