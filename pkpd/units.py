@@ -98,6 +98,9 @@ def to_hours(value: float, unit: str, field: str = "time") -> float:
     return _finite_number(value, field) * TIME_UNITS[u]
 
 
+_TIME_FORM = "a number with a unit such as '4h', '40min', '30s' or '2d'"
+
+
 def parse_time(text, field: str = "time", *, default_unit: str | None = None, allow_zero: bool = True) -> float:
     """Parse ``"4h"``, ``"40 min"``, ``"30s"``, ``"2d"`` into hours.
 
@@ -119,20 +122,17 @@ def parse_time(text, field: str = "time", *, default_unit: str | None = None, al
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         if default_unit is None:
-            raise ValueError(f"{field}: {text!r} has no unit; expected a number with a unit such as '4h', "
-                             "'40min', '30s' or '2d'")
+            raise ValueError(f"{field}: {text!r} has no unit; expected {_TIME_FORM}")
         hours = to_hours(text, default_unit, field)
     else:
         s = str(text).strip()
         m = re.fullmatch(rf"({_NUMBER})\s*([A-Za-zµ]*)", s)
         if not m:
-            raise ValueError(f"{field}: cannot read {text!r} as a time; expected a number with a unit such as "
-                             "'4h', '40min', '30s' or '2d'")
+            raise ValueError(f"{field}: cannot read {text!r} as a time; expected {_TIME_FORM}")
         number, unit = m.groups()
         if not unit:
             if default_unit is None:
-                raise ValueError(f"{field}: {text!r} has no unit; expected a number with a unit such as '4h', "
-                                 "'40min', '30s' or '2d'")
+                raise ValueError(f"{field}: {text!r} has no unit; expected {_TIME_FORM}")
             unit = default_unit
         hours = to_hours(number, unit, field)
     if hours < 0 or (hours == 0 and not allow_zero):
