@@ -156,26 +156,28 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def module_path(system: OdeSystem, family: int = 0) -> Path:
     """The content-hashed path of the generated file for ``system`` and a method family (may not exist yet)."""
-    return _module_path(system.fingerprint, _kernel_texts(), system, family)
+    return cache_dir() / "generated" / _generated(system, family)[0]
 
 
 def _kernel_texts() -> tuple[str, str]:
     return _KERNELS.read_text(), (_HERE / "tableaus.py").read_text()
 
 
-_NAMES: dict[tuple, str] = {}
+_SOURCES: dict[tuple, tuple[str, str]] = {}
 
 
-def _module_path(fingerprint: str, kernels: tuple[str, str], system: OdeSystem, family: int) -> Path:
-    # Generating the source (sympy Jacobian, CSE) costs up to ~0.5 s: do it once per model and kernel version.
-    key = (fingerprint, kernels, family)
-    if key not in _NAMES:
+def _generated(system: OdeSystem, family: int) -> tuple[str, str]:
+    """(file name, source) of the generated module; the source (sympy Jacobian, CSE: up to ~0.5 s) is built
+    once per model, method family and kernel version."""
+    kernels = _kernel_texts()
+    key = (system.fingerprint, kernels, family)
+    if key not in _SOURCES:
         import numba
 
         src = _full_source(system, family)
         digest = hashlib.sha256("\n".join([src, kernels[1], numba.__version__, GENERATOR_VERSION]).encode())
-        _NAMES[key] = f"{system.name}_{FAMILY_NAMES[family]}_{digest.hexdigest()[:20]}.py"
-    return cache_dir() / "generated" / _NAMES[key]
+        _SOURCES[key] = (f"{system.name}_{FAMILY_NAMES[family]}_{digest.hexdigest()[:20]}.py", src)
+    return _SOURCES[key]
 
 
 def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
@@ -184,14 +186,15 @@ def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
     from .solve import METHODS
 
     family = FAMILY_OF_METHOD[METHODS[method]]
-    path = module_path(system, family)
+    name, source = _generated(system, family)
+    path = cache_dir() / "generated" / name
     with _LOCK:
         hit = _LOADED.get(str(path))
         if hit is not None:
             return hit
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            _write_atomic(path, _full_source(system, family))
+            _write_atomic(path, source)
         modname = f"_kqsp_generated_{path.stem}"
         spec = importlib.util.spec_from_file_location(modname, path)
         module = importlib.util.module_from_spec(spec)
