@@ -42,6 +42,15 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def reproduce_command() -> str:
+    """The command line that is running now, quoted for a shell (``ketamine …``): studies record it so that
+    ``ketamine report`` can print the exact command that reproduces them."""
+    import shlex
+    import sys
+
+    return shlex.join(["ketamine", *sys.argv[1:]])
+
+
 # ---- engine commands -----------------------------------------------------------------------------------------
 def _models() -> dict:
     """Every model ``ketamine equations`` can print: name -> zero-argument factory of an OdeSystem."""
