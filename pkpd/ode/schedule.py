@@ -189,14 +189,15 @@ def pack_schedules(schedules, state_index, n_subjects: int, t0: float, t_end: fl
     count = np.zeros(R, np.int64)
     for r, s in enumerate(rows):
         for k, e in enumerate(s):
-            where = f"schedule[{r}] event {k} ({e.kind} at t={e.time:g})" if R > 1 else \
-                f"schedule event {k} ({e.kind} at t={e.time:g})"
+            def where():  # built only for an error message: packing a million events stays cheap
+                return (f"schedule[{r}] " if R > 1 else "schedule ") + f"event {k} ({e.kind} at t={e.time:g})"
+
             if not (t0 <= e.time <= t_end):
-                raise ValueError(f"{where} lies outside the time span [{t0:g}, {t_end:g}] of t_eval")
+                raise ValueError(f"{where()} lies outside the time span [{t0:g}, {t_end:g}] of t_eval")
             try:
                 idx = state_index(e.state)
             except ValueError as err:
-                raise ValueError(f"{where}: {err}") from None
+                raise ValueError(f"{where()}: {err}") from None
             kind[r, k] = _KINDS[e.kind]
             t_start[r, k] = e.time
             t_stop[r, k] = e.end

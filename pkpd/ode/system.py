@@ -98,13 +98,17 @@ class OdeSystem:
     def n_params(self) -> int:
         return len(self.params)
 
-    @property
+    @cached_property
     def state_names(self) -> tuple[str, ...]:
         return tuple(map(str, self.states))
 
-    @property
+    @cached_property
     def param_names(self) -> tuple[str, ...]:
         return tuple(map(str, self.params))
+
+    @cached_property
+    def _state_position(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.state_names)}
 
     @property
     def observable_names(self) -> tuple[str, ...]:
@@ -118,8 +122,8 @@ class OdeSystem:
             raise ValueError(f"state index {state} is out of range 0..{self.n_states - 1}")
         name = str(state)
         try:
-            return self.state_names.index(name)
-        except ValueError:
+            return self._state_position[name]
+        except KeyError:
             raise ValueError(f"unknown state {name!r}; expected one of {list(self.state_names)}") from None
 
     # ---- derived symbolic objects ------------------------------------------------------------------------
