@@ -67,3 +67,48 @@ def test_dense_patterns_use_the_dense_lu(tmp_path):
     assert not plan.worthwhile
     mod = _load(None, tmp_path, "lu_dense")
     assert mod.SPARSE_LU is False and mod.lu_sparse(np.eye(2)) == 1
+
+
+def test_a_small_pivot_that_updates_nothing_is_accepted_and_solves_exactly(tmp_path):
+    # state 0 (an input switch, a drug level) drives fast states 1..3 strongly but depends on nothing itself: its
+    # pivot is tiny beside its column, yet eliminating it first changes no other entry
+    n = 4
+    pattern = [(i, 0) for i in range(1, n)] + [(1, 2), (2, 3), (3, 1)]
+    plan = plan_lu(pattern, n)
+    mod = _load(plan, tmp_path, "lu_input")
+    A = np.diag([4.0, 3e6, 2e6, 5e6])
+    A[1:, 0] = [8e5, -4e6, 1e6]
+    A[1, 2], A[2, 3], A[3, 1] = 1e5, -2e5, 3e4
+    b = np.array([1.0, 2.0, 3.0, 4.0])
+    LU = A.copy()
+    assert mod.lu_sparse(LU) == 0
+    x = b.copy()
+    mod.lu_sparse_solve(LU, x)
+    np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-13)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_multiscale_matrices_factor_stably_without_the_dense_fallback(seed, tmp_path):
+    # W = I/(h*gamma) - J at a large step, J with rates from 1e-3 to 1e7 (a circuit model in hours): the growth
+    # rule accepts pivots the column threshold refuses, and the residual stays at rounding level of max |W|
+    rng = np.random.default_rng(seed)
+    n = 20
+    pattern = {(i, j) for i in range(n) for j in range(n) if i != j and rng.random() < 0.12}
+    plan = plan_lu(pattern, n)
+    mod = _load(plan, tmp_path, f"lu_ms_{seed}")
+    scale = 10.0 ** rng.uniform(-3, 7, n)
+    J = np.zeros((n, n))
+    for i, j in pattern:
+        J[i, j] = rng.normal() * scale[i] * 0.1
+    J -= np.diag(scale)  # every state decays at its own rate
+    A = np.eye(n) / (1.0 * 0.25) - J
+    b = rng.normal(size=n)
+    LU = A.copy()
+    assert mod.lu_sparse(LU) == 0
+    x = b.copy()
+    mod.lu_sparse_solve(LU, x)
+    assert np.abs(A @ x - b).max() <= 1e-13 * np.abs(A).max() * np.abs(x).max() * n
+    np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-9, atol=1e-14 * np.abs(x).max())
+    # and the column threshold alone would have refused a pivot (these matrices need the growth rule)
+    assert any(rows and cols and abs(A[v, v]) < 0.1 * max(abs(A[i, v]) for i in rows)
+               for v, rows, cols in zip(plan.order, plan.lower, plan.upper))
