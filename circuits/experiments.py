@@ -108,7 +108,8 @@ class GroupResult:
         return float(np.mean(self.r_rel[:, self.labels.index(label)]))
 
 
-_KEEP = ("r_d1", "r_e", "r_da", "w", "occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "da_uM")
+_KEEP = ("r_d1", "r_e", "r_da", "w", "occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "da_uM",
+         "plasma_ketamine_uM", "brain_free_ketamine_uM")  # the last two: exposure readouts of circuit cohorts
 _KEEP_STATES = ("H", "theta", "M", "A", "P", "rho")
 _READ_BEFORE_H = 1e-3  # readout 3.6 s before a test starts (the test's own stress is not yet applied)
 
@@ -259,7 +260,6 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         a = b
         if progress:
             progress((ib + 1) / len(bounds))
-    obs_fns = _observable_fns()
     results = []
     for g, pr in enumerate(protocols):
         rows = slice(g * S, (g + 1) * S)
@@ -268,7 +268,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
             arr[failed] = np.nan
         yy = Y[rows]
         yy[failed] = np.nan  # a failed run's partial trajectory is not a result
-        long = {k: obs_fns(k, yy, P[rows]) for k in _KEEP}
+        obs = observe_all(yy, P[rows], T)
+        long = {k: obs[k] for k in _KEEP}
         long.update({k: yy[:, :, system.state_index(k)] for k in _KEEP_STATES})
         if keep_y:
             long["_y"] = yy
@@ -280,25 +281,22 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     return results
 
 
+def observe_all(y, p, t=None) -> dict[str, np.ndarray]:
+    """Every observable of the composed system on stored states ``y`` (S, T, N) with parameters ``p`` (S, P) at
+    times ``t`` (T,) (default 0: the model is autonomous): name -> (S, T), by the compiled model's own observable
+    function."""
+    from pkpd.ode.codegen import compile_system
+
+    y = np.asarray(y, float)
+    t = np.zeros(y.shape[1]) if t is None else t
+    return compile_system(circuit_system(), "rosenbrock").observe(t, y, p)
+
+
 def _observable_fns():
-    """Evaluate the composed system's observables on stored states (NumPy, lambdified once)."""
-    import functools
-
-    import sympy
-
-    system = circuit_system()
-
-    @functools.lru_cache(maxsize=None)
-    def fn(name):
-        return sympy.lambdify([*system.states, *system.params], system.observables[name], "numpy")
+    """``ev(name, y, p)``: one observable on stored states (see :func:`observe_all`)."""
 
     def ev(name, y, p):
-        # y (S, T, N), p (S, P)
-        f = fn(name)
-        out = np.empty(y.shape[:2])
-        for s in range(y.shape[0]):
-            out[s] = np.broadcast_to(f(*[y[s, :, i] for i in range(y.shape[2])], *p[s]), (y.shape[1],))
-        return out
+        return observe_all(y, p)[name]
 
     return ev
 
@@ -439,13 +437,13 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     in_session = Yk[:, :, system.state_index("stress")] > 1e-9  # reset to 0 leaves ~1e-19 round-off
     r_rel[in_session] = np.nan
     pf = np.array([failure_probability(r_rel[k], cohort[k].behavior) for k in range(S)])
-    obs = _observable_fns()
+    obs = observe_all(Yk, P)
     cols = {"subject": np.repeat(np.arange(S), T), "time_h": np.tile(t_out, S)}
     for k in ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM"):
-        cols[k] = obs(k, Yk, P).reshape(-1)
+        cols[k] = obs[k].reshape(-1)
     for k in ("H", "M", "A", "P", "rho"):
         cols[k] = Yk[:, :, system.state_index(k)].reshape(-1)
-    cols["w"] = obs("w", Yk, P).reshape(-1)
+    cols["w"] = obs["w"].reshape(-1)
     cols["da_response_rel"] = r_rel.reshape(-1)
     cols["p_fail"] = pf.reshape(-1)
     tests = {"subject": [], "test": [], "time_h": [], "da_response_rel": [], "failure_rate": [], "latency_s": []}

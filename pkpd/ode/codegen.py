@@ -220,6 +220,41 @@ class CompiledSystem:
         self.path = path
         self.rhs, self.jac, self.dfdt, self.obs = module.rhs, module.jac, module.dfdt, module.obs
 
+    def observe(self, t, Y, P, threads=None) -> dict[str, np.ndarray]:
+        """Every observable on stored states, by the generated ``obs`` (numba, parallel over subjects).
+
+        Parameters
+        ----------
+        t : ndarray (T,)
+        Y : ndarray (S, T, n_states)
+        P : ndarray (1 or S, n_params)
+
+        Returns
+        -------
+        dict of name -> ndarray (S, T)
+        """
+        import numba
+
+        names = tuple(self.system.observables)
+        if not names:
+            return {}
+        t = np.ascontiguousarray(t, float)
+        Y = np.ascontiguousarray(Y, float)
+        P = np.ascontiguousarray(np.atleast_2d(P), float)
+        if Y.ndim != 3 or Y.shape[1:] != (t.size, self.system.n_states) or P.shape[0] not in (1, Y.shape[0]):
+            raise ValueError(f"observe: expected Y (S, {t.size}, {self.system.n_states}) and P (1|S, n_params), got "
+                             f"{Y.shape} and {P.shape}")
+        previous = numba.get_num_threads()
+        n_threads = previous if threads is None else min(int(threads), numba.config.NUMBA_NUM_THREADS)
+        o = np.empty((Y.shape[0], t.size, len(names)))
+        if Y.shape[0]:
+            try:
+                numba.set_num_threads(n_threads)
+                self.module.observe_batch(t, Y, P, int(min(Y.shape[0], 64 * n_threads)), o)
+            finally:
+                numba.set_num_threads(previous)
+        return {k: o[:, :, i] for i, k in enumerate(names)}
+
     def run(self, n_subjects, Y0, P, T, atol, events, method_code, rtol, max_steps, threads, method_name):
         """Run the batch kernel on validated, packed inputs (see :func:`pkpd.ode.solve.solve`)."""
         import numba
@@ -240,13 +275,9 @@ class CompiledSystem:
             numba.set_num_threads(n_threads)
             self.module.solve_batch(method_code, T, Y0, P, ekind, et0, et1, estate, evalue, ecount, rtol, atol,
                                     max_steps, n_blocks, out, stats, status)
-            observables = {}
-            if self.system.observables:
-                o = np.empty((n_subjects, T.size, len(self.system.observables)))
-                self.module.observe_batch(T, out, P, n_blocks, o)
-                observables = {k: o[:, :, i] for i, k in enumerate(self.system.observables)}
         finally:
             numba.set_num_threads(previous)
+        observables = self.observe(T, out, P, threads=n_threads)
         return Solution(t=T, y=out, status=status, n_accepted=stats[:, 0], n_rejected=stats[:, 1],
                         n_rhs=stats[:, 2], n_jac=stats[:, 3], stiff=stats[:, 4].astype(bool),
                         state_names=self.system.state_names, method=method_name, rtol=rtol, atol=atol,
