@@ -77,7 +77,9 @@ def photometry(trace, t_s, onset_s: float, shock_s: float = 3.0, f_ref=None):
     tr = np.asarray(trace, float)
     base_m, peak_m = trial_windows(t_s, onset_s)
     during = (np.asarray(t_s) >= onset_s) & (np.asarray(t_s) <= onset_s + shock_s)
-    base = tr[..., base_m].mean(axis=-1)
+    # summed in index order (cumsum): ndarray.mean's rounding depends on how many traces the array holds, and a
+    # subject's readout must not depend on its chunk
+    base = np.cumsum(tr[..., base_m], axis=-1)[..., -1] / np.count_nonzero(base_m)
     peak = tr[..., peak_m].max(axis=-1) - base
     dip = tr[..., during].min(axis=-1) - base
     ref = base if f_ref is None else np.asarray(f_ref, float)
