@@ -51,3 +51,16 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path
             raise RuntimeError("interrupted")
     assert json.loads(target.read_text()) == {"version": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_written_files_get_the_permissions_of_a_normal_file(tmp_path):
+    """The temporary file behind an atomic write is created 0600; the result must be readable like any file the
+    user writes (0666 less the umask), e.g. by colleagues sharing a results directory."""
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_json({"a": 1}, tmp_path / "x.json")
+    finally:
+        os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o644
