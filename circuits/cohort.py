@@ -10,11 +10,14 @@ process, Dask workers included. Nothing here simulates on its own: a chunk is ru
   with the same seed;
 * each subject's PK parameters (body weight, sex, PK η) through :func:`pkpd.cohort.pk_parameters`, and its
   mg/kg doses scaled by its own weight;
-* the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 116 h).
+* the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 116 h); an
+  empty regimen is the saline group (``allows_saline``).
 
 Readouts (one row per subject): ``da_response_rel_<test>``, ``failure_prob_<test>``, ``latency_s_<test>`` at
 every test (sLH: baseline, lh, 4h, 24h, 72h; wLH: test1…test6); peak NMDA occupancy at mPFC (interneuron,
-pyramidal); peak mPFC response (max r_E within 4 h after the first dose / r_E just before it); the solver status
+pyramidal); peak mPFC response (max r_E within 4 h after the first dose / r_E just before it) and its mean over
+the first hour (time-averaged r_E / r_E just before the dose); Cmax, Tmax and
+AUC of plasma and free brain ketamine (``circuit_exposure``, the PK ``exposure`` column names); the solver status
 is the runner's own ``status``/``reason`` columns (a failed subject keeps its row, readouts NaN).
 """
 
@@ -29,12 +32,24 @@ from .experiments import COHORT_VARIATION, output_times, run_groups, vary
 from .model import CircuitParams, circuit_system
 from .protocols import build_protocol
 
-__all__ = ["CircuitProtocol", "circuit_population", "protocol_duration_h", "BAND_OBSERVABLES"]
+__all__ = ["CircuitProtocol", "circuit_population", "protocol_duration_h", "BAND_OBSERVABLES", "BAND_UNITS"]
 
 #: time courses run_groups keeps (observables and slow states), available as bands
 BAND_OBSERVABLES = ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM", "w",
-                    "H", "theta", "M", "A", "P", "rho")
-_MPFC_WINDOW_H = 4.0  # peak mPFC response: within 4 h after the first dose
+                    "H", "theta", "M", "A", "P", "rho", "plasma_ketamine_uM", "brain_free_ketamine_uM")
+#: unit of every band observable (axis labels): occupancy a fraction of receptors, rates Hz, DA µM, the
+#: efficacy w and the slow plasticity states dimensionless, the activity reference θ in Hz (that of r_D1)
+BAND_UNITS = {"occupancy_mpfc_interneuron": "1", "occupancy_mpfc_pyramidal": "1", "r_e": "Hz", "r_d1": "Hz",
+              "r_da": "Hz", "da_uM": "uM", "w": "1", "H": "1", "theta": "Hz", "M": "1", "A": "1", "P": "1",
+              "rho": "1", "plasma_ketamine_uM": "uM", "brain_free_ketamine_uM": "uM"}
+#: readable names of the band observables (axis labels)
+BAND_LABELS = {"occupancy_mpfc_interneuron": "NMDA occupancy, mPFC interneurons",
+               "occupancy_mpfc_pyramidal": "NMDA occupancy, mPFC pyramidal", "r_e": "mPFC pyramidal rate r_E",
+               "r_d1": "mPFC Drd1 output r_D1", "r_da": "VTA DA rate r_DA", "da_uM": "extracellular DA",
+               "w": "mPFC→VTA efficacy w", "H": "stress load H", "theta": "activity reference θ",
+               "M": "BDNF/mTOR drive M", "A": "potentiation A", "P": "structural drive P", "rho": "spine density ρ",
+               "plasma_ketamine_uM": "plasma ketamine", "brain_free_ketamine_uM": "free brain ketamine"}
+_MPFC_WINDOW_H = 4.0  # peak mPFC response: within 4 h after the first dose (end excluded)
 
 
 def circuit_population(species: str = "mouse", pk_model: str | None = None):
@@ -54,8 +69,11 @@ def protocol_duration_h(name: str, regimen=None) -> float:
 class CircuitProtocol:
     """``slh`` / ``wlh`` with the cohort's regimen at the protocol's drug time (see module docstring)."""
 
-    default_readouts = ("circuit_tests", "circuit_peaks")
+    default_readouts = ("circuit_tests", "circuit_peaks", "circuit_exposure")
+    allows_saline = True  # an empty regimen is the protocol's saline group (CohortSpec accepts it)
     default_bands = ("occupancy_mpfc_pyramidal", "r_e", "w")
+    units = BAND_UNITS
+    labels = BAND_LABELS
     default_population = staticmethod(circuit_population)
 
     def __init__(self, name: str):
@@ -88,7 +106,12 @@ class CircuitProtocol:
 
     def grid(self, spec):
         pr = self.protocol(spec)
-        extra, _ = cohort_time_grid(pr.regimen, pr.duration_h) if len(pr.regimen) else (np.zeros(0), None)
+        reg = pr.regimen
+        if not len(reg):  # saline: the grid of a dose at the drug time, so that it reads out like a drug group
+            from pkpd.dosing import Regimen
+
+            reg = Regimen.single("1mg/kg", "ip", time_h=pr.drug_time_h)
+        extra, _ = cohort_time_grid(reg, pr.duration_h)
         T, _ = output_times([pr], extra)
         return T
 
@@ -139,7 +162,7 @@ class CircuitProtocol:
         extra = inp.t_eval
         g = run_groups([ctx["cohort"][i] for i in v], [pr], extra_t_h=extra,
                        pk_values=[ctx["pk_values"][i] for i in v], weights_kg=ctx["weights_kg"][v],
-                       on_failure="mask")[0]
+                       on_failure="mask", rtol=spec.rtol)[0]
         if g.t_h.size != inp.t_eval.size or not np.array_equal(g.t_h, inp.t_eval):
             raise RuntimeError("circuit cohort: run_groups' output grid differs from the protocol grid")
         obs = {k: g.long[k] for k in BAND_OBSERVABLES}
@@ -181,19 +204,52 @@ def circuit_tests_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
 @register_readout("circuit_peaks")
 def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     """Peak NMDA occupancy at mPFC (interneuron, pyramidal) over the run, and the peak mPFC response: the
-    maximum of r_E within 4 h after the first dose relative to r_E at the dose (NaN without a dose)."""
+    maximum of r_E within 4 h after the first dose relative to r_E at the dose, and the time average of r_E over the
+    first hour after the dose relative to r_E at the dose (saline, an empty regimen: after the protocol's drug time,
+    on the coarser saline grid)."""
     t, obs = ctx.t, ctx.observables
     out = {"nmda_occupancy_interneuron_peak": np.max(obs["occupancy_mpfc_interneuron"], axis=1),
            "nmda_occupancy_pyramidal_peak": np.max(obs["occupancy_mpfc_pyramidal"], axis=1)}
     S = ctx.ok.size
     t_dose = ctx.results.get("first_dose_h") if ctx.results else None
+    if t_dose is None and ctx.results:
+        t_dose = ctx.results.get("drug_time_h")
     if t_dose is None:
         out["mpfc_response_peak_rel"] = np.full(S, np.nan)
+        out["mpfc_response_mean_1h_rel"] = np.full(S, np.nan)
     else:
         i0 = int(np.searchsorted(t, t_dose))
-        win = (t > t_dose) & (t <= t_dose + _MPFC_WINDOW_H + 1e-9)
+        # half-open: the sLH 4-h test starts at the window's end, and its first grid point carries the test's
+        # stress (r_E jumps ~9 % there even in saline)
+        win = (t > t_dose) & (t < t_dose + _MPFC_WINDOW_H - 1e-9)
         re = obs["r_e"]
         out["mpfc_response_peak_rel"] = np.max(re[:, win], axis=1) / re[:, i0]
+        # time-averaged r_E over the first hour (trapezoids on the grid) / r_E at the dose: the acute response
+        # whose dose-response is the inverted U of Moghaddam 1997 (the wu2021 "mPFC response, mean of 1st h")
+        # (curve_metrics sums each row left to right: unlike np.trapezoid, its rounding does not depend on how
+        # many subjects the chunk holds)
+        from pkpd.cohort import curve_metrics
+
+        h1 = (t >= t_dose - 1e-9) & (t <= t_dose + 1.0 + 1e-9)
+        area = curve_metrics(t[h1], re[:, h1], log_down=False)[2]
+        out["mpfc_response_mean_1h_rel"] = area / (t[h1][-1] - t[h1][0]) / re[:, i0]
+    return out
+
+
+@register_readout("circuit_exposure")
+def circuit_exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
+    """Cmax (µM), Tmax (h, from the start of the protocol) and AUC over the whole protocol (µM·h, linear-up/
+    log-down, :func:`pkpd.cohort.curve_metrics`) of plasma ketamine and free brain ketamine, on the circuit
+    cohort's output grid (every minute for 30 min after each dose, 5 min to 4 h; the columns of the PK protocol's
+    ``exposure`` readout, same names). Zero for saline."""
+    from pkpd.cohort import curve_metrics
+
+    out = {}
+    for name in ("plasma_ketamine", "brain_free_ketamine"):
+        cmax, tmax, area = curve_metrics(ctx.t, ctx.observables[f"{name}_uM"])
+        out[f"{name}_cmax_uM"] = cmax
+        out[f"{name}_tmax_h"] = tmax
+        out[f"{name}_auc_uM_h"] = area
     return out
 
 

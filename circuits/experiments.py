@@ -12,8 +12,8 @@ import numpy as np
 from pkpd.dosing import Regimen
 
 from .behavior import failure_probability, mean_latency_s, photometry
-from .model import (CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector, run_long,
-                    run_trials)
+from .model import (RTOL, CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector,
+                    run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
 __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
@@ -140,7 +140,7 @@ def output_times(protocols: list[Protocol], extra_t_h=()) -> tuple[np.ndarray, l
 
 def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_t_h=(), keep_traces: bool = False,
                keep_y: bool = False, progress=None, pk_values=None, weights_kg=None,
-               on_failure: str = "raise") -> list[GroupResult]:
+               on_failure: str = "raise", rtol: float = RTOL) -> list[GroupResult]:
     """Run every protocol on every subject of ``cohort`` and read out behaviour at each test.
 
     All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
@@ -150,7 +150,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
 
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
-    ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
+    ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials use
+    :data:`circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
     segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its readouts NaN); since the engine
     solves each run independently of its batch, the other runs' results are unchanged.
     """
@@ -214,7 +215,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
             sel = (T >= a) & (T <= b)
             te = T[sel]
             scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in alive]
-            sol = run_long(y[alive], P[alive], te, scheds)
+            sol = run_long(y[alive], P[alive], te, scheds, rtol=rtol)
             if (sol.status != 0).any():
                 bad = np.flatnonzero(sol.status != 0)
                 if on_failure == "raise":

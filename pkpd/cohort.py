@@ -61,7 +61,8 @@ from .dosing import Regimen
 from .population import Population, default_population
 
 __all__ = ["CohortSpec", "CohortRun", "run_cohort", "run_chunk", "chunk_bounds", "estimate_memory",
-           "summarize_run", "read_subjects", "read_percentiles", "read_bands", "compute_percentiles", "format_summary", "plot_bands", "get_protocol",
+           "summarize_run", "read_subjects", "read_percentiles", "read_bands", "compute_percentiles",
+           "format_summary", "series_label", "bands_figure", "plot_bands", "get_protocol",
            "get_readout", "PLUGIN_MODULES", "PROTOCOLS", "READOUTS", "register_protocol",
            "register_readout", "BAND_PERCENTILES", "MANIFEST_FORMAT"]
 
@@ -139,7 +140,10 @@ class CohortSpec:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ValueError(f"n: expected a positive number of subjects, got {n!r}")
         object.__setattr__(self, "n", int(n))
-        if not isinstance(self.regimen, Regimen) or len(self.regimen) == 0:
+        if not isinstance(self.regimen, Regimen):
+            raise ValueError("regimen: expected at least one dose")
+        if len(self.regimen) == 0 and not getattr(get_protocol(self.protocol), "allows_saline", False):
+            # protocols with a saline group (the circuit protocols) accept an empty regimen; PK alone does not
             raise ValueError("regimen: expected at least one dose")
         d = self.duration_h
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
@@ -377,6 +381,13 @@ class PkProtocol:
 
     default_readouts = ("exposure",)
     default_bands = ("plasma_ketamine_uM", "brain_free_ketamine_uM", "nmda_occupancy_pyramidal")
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Unit of every observable (:data:`pkpd.pk.COLUMN_UNITS`): axis labels of the band figure."""
+        from .pk import COLUMN_UNITS
+
+        return COLUMN_UNITS
 
     def check(self, spec: CohortSpec) -> None:
         from .pk_models import get_pk_model
@@ -1051,30 +1062,54 @@ def format_summary(summary: Mapping) -> str:
     return "\n".join(lines)
 
 
-def plot_bands(run_dir, path) -> Path:
-    """Draw each band series' median and 5–95 % band against time (one panel per series) to ``path``."""
-    import matplotlib
+def series_label(protocol: str, name: str) -> str:
+    """Axis label of band series ``name`` of ``protocol``: its readable name (the protocol's ``labels``, else the
+    name without its unit suffix) and its unit from the protocol's ``units`` (``"plasma ketamine (µM)"``,
+    ``"VTA DA rate r_DA (Hz)"``, ``"efficacy w (dimensionless)"``)."""
+    proto = get_protocol(protocol)
+    unit = dict(getattr(proto, "units", {}) or {}).get(name)
+    unit = {"uM": "µM", "1": "fraction" if "occupancy" in name else "dimensionless"}.get(unit, unit)
+    label = dict(getattr(proto, "labels", {}) or {}).get(name)
+    if label is None:
+        label = name.removesuffix("_uM").removesuffix("_ng_per_ml").replace("_", " ").replace("nmda", "NMDA")
+    return f"{label} ({unit})" if unit else label
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def bands_figure(run_dir):
+    """The percentile-band figure of a finished run (a matplotlib ``Figure``, not saved): per band series, the
+    median and the 5–95 % band against time in h, one panel per series, each y axis with its unit."""
+    from .figures import pyplot
+
+    plt = pyplot()
+    run_dir = Path(run_dir)
+    protocol = json.loads((run_dir / "manifest.json").read_text())["spec"]["protocol"]
     p = read_percentiles(run_dir)
     series = list(dict.fromkeys(p["series"]))
     fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series)), sharex=True, squeeze=False)
     s_arr = np.asarray(p["series"], dtype=object)
+    lo, hi = f"p{int(BAND_PERCENTILES[0])}", f"p{int(BAND_PERCENTILES[-1])}"
     for ax, name in zip(axes[:, 0], series):
         m = s_arr == name
         t = np.asarray(p["time_h"])[m]
-        ax.fill_between(t, np.asarray(p["p5"])[m], np.asarray(p["p95"])[m], alpha=0.3, label="5–95 %")
+        ax.fill_between(t, np.asarray(p[lo])[m], np.asarray(p[hi])[m], alpha=0.3,
+                        label=f"{lo[1:]}–{hi[1:]} %")
         ax.plot(t, np.asarray(p["p50"])[m], lw=1.5, label="median")
-        ax.set_ylabel(name, fontsize=8)
+        ax.set_ylabel(series_label(protocol, name), fontsize=8)
     axes[0, 0].legend(fontsize=8)
     axes[-1, 0].set_xlabel("time (h)")
     fig.tight_layout()
-    path = Path(path)
-    from .io import atomic_path
+    return fig
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower())
-    plt.close(fig)
+
+def plot_bands(run_dir, path, *, svg: bool = True) -> Path:
+    """Draw :func:`bands_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
+    atomically, with the version and the run's spec in the file's metadata."""
+    from .figures import FIGURE_FORMATS, save_figure
+
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise ValueError(f"plot: {str(path)!r} must end in .png, .pdf or .svg")
+    spec = json.loads((Path(run_dir) / "manifest.json").read_text())["spec"]
+    save_figure(bands_figure(run_dir), path, title=f"cohort percentile bands: {spec['n']} {spec['species']} "
+                f"subjects, protocol {spec['protocol']}", parameters=spec, svg=svg)
     return path
