@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import TABLE_FORMATS, atomic_path, write_json, write_table
+from .io import TABLE_FORMATS, write_json, write_table
 
-__all__ = ["table_format", "write_pk_table", "plot_pk", "jsonable"]
+__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable"]
 
 
 def table_format(path) -> str:
@@ -64,29 +64,25 @@ def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[st
     return write_table({k: np.asarray(v, float) for k, v in columns.items()}, path)
 
 
-def plot_pk(result, path) -> Path:
-    """Three panels over time: plasma and brain ketamine/norketamine (µM), and NMDA occupancy; saved atomically."""
-    import matplotlib
+def pk_figure(result):
+    """The PK figure of one subject (a matplotlib ``Figure``, not saved): three panels over time in h, plasma and
+    brain ketamine/norketamine in µM, and NMDA occupancy (fraction of receptors blocked, 0–1)."""
+    from .figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".png", ".pdf", ".svg"):
-        raise ValueError(f"plot: unknown image type {suffix or '(none)'!r}; expected .png, .pdf or .svg")
+    plt = pyplot()
     c, t = result.columns, result.t_h
     m = result.metadata
     fig, ax = plt.subplots(3, 1, figsize=(7, 8), sharex=True, constrained_layout=True)
     ax[0].plot(t, c["plasma_ketamine_uM"], label="ketamine")
     ax[0].plot(t, c["plasma_norketamine_uM"], label="norketamine")
-    ax[0].set_ylabel("plasma (µM)")
+    ax[0].set_ylabel("plasma concentration (µM)")
     ax[1].plot(t, c["brain_ketamine_uM"], label="ketamine (total)")
     ax[1].plot(t, c["brain_norketamine_uM"], label="norketamine (total)")
     ax[1].plot(t, c["brain_free_ketamine_uM"], "--", label="ketamine (free)")
-    ax[1].set_ylabel("brain (µM)")
+    ax[1].set_ylabel("brain concentration (µM)")
     ax[2].plot(t, c["nmda_occupancy_interneuron"], label="interneuron")
     ax[2].plot(t, c["nmda_occupancy_pyramidal"], label="pyramidal")
-    ax[2].set_ylabel("NMDA occupancy")
+    ax[2].set_ylabel("NMDA occupancy (fraction)")
     ax[2].set_ylim(0, 1)
     ax[2].set_xlabel("time (h)")
     for a in ax:
@@ -94,9 +90,22 @@ def plot_pk(result, path) -> Path:
     doses = "; ".join(f"{d['amount']:g} {d['unit']}" + (f" {d['salt']}" if d["salt"] else "") + f" {d['route']}"
                       for d in m["doses"][:3]) + (" …" if len(m["doses"]) > 3 else "")
     ax[0].set_title(f"{m['species']} ({m['pk_model']}, {m['drug']}): {doses}", fontsize=9)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120, format=suffix[1:])
-    finally:
-        plt.close(fig)
+    return fig
+
+
+def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Path:
+    """Draw :func:`pk_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
+    atomically, with the version and the subject's metadata (species, model, doses; and ``command``, the command
+    line that drew it, if given) in the file's metadata."""
+    from .figures import FIGURE_FORMATS, save_figure
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(f"plot: unknown image type {suffix or '(none)'!r}; expected .png, .pdf or .svg")
+    m = result.metadata
+    params = {k: m[k] for k in ("species", "pk_model", "drug", "weight_kg", "doses") if k in m}
+    if command:
+        params["command"] = command
+    save_figure(pk_figure(result), path, title=f"ketamine PK and NMDA occupancy ({m.get('species', '')})",
+                parameters=params, svg=svg)
     return Path(path)

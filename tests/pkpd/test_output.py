@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from pkpd.dosing import Regimen
-from pkpd.output import plot_pk, table_format, write_pk_table
+from pkpd import __version__
+from pkpd.figures import read_png_metadata
+from pkpd.output import pk_figure, plot_pk, table_format, write_pk_table
 
 COLS = {"time_h": np.array([0.0, 0.5]), "x_uM": np.array([1.0, 0.1 + 0.2])}
 
@@ -53,6 +55,26 @@ def test_plot(tmp_path):
     r = simulate_pk(Regimen.single("10mg/kg", "ip"), 1.0)
     path = plot_pk(r, tmp_path / "pk.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["pk.png"]  # no temporary file left behind
+    # the PNG and its SVG twin, no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pk.png", "pk.svg"]
+    meta = read_png_metadata(path)
+    assert meta["Software"] == f"ketamine-qsp {__version__}"
+    assert json.loads(meta["Description"])["species"] == "mouse"
     with pytest.raises(ValueError, match="plot: unknown image type '.gif'"):
         plot_pk(r, tmp_path / "pk.gif")
+
+
+def test_pk_figure_axes_carry_units():
+    """Three panels; every y axis names its quantity and unit, the shared x axis is time in h."""
+    from pkpd.figures import pyplot
+    from pkpd.pk import simulate_pk
+
+    fig = pk_figure(simulate_pk(Regimen.single("10mg/kg", "ip"), 1.0))
+    try:
+        ax = fig.axes
+        assert [a.get_ylabel() for a in ax] == ["plasma concentration (µM)", "brain concentration (µM)",
+                                                "NMDA occupancy (fraction)"]
+        assert ax[2].get_xlabel() == "time (h)"
+        assert [len(a.get_lines()) for a in ax] == [2, 3, 2]
+    finally:
+        pyplot().close(fig)

@@ -1,0 +1,113 @@
+"""Figures of the circuit model, checked from the Figure objects (axes, labels with units, lines) and from the
+saved files' metadata, not from pixels.
+
+The Wu 2021 figures are drawn from a real 3-mouse replication (~5 s warm): the biphasic DA figure must show the
+paper's shape (a dip during the shock, a rise after it, blunted after induction and restored 4 h after ketamine)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from circuits.experiments import wu2021
+from circuits.figures import (DA_TRACE_TESTS, WU2021_FIGURES, da_trace_figure, plot_simulation, simulation_figure,
+                              wu2021_figures)
+from pkpd import __version__
+from pkpd.figures import pyplot, read_png_metadata
+
+
+@pytest.fixture(scope="module")
+def replication():
+    return wu2021(n=3, seed=2)
+
+
+def _close(fig):
+    pyplot().close(fig)
+
+
+def test_da_trace_figure_is_biphasic_blunted_by_induction_and_restored_by_ketamine(replication):
+    summary, details = replication
+    fig = da_trace_figure(summary, details)
+    try:
+        ax, bars = fig.axes
+        assert ax.get_xlabel() == "time from shock onset (s)"
+        assert ax.get_ylabel() == "DA neuron ΔF/F (% of naive pre-shock baseline)"
+        assert bars.get_ylabel() == "post-shock DA peak / same mouse naive (ratio)"
+        lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+        assert list(lines) == [name for name, _ in DA_TRACE_TESTS.values()]
+        # the shaded shock window: 0 to 3 s from onset
+        (shock,) = [p for p in ax.patches if p.get_label().startswith("shock")]
+        x0, x1 = shock.get_x(), shock.get_x() + shock.get_width()
+        assert (x0, x1) == (0.0, 3.0)
+        peaks = {}
+        for name, ln in lines.items():
+            t, y = ln.get_xdata(), ln.get_ydata()
+            assert y[(t >= 0) & (t <= 3)].min() < -20.0, name  # dip during the shock (% ΔF/F)
+            peaks[name] = y[(t > 3) & (t <= 8)].max()
+            assert peaks[name] > 20.0, name  # rise after it
+        before, lh, ket = (peaks[n] for n, _ in DA_TRACE_TESTS.values())
+        assert lh < ket < before  # blunted by LH, partly restored by ketamine at 4 h
+        # bars are exactly the summary's relative peaks
+        heights = [p.get_height() for p in bars.patches]
+        dr = summary["da_response"]
+        np.testing.assert_allclose(heights, [1.0, dr["lh"], dr["ket_4h"], dr["ket_24h"]], rtol=1e-12)
+    finally:
+        _close(fig)
+
+
+def test_wu2021_figures_write_png_and_svg_with_units_and_provenance(replication, tmp_path):
+    summary, details = replication
+    paths = wu2021_figures(summary, details, tmp_path)
+    assert [p.name for p in paths] == list(WU2021_FIGURES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        list(WU2021_FIGURES) + [n.replace(".png", ".svg") for n in WU2021_FIGURES])
+    for p in paths:
+        meta = read_png_metadata(p)
+        assert meta["Software"] == f"ketamine-qsp {__version__}"
+        assert json.loads(meta["Description"]) == {"experiment": "wu2021", "n": 3, "seed": 2}
+        assert meta["Title"]
+
+
+def test_every_wu2021_axis_names_its_unit(replication):
+    from circuits import figures
+
+    summary, details = replication
+    for make in figures._WU2021_MAKERS:
+        fig = make(summary, details)
+        try:
+            for ax in fig.axes:
+                for label in (ax.get_ylabel(), ax.get_xlabel()):
+                    assert label == "" or "(" in label, (make.__name__, label)
+                assert "(" in ax.get_ylabel(), (make.__name__, ax.get_title())
+        finally:
+            _close(fig)
+    fig = figures.failure_rates_figure(summary, details)
+    try:  # model bars and paper bars side by side in both panels
+        assert [a.get_legend_handles_labels()[1] for a in fig.axes] == \
+               [["model (cohort mean ± SD)", "Wu et al. 2021"]] * 2
+    finally:
+        _close(fig)
+
+
+def _fake_result(n_subjects):
+    t = np.linspace(0.0, 10.0, 11)
+    cols = {"subject": np.repeat(np.arange(n_subjects), t.size), "time_h": np.tile(t, n_subjects)}
+    for k in ("occupancy_mpfc_interneuron", "r_d1", "r_da", "w", "H", "p_fail"):
+        cols[k] = np.tile(np.linspace(0.1, 0.5, t.size), n_subjects)
+    return {"timecourse": cols, "tests": {}, "protocol": {"name": "slh", "doses": ["10 mg/kg ip"]}}
+
+
+def test_simulation_figure_panels_units_and_one_line_per_subject(tmp_path):
+    fig = simulation_figure(_fake_result(2))
+    try:
+        ax = fig.axes
+        assert [a.get_ylabel() for a in ax] == ["occupancy (fraction)", "firing rate (Hz)", "w, H (dimensionless)",
+                                                "failure probability (fraction)"]
+        assert [a.get_xlabel() for a in ax[2:]] == ["time (h)", "time (h)"]
+        assert [len(a.get_lines()) for a in ax] == [2, 4, 4, 2]  # 2 subjects × (1, 2, 2, 1) series
+    finally:
+        _close(fig)
+    path = plot_simulation(_fake_result(1), tmp_path / "s.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "s.svg"]
+    meta = json.loads(read_png_metadata(path)["Description"])
+    assert meta == {"protocol": {"name": "slh", "doses": ["10 mg/kg ip"]}, "subjects": 1}
