@@ -51,6 +51,32 @@ def reproduce_command() -> str:
     return shlex.join(["ketamine", *sys.argv[1:]])
 
 
+def record_command(run_dir: Path, *, inputs: dict | None = None, resume: bool = False) -> Path:
+    """Write ``RUN_DIR/command.json`` (``command``, ``version``, ``created``, ``inputs``): the provenance that
+    ``ketamine report`` prints. With ``resume`` and an earlier record, the running command is appended to its
+    ``commands`` list instead (the first command stays ``command``)."""
+    import datetime
+    import json
+
+    from pkpd import __version__
+    from pkpd.io import write_json
+
+    path = Path(run_dir) / "command.json"
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    rec = {"command": reproduce_command(), "version": __version__, "created": now}
+    if inputs is not None:
+        rec["inputs"] = inputs
+    if resume and path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if isinstance(old, dict) and old.get("command"):
+            rec = old | {"commands": list(old.get("commands") or [old["command"]]) + [rec["command"]],
+                         "resumed": now}
+    return write_json(rec, path)
+
+
 # ---- engine commands -----------------------------------------------------------------------------------------
 def _models() -> dict:
     """Every model ``ketamine equations`` can print: name -> zero-argument factory of an OdeSystem."""
@@ -136,7 +162,7 @@ def pk(
     out: Annotated[Optional[Path], typer.Option(help="Write the table to FILE (.csv, .json or .parquet). "
                                                      "Without --out and --summary the CSV goes to stdout.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw plasma, brain and occupancy to FILE (.png, .pdf, "
-                                                      ".svg).")] = None,
+                                                      ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
                                                             "occupancy) as JSON.")] = False,
 ):
@@ -191,7 +217,7 @@ def pk(
         typer.echo(f"wrote {out} ({len(result.t_h)} rows)", err=True)
     if plot is not None:
         try:
-            plot_pk(result, plot)
+            plot_pk(result, plot, command=reproduce_command())
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
@@ -291,7 +317,8 @@ def simulate(
     out: Annotated[Optional[Path], typer.Option(help="Write the time courses (occupancy, mPFC rates, DA rate and "
                                                      "response, plasticity states, P(failure)) to FILE (.csv, "
                                                      ".json or .parquet).")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Draw the time courses to FILE (.png, .pdf, .svg).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the time courses to FILE (.png, .pdf, .svg; a .png "
+                                                      "also gets an .svg twin).")] = None,
 ):
     """Simulate mice through a learned-helplessness protocol with any regimen and manipulation: PK, NMDA
     occupancy, mPFC, VTA dopamine, plasticity and escape behaviour. Prints one row per test (CSV).
@@ -335,7 +362,7 @@ def simulate(
         write_table(result["timecourse"], out)
         typer.echo(f"wrote {out} ({len(result['timecourse']['time_h'])} rows)", err=True)
     if plot is not None:
-        plot_simulation(result, plot)
+        plot_simulation(result, plot, command=reproduce_command())
         typer.echo(f"wrote {plot}", err=True)
 
 
@@ -369,6 +396,7 @@ def experiment(
             summary = write_wu2021(out, n=n, seed=seed, progress=progress)
     except ValueError as e:
         fail(str(e))
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed})
     typer.echo(json.dumps(summary, indent=1))
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
@@ -487,6 +515,7 @@ def cohort(
                              n_workers=workers, progress=progress)
     except ValueError as e:
         fail(str(e))
+    record_command(out, resume=resume)  # beside the manifest, not in it: resuming compares the manifest
     s = run.summary
     typer.echo(json.dumps({k: s[k] for k in ("n", "n_ok", "n_failed", "failures")} |
                           {"seconds": round(run.seconds, 2), "chunks_run": run.chunks_run,
@@ -498,7 +527,7 @@ def cohort(
 def cohort_summarize(
     run: Annotated[Path, typer.Argument(help="A cohort run directory.")],
     plot: Annotated[Optional[Path], typer.Option(help="Draw the percentile bands to FILE (.png, .pdf, .svg; "
-                                                      "default DIR/bands.png).")] = None,
+                                                      "default DIR/bands.png, with an .svg twin).")] = None,
 ):
     """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
     percentile bands."""
@@ -513,6 +542,236 @@ def cohort_summarize(
     except ValueError as e:
         fail(str(e))
     typer.echo(f"wrote {path}", err=True)
+
+
+# ---- reports (issue 6) -------------------------------------------------------------------------------------------
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory: a cohort run (manifest.json), a replication "
+                                                 "(`ketamine experiment wu2021 --out DIR`) or study records "
+                                                 "(*.study.json).")],
+    out: Annotated[Optional[Path], typer.Option(help="Write the page to FILE.html (default RUN_DIR/report.html).")]
+    = None,
+):
+    """Write one self-contained HTML page summarizing a run: what was run, the exact command that reproduces it,
+    the version, the inputs, the key results (the paper's values beside the model's) and every figure, embedded.
+
+    Example: ketamine report runs/c1 --out c1.html
+    """
+    from pkpd.report import write_report
+
+    try:
+        path = write_report(run_dir, out)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(f"wrote {path}", err=True)
+
+
+# ---- dose-response study (issue 6) ------------------------------------------------------------------------------
+def _dose_list(text: str) -> list[float]:
+    """``"0.3,1,3"`` -> ``[0.3, 1.0, 3.0]`` (mg/kg); ``ValueError`` naming ``doses`` otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        return [float(p.removesuffix("mg/kg")) for p in parts]
+    except ValueError:
+        raise ValueError(f"doses: expected comma-separated numbers in mg/kg (e.g. 0.3,1,3,10), got {text!r}") \
+            from None
+
+
+@app.command("dose-response")
+def dose_response_cmd(
+    doses: Annotated[str, typer.Option(help="Dose grid in mg/kg, comma-separated, strictly increasing, >= 0 (0 = "
+                                            "saline); mouse doses as HCl salt, human as base.")],
+    species: Annotated[str, typer.Option(help="mouse (circuit protocol slh: behaviour, DA, mPFC, exposure) or "
+                                              "human (PK only: exposure and occupancy).")] = "mouse",
+    route: Annotated[str, typer.Option(help="ip, iv, iv-infusion, sc, im, intranasal, oral.")] = "ip",
+    n: Annotated[int, typer.Option("--n", help="Virtual subjects per dose (the same subjects at every dose).")]
+    = 1000,
+    seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
+    readout: Annotated[Optional[list[str]], typer.Option(
+        help="Readout(s), repeatable or comma-separated (default failure_4h for the mouse, occupancy_peak for the "
+             "human): failure_<test>, da_response_<test>, latency_<test> (tests baseline, lh, 4h, 24h, 72h), "
+             "mpfc_peak, occupancy_peak, occupancy_peak_interneuron, cmax, auc, brain_cmax, brain_auc.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Table (.csv, .json or .parquet): per dose and readout the "
+                                                     "mean, SEM, 5/50/95th percentiles; also writes "
+                                                     "<stem>.study.json beside it (fit, inputs, command).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Figure (.png with an .svg twin, .svg or .pdf).")] = None,
+    work_dir: Annotated[Optional[Path], typer.Option(help="Directory of the per-dose cohort runs (default "
+                                                          "<out stem>_runs beside --out; a temporary directory "
+                                                          "without --out).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the per-dose runs in --work-dir (skipping finished "
+                                              "chunks and doses).")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Subjects per chunk of each cohort run.")] = 1000,
+    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
+    = None,
+    duration: Annotated[Optional[str], typer.Option(help="Human only: simulated time, e.g. 24h (default 24h; "
+                                                         "AUC is over it).")] = None,
+):
+    """A dose-response study: one virtual cohort per dose, per readout the mean and 5/50/95th percentiles, and a
+    Hill (Emax) fit with ED50 and its 95 % confidence interval — or, for an inverted U, the statement that the curve
+    is non-monotonic with the dose of maximal effect.
+
+    Example: ketamine dose-response --species mouse --route ip --doses 0.3,1,3,10,30,50,100,200 --n 1000
+    --readout failure_4h --out dr.csv --plot dr.png
+    """
+    import os
+
+    from circuits import studies
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import TABLE_FORMATS
+    from pkpd.units import parse_time
+
+    try:
+        dose_values = _dose_list(doses)
+        readouts = None if not readout else [r.strip() for item in readout for r in item.split(",") if r.strip()]
+        if out is not None and out.suffix.lower() not in TABLE_FORMATS:
+            raise ValueError(f"out: {str(out)!r} must end in one of {', '.join(TABLE_FORMATS)}")
+        if plot is not None and plot.suffix.lower() not in FIGURE_FORMATS:
+            raise ValueError(f"plot: {str(plot)!r} must end in one of {', '.join(FIGURE_FORMATS)}")
+        if work_dir is None and out is not None:
+            work_dir = out.parent / f"{out.stem}_runs"
+        if resume and work_dir is None:
+            raise ValueError("resume: expected --work-dir or --out (the per-dose runs to continue)")
+        inf_h = None if infusion_time is None else parse_time(infusion_time, "infusion-time", allow_zero=False)
+        dur_h = None if duration is None else parse_time(duration, "duration", allow_zero=False)
+        bar, progress = _cohort_progress()
+        with bar:
+            result = studies.dose_response(dose_values, species=species, route=route, n=n, seed=seed,
+                                           readouts=readouts, work_dir=work_dir, chunk_size=chunk_size,
+                                           resume=resume, progress=progress, infusion_time_h=inf_h,
+                                           duration_h=dur_h)
+        figures = []
+        if plot is not None:
+            fig, figures = studies.plot_dose_response(result, plot)
+            from pkpd.figures import pyplot
+
+            pyplot().close(fig)
+    except ValueError as e:
+        fail(str(e))
+    for r in result.readouts:
+        ro = studies.READOUTS[r]
+        typer.echo(f"{r}: {ro.label} ({ro.unit})")
+        typer.echo(f"  {'dose mg/kg':>10} {'mean':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'n':>6}")
+        st = result.stats[r]
+        for i, d in enumerate(result.doses):
+            typer.echo(f"  {d:>10g} {st['mean'][i]:>10.4g} {st['p5'][i]:>10.4g} {st['p50'][i]:>10.4g} "
+                       f"{st['p95'][i]:>10.4g} {int(st['n_solved'][i]):>6d}")
+        typer.echo(f"  {result.analysis[r]['statement']}")
+    if out is not None:
+        from pkpd.io import write_json, write_table
+
+        write_table(result.table(), out)
+        record = result.to_json(reproduce_command())
+        record["figures"] = [os.path.relpath(p, out.parent) for p in figures]
+        study = write_json(record, out.parent / f"{out.stem}.study.json")
+        typer.echo(f"wrote {out} and {study}", err=True)
+    for p in figures:
+        typer.echo(f"wrote {p}", err=True)
+
+
+# ---- regimen comparison and human translation (issue 6) ---------------------------------------------------------
+@app.command("regimens")
+def regimens_cmd(
+    preset: Annotated[Optional[list[str]], typer.Option(
+        help="Preset regimen (repeatable): single, daily:N, bolus, infusion_40min, infusion_2h (mouse); "
+             "human_single, human_bolus, human_infusion_2h, human_6x12d, esketamine_56, esketamine_84 (human). "
+             "`--list` shows their doses. Default: the clinical set (human) or the mouse set.")] = None,
+    regimen_file: Annotated[Optional[list[Path]], typer.Option(
+        help="Event table (.csv or .toml, as for `ketamine pk`; repeatable), times in h from the start.")] = None,
+    species: Annotated[str, typer.Option(help="Species of the event tables and of the default presets: human "
+                                              "or mouse.")] = "human",
+    pk_model: Annotated[Optional[str], typer.Option(help="PK model of the event tables (default: the species' "
+                                                         "default, kamp2020 for human).")] = None,
+    horizon: Annotated[Optional[str], typer.Option(help="Simulated time with unit, e.g. 21d (default: 21 d or the "
+                                                        "last dose + 14 d, whichever is longer).")] = None,
+    step: Annotated[str, typer.Option(help="Output step with unit (plus every 15 min for 12 h after each "
+                                           "dose).")] = "1h",
+    out: Annotated[Optional[Path], typer.Option(help="Directory for regimens.csv, regimens_timecourse.csv, "
+                                                     "regimens.png/.svg and regimens.study.json.")] = None,
+    list_presets: Annotated[bool, typer.Option("--list", help="Print the presets with their expanded doses and "
+                                                              "exit.")] = False,
+):
+    """Compare dosing regimens side by side through the circuit: from a chronic-stress depressed state, the
+    time course of circuit rescue (fraction of the stress-induced escape deficit restored) with onset, peak,
+    duration and half-life of the effect, and exposure (Cmax, AUC, peak NMDA occupancy). Human regimens use human
+    PK with the calibrated mouse circuit (the mouse-to-human assumptions are listed in regimens.study.json).
+
+    Example: ketamine regimens --preset human_single --preset human_6x12d --preset esketamine_84 --out results/reg
+    """
+    import os
+
+    from pkpd.io import write_json, write_table
+    from pkpd.units import format_hours, parse_time
+
+    if list_presets:
+        from circuits.regimens import PRESETS, expand_preset
+
+        for p in PRESETS.values():
+            name = f"{p.name}:N" if p.takes_count else p.name
+            typer.echo(f"{name}  [{p.species}{', ' + p.pk_model if p.pk_model else ''}]  {p.description}")
+            shown = f"{p.name}:{p.default_count}" if p.takes_count else p.name
+            if p.takes_count:
+                typer.echo(f"    (shown for N = {p.default_count})")
+            for d in expand_preset(shown).describe():
+                typer.echo(f"    {d}")
+        return
+    from circuits import regimens as reglib
+    from circuits.translation import assumption_rows
+
+    try:
+        if out is None:
+            raise ValueError("out: expected --out DIR (or --list)")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+        horizon_days = None if horizon is None else parse_time(horizon, "horizon", allow_zero=False) / 24.0
+        step_h = parse_time(step, "step", allow_zero=False)
+        items = list(preset or []) + list(regimen_file or [])
+        if not items:
+            items = list(reglib.default_presets(species))
+        bar, progress = _progress("regimens")
+        with bar:
+            result = reglib.compare_regimens(items, species=species, horizon_days=horizon_days, pk_model=pk_model,
+                                             step_h=step_h, progress=progress)
+    except ValueError as e:
+        fail(str(e))
+    out.mkdir(parents=True, exist_ok=True)
+    table = result.table()
+    write_table(table, out / "regimens.csv")
+    tc = {k: [] for k in ("regimen", "time_h", "rescue", "p_fail", "da_response_rel", "w",
+                          "occupancy_mpfc_interneuron", "plasma_ketamine_uM")}
+    for r in result.results:
+        n = r.t_h.size
+        tc["regimen"] += [r.label] * n
+        for k, v in (("time_h", r.t_h), ("rescue", r.rescue), ("p_fail", r.p_fail),
+                     ("da_response_rel", r.da_response_rel), ("w", r.w),
+                     ("occupancy_mpfc_interneuron", r.occupancy_interneuron),
+                     ("plasma_ketamine_uM", r.plasma_ketamine_uM)):
+            tc[k] += list(map(float, v))
+    write_table(tc, out / "regimens_timecourse.csv")
+    reglib.plot_regimens(result, out / "regimens.png")
+    figures = ["regimens.png", "regimens.svg"]
+    from pkpd import __version__
+
+    rows = [dict(zip(table, vals)) for vals in zip(*table.values())]
+    record = {"kind": "regimens", "command": reproduce_command(), "version": __version__,
+              "inputs": {"regimens": {r.label: {"species": r.species, "pk_model": r.pk_model,
+                                                "weight_kg": r.weight_kg, "doses": r.regimen.describe()}
+                                      for r in result.results},
+                         "species": species, "pk_model": pk_model, "horizon_h": result.horizon_h, "step_h": step_h},
+              "results": {"table": rows, "depressed_state": result.results[0].reference,
+                          "no_drug_max_abs_rescue": float(abs(result.control["rescue"]).max())},
+              "assumptions": assumption_rows(), "figures": figures,
+              "files": ["regimens.csv", "regimens_timecourse.csv"]}
+    study = write_json(record, out / "regimens.study.json")
+    fmt = lambda x: "—" if x is None else f"{x:.3g}"  # noqa: E731
+    typer.echo("regimen, onset h, peak rescue, peak time h, duration h, half-life h, rescue 24h, rescue 7d, "
+               "Cmax ng/mL, AUC uM*h, peak occupancy (interneuron)")
+    for row in rows:
+        typer.echo(", ".join([row["regimen"]] + [fmt(row[k]) for k in (
+            "onset_h", "peak_rescue", "peak_time_h", "duration_h", "half_life_h", "rescue_24h", "rescue_7d",
+            "cmax_plasma_ketamine_ng_per_ml", "auc_plasma_ketamine_uM_h", "peak_occupancy_interneuron")]))
+    typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {os.path.join(str(out), 'regimens.csv')}, "
+               f"regimens.png/.svg and {study.name}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

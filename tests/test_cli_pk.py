@@ -68,10 +68,20 @@ def test_pk_summary_is_json_with_exposure_metrics():
     assert 0 < s["nmda_occupancy_pyramidal"]["peak"] < s["nmda_occupancy_interneuron"]["peak"] < 1
 
 
-def test_pk_plot(tmp_path):
-    res = runner.invoke(cli.app, [*MOUSE, "--plot", str(tmp_path / "pk.png"), "--out", str(tmp_path / "pk.csv")])
+def test_pk_plot(tmp_path, monkeypatch):
+    import sys
+
+    from pkpd.figures import read_png_metadata
+
+    args = [*MOUSE, "--plot", str(tmp_path / "pk.png"), "--out", str(tmp_path / "pk.csv")]
+    monkeypatch.setattr(sys, "argv", ["ketamine", *args])  # the command line the figure records
+    res = runner.invoke(cli.app, args)
     assert res.exit_code == 0, res.output
     assert (tmp_path / "pk.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "pk.svg").read_text().lstrip().startswith("<?xml")  # the SVG twin
+    meta = json.loads(read_png_metadata(tmp_path / "pk.png")["Description"])
+    assert meta["command"] == "ketamine " + " ".join(args)
+    assert (meta["species"], meta["doses"][0]["amount"], meta["doses"][0]["route"]) == ("mouse", 10.0, "ip")
 
 
 def test_pk_options_reach_the_library_exactly(monkeypatch):

@@ -22,10 +22,16 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
         return {"ok": 1}
 
     monkeypatch.setattr("circuits.experiments.write_wu2021", spy)
-    res = runner.invoke(cli.app, ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3"])
+    args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3"]
+    monkeypatch.setattr("sys.argv", ["ketamine", *args])
+    res = runner.invoke(cli.app, args)
     assert res.exit_code == 0, res.output
     assert seen == {"out": tmp_path / "d", "n": 7, "seed": 3}
     assert json.loads(res.stdout) == {"ok": 1}
+    # the provenance `ketamine report` prints: the exact command and the inputs
+    rec = json.loads((tmp_path / "d" / "command.json").read_text())
+    assert rec["command"] == "ketamine " + " ".join(args)
+    assert rec["inputs"] == {"experiment": "wu2021", "n": 7, "seed": 3}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -61,6 +67,11 @@ def test_simulate_writes_timecourses_tests_and_plot(tmp_path):
     assert {"time_h", "occupancy_mpfc_interneuron", "r_e", "r_d1", "r_da", "rho", "A", "w", "da_response_rel",
             "p_fail"} <= set(table[0])
     assert plot.stat().st_size > 10_000
+    assert plot.with_suffix(".svg").exists()  # the SVG twin
+    from pkpd.figures import read_png_metadata
+
+    meta = json.loads(read_png_metadata(plot)["Description"])
+    assert meta["protocol"]["name"] == "slh" and meta["subjects"] == 1 and meta["command"].startswith("ketamine")
 
 
 def test_params_circuit_lists_every_circuit_parameter():
