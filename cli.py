@@ -453,6 +453,10 @@ def cohort(
                                                "or wlh: strong / weak learned helplessness through the circuit "
                                                "model, the dose given at the protocol's drug time (sLH 96 h, wLH "
                                                "116 h), readouts at every test.")] = "pk",
+    manipulation: Annotated[Optional[str], typer.Option(help="slh/wlh only: one manipulation for the whole cohort "
+                                                             "(da_silencing, cno_only, mpfc_silencing, "
+                                                             "vta_infusion, mpfc_infusion, drd1_activation, "
+                                                             "drd1_inhibition, mtor_block, spine_block).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty; or the run to continue with "
                                                      "--resume).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
@@ -486,20 +490,32 @@ def cohort(
             raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
         if protocol not in COHORT_PROTOCOLS:
             raise ValueError(f"protocol: unknown {protocol!r}; expected one of {', '.join(COHORT_PROTOCOLS)}")
+        proto = COHORT_PROTOCOLS[protocol]
+        if manipulation is not None:
+            from circuits.protocols import MANIPULATIONS
+
+            if proto not in ("slh", "wlh"):
+                raise ValueError(f"manipulation: only the circuit protocols slh and wlh take a manipulation; "
+                                 f"protocol is {protocol!r}")
+            if manipulation not in MANIPULATIONS:
+                raise ValueError(f"manipulation: unknown {manipulation!r}; expected one of "
+                                 f"{', '.join(MANIPULATIONS)}")
+            if manipulation != "none":
+                proto = f"{proto}+{manipulation}"
         if dose is None and regimen is None:
             raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
         reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
                             infusion_time=infusion_time)
         if duration is not None:
             duration_h = parse_time(duration, "duration", allow_zero=False)
-        elif COHORT_PROTOCOLS[protocol] in ("slh", "wlh"):
+        elif proto != "pk":
             from circuits.cohort import protocol_duration_h
 
-            duration_h = protocol_duration_h(COHORT_PROTOCOLS[protocol], reg)
+            duration_h = protocol_duration_h(proto, reg)
         else:
             duration_h = 24.0
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
-                          species=species, pk_model=pk_model, seed=seed, protocol=COHORT_PROTOCOLS[protocol],
+                          species=species, pk_model=pk_model, seed=seed, protocol=proto,
                           trajectories=trajectories)
         if chunk_size <= 0:
             raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")

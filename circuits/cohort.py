@@ -30,7 +30,7 @@ from pkpd.cohort import (ReadoutContext, SimInputs, cohort_time_grid, pk_paramet
 
 from .experiments import COHORT_VARIATION, output_times, run_groups, vary
 from .model import CircuitParams, circuit_system
-from .protocols import build_protocol
+from .protocols import MANIPULATIONS, PROTOCOLS, build_protocol
 
 __all__ = ["CircuitProtocol", "circuit_population", "protocol_duration_h", "BAND_OBSERVABLES", "BAND_UNITS"]
 
@@ -62,12 +62,15 @@ def circuit_population(species: str = "mouse", pk_model: str | None = None):
 
 
 def protocol_duration_h(name: str, regimen=None) -> float:
-    """Simulated time of protocol ``name`` (h): a circuit cohort's ``duration_h`` must equal it."""
-    return build_protocol(name, regimen=regimen).duration_h
+    """Simulated time of protocol ``name`` (h; ``slh``, ``wlh``, or either with ``+manipulation``): a circuit
+    cohort's ``duration_h`` must equal it."""
+    base, _, m = name.partition("+")
+    return build_protocol(base, regimen=regimen, manipulations=(m,) if m else ()).duration_h
 
 
 class CircuitProtocol:
-    """``slh`` / ``wlh`` with the cohort's regimen at the protocol's drug time (see module docstring)."""
+    """``slh`` / ``wlh`` with the cohort's regimen at the protocol's drug time (see module docstring), optionally
+    under one manipulation of :data:`circuits.protocols.MANIPULATIONS` (registered as ``"slh+mtor_block"`` etc.)."""
 
     default_readouts = ("circuit_tests", "circuit_peaks", "circuit_exposure")
     allows_saline = True  # an empty regimen is the protocol's saline group (CohortSpec accepts it)
@@ -76,11 +79,13 @@ class CircuitProtocol:
     labels = BAND_LABELS
     default_population = staticmethod(circuit_population)
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, manipulation: str = "none"):
         self.name = name
+        self.manipulation = manipulation
 
     def protocol(self, spec):
-        return build_protocol(self.name, regimen=spec.regimen)
+        return build_protocol(self.name, regimen=spec.regimen,
+                              manipulations=() if self.manipulation == "none" else (self.manipulation,))
 
     def check(self, spec) -> None:
         from pkpd.cohort import _param_bounds
@@ -190,7 +195,9 @@ def circuit_tests_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     res = ctx.results
     S = ctx.ok.size
     if not res:  # no subject solved in this chunk: the labels still come from the protocol
-        labels = [lbl for lbl, _ in build_protocol(ctx.spec.protocol, regimen=ctx.spec.regimen).tests]
+        from pkpd.cohort import get_protocol
+
+        labels = [lbl for lbl, _ in get_protocol(ctx.spec.protocol).protocol(ctx.spec).tests]
         return {f"{p}_{lbl}": np.full(S, np.nan) for lbl in labels
                 for p in ("da_response_rel", "failure_prob", "latency_s")}
     out = {}
@@ -253,5 +260,8 @@ def circuit_exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     return out
 
 
-register_protocol("slh", CircuitProtocol("slh"))
-register_protocol("wlh", CircuitProtocol("wlh"))
+for _name in PROTOCOLS:
+    register_protocol(_name, CircuitProtocol(_name))
+    for _m in MANIPULATIONS:
+        if _m != "none":
+            register_protocol(f"{_name}+{_m}", CircuitProtocol(_name, _m))

@@ -45,11 +45,34 @@ def test_options_reach_run_cohort_exactly(tmp_path, monkeypatch):
     (["--n", "10", "--dose", "10mg/kg", "--chunk-size", "0"], "chunk-size: expected a positive"),
     (["--n", "10", "--dose", "10mg/kg", "--species", "rat"], "species: unknown species"),
     (["--n", "100000000", "--dose", "10mg/kg", "--chunk-size", "100000000"], "GiB"),
+    (["--n", "10", "--dose", "10mg/kg", "--manipulation", "mtor_block"], "manipulation: only the circuit protocols"),
+    (["--n", "10", "--dose", "10mg/kg", "--protocol", "slh", "--manipulation", "xyz"],
+     "manipulation: unknown 'xyz'; expected one of none, da_silencing"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     res = runner.invoke(cli.app, ["cohort", *args, "--out", str(tmp_path / "x")])
     assert res.exit_code == 2, res.output
     assert message in res.stderr and "Traceback" not in res.output
+
+
+def test_a_manipulation_selects_the_manipulated_circuit_protocol(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run(spec, out, **kw):
+        seen.update(spec=spec)
+        return CohortRun(out, {}, {"n": spec.n, "n_ok": spec.n, "n_failed": 0, "failures": {}}, 1, 0, 0.1)
+
+    monkeypatch.setattr("pkpd.cohort.run_cohort", fake_run)
+    res = runner.invoke(cli.app, ["cohort", "--n", "10", "--dose", "10mg/kg", "--protocol", "slh",
+                                  "--manipulation", "spine_block", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    from circuits.cohort import protocol_duration_h
+    from pkpd.cohort import get_protocol
+
+    spec = seen["spec"]
+    assert spec.protocol == "slh+spine_block"
+    assert spec.duration_h == protocol_duration_h("slh+spine_block", spec.regimen)
+    assert get_protocol(spec.protocol).protocol(spec).overrides == {"spine_block": 1.0}
 
 
 def test_summarize_prints_and_draws(tmp_path):

@@ -37,7 +37,7 @@ def run(tmp_path_factory):
     return d, read_subjects(d).to_pydict()
 
 
-def _direct(spec, tab):
+def _direct(spec, tab, manipulations=()):
     """The subjects of the run, rebuilt one by one and run through run_groups directly."""
     from circuits.protocols import build_protocol
     from pkpd.pk import parameter_values
@@ -58,7 +58,7 @@ def _direct(spec, tab):
         pk.append(parameter_values(m, subj, drug=spec.drug,
                                    nmda=NmdaParams(interneuron_potency_ratio=base.interneuron_potency_ratio)))
         w.append(tab["weight_kg"][i])
-    pr = build_protocol("slh", regimen=spec.regimen)
+    pr = build_protocol("slh", regimen=spec.regimen, manipulations=manipulations)
     from circuits.cohort import CircuitProtocol
 
     grid = CircuitProtocol("slh").grid(spec)  # the runner's output grid (same solver output points)
@@ -189,3 +189,18 @@ def test_wlh_readouts_at_every_daily_test():
     assert np.all(res["status"] == 0) and np.all(np.diff(f[:4], axis=0) > 0)
     # ketamine 4 h before test 5 rescues on average (not every mouse: a deeply helpless one, P_fail 0.97, stays)
     assert f[4].mean() < f[3].mean() - 0.1
+
+
+@pytest.mark.parametrize("manipulation", ["mtor_block", "da_silencing"])
+def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(run, manipulation):
+    """Protocol ``slh+<manipulation>``: every subject equals run_groups under the same manipulation (as in
+    test_each_subject_matches_the_direct_circuit_path), and the manipulation acts: mTOR block loses the 24-h rescue,
+    DA silencing the 4-h rescue, against the unmanipulated cohort of the same subjects (Wu 2021; SCIENCE §6.3, 6.6)."""
+    _, ref = run
+    spec = _spec(n=4, protocol=f"slh+{manipulation}")
+    tab = run_chunk(spec, 0, 0, 4)["subjects"]
+    g = _direct(spec, tab, manipulations=(manipulation,))
+    for j, lbl in enumerate(TESTS):
+        np.testing.assert_allclose(tab[f"failure_prob_{lbl}"], g.failure[:, j], rtol=1e-9, atol=0)
+    test = {"mtor_block": "24h", "da_silencing": "4h"}[manipulation]
+    assert np.all(tab[f"failure_prob_{test}"] > np.asarray(ref[f"failure_prob_{test}"])[:4] + 0.1)
