@@ -204,3 +204,39 @@ def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(r
         np.testing.assert_allclose(tab[f"failure_prob_{lbl}"], g.failure[:, j], rtol=1e-9, atol=0)
     test = {"mtor_block": "24h", "da_silencing": "4h"}[manipulation]
     assert np.all(tab[f"failure_prob_{test}"] > np.asarray(ref[f"failure_prob_{test}"])[:4] + 0.1)
+
+
+def test_a_killed_circuit_run_resumes_to_the_uninterrupted_result(run, tmp_path):
+    """The process is killed (SIGKILL, the runner's test hook) after its first chunk of 4; ``resume`` runs only the
+    second, and every subject row equals the uninterrupted run's bit for bit."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from pkpd.cohort import ENV_STOP_AFTER
+
+    _, tab = run
+    out = tmp_path / "k"
+    root = Path(__file__).resolve().parents[2]
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(root)!r})
+        from pkpd.cohort import CohortSpec, run_cohort
+        from pkpd.dosing import Regimen
+        from circuits.cohort import protocol_duration_h
+        reg = Regimen.single("10mg/kg", "ip")
+        run_cohort(CohortSpec(n={N}, regimen=reg, duration_h=protocol_duration_h("slh", reg), protocol="slh",
+                              seed=3), {str(out)!r}, chunk_size=4)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, ENV_STOP_AFTER: "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 137, proc.stderr
+    assert len(list((out / "subjects").glob("*.parquet"))) == 1
+    res = run_cohort(_spec(), out, chunk_size=4, resume=True)
+    assert (res.chunks_skipped, res.chunks_run) == (1, 1)
+    tb = read_subjects(out).to_pydict()
+    for k in tab:
+        x, y = np.asarray(tab[k]), np.asarray(tb[k])
+        assert (np.array_equal(x.view(np.uint64), y.view(np.uint64)) if x.dtype.kind == "f"
+                else list(x) == list(y)), k
