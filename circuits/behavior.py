@@ -25,7 +25,7 @@ class BehaviorParams:
 
     b0: float = param(-3.794, "1", "calibrated: logit of the sLH baseline failure rate 2.2 % (Wu 2021, n = 105) "
                       "at R = 1", bounds=(-20, 20), kind="calibrated")
-    b1: float = param(10.537, "1", "calibrated (with the slow-plasticity parameters, circuits.calibration): sLH "
+    b1: float = param(10.532, "1", "calibrated (with the slow-plasticity parameters, circuits.calibration): sLH "
                       "74 % after induction (Wu 2021, n = 107) with the DA response about halved",
                       bounds=(0, 100), kind="calibrated")
     trial_s: float = param(10.0, "s", "Wu 2021 Methods: escapable shock up to 10 s", bounds=(0.1, 100),

@@ -8,7 +8,9 @@ for a small gain, so we kept the typical-mouse fit.
 
 Fitted (on the logit scale; the DA response on a log scale): ``g_h``, ``k_rho_per_h``, ``test_stress_weight``,
 ``b1``, ``k_a_per_h``, ``g_p``, ``tau_a_h``
-(``b0`` = logit of the 2.2 % sLH baseline, exactly). Every other experiment (all controls, wLH 24 h, dose
+(``b0`` = logit of the 2.2 % sLH baseline, exactly). Set by hand before this fit, not fitted: ``j_z_nA`` and
+``tau_z_h`` of the post-anaesthetic state (:mod:`circuits.mpfc`), so that 100-200 mg/kg do not rescue escape
+(SCIENCE §6.7; they leave 10 mg/kg untouched). Every other experiment (all controls, wLH 24 h, dose
 response, the DA response, individual differences) is a prediction.
 """
 

@@ -110,7 +110,7 @@ class GroupResult:
 
 _KEEP = ("r_d1", "r_e", "r_da", "w", "occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "da_uM",
          "plasma_ketamine_uM", "brain_free_ketamine_uM")  # the last two: exposure readouts of circuit cohorts
-_KEEP_STATES = ("H", "theta", "M", "A", "P", "rho")
+_KEEP_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")
 _READ_BEFORE_H = 1e-3  # readout 3.6 s before a test starts (the test's own stress is not yet applied)
 
 

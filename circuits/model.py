@@ -41,7 +41,7 @@ __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "c
 
 INPUT_STATES = ("shock", "stress", "cno", "silence")
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
-SLOW_STATES = ("H", "theta", "M", "A", "P", "rho")
+SLOW_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")  # Z: post-anaesthetic state (mPFC part)
 RTOL = 1e-6
 
 #: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).
@@ -219,7 +219,8 @@ def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 
     y = np.zeros(sysm.n_states)
     vals = {"S_E": s[0], "S_I": s[1], "r_G": vs[0], "u_glu": vs[1], "v_glu": vs[2], "r_DA": vs[3], "DA": vs[4],
             "gcamp": vs[5],
-            "H": 0.0, "theta": r_d1, "M": 0.0, "A": 1.0, "P": 0.0, "rho": 1.0}
+            "H": 0.0, "theta": r_d1, "M": 0.0, "A": 1.0, "P": 0.0, "rho": 1.0,
+            "Z": 0.0}
     for k, v in vals.items():
         y[sysm.state_index(k)] = v
     return y

@@ -5,10 +5,11 @@ spine formation cascade, and stress-driven spine loss. Time in hours.
 
     dH/dt = k_H·shock·(1 − H) − H/τ_H                                   stress load
     dθ/dt = (r_D1 − θ)/τ_θ                                              sliding activity reference (BCM-like)
-    dM/dt = (k_M (1 − mTOR block) [σ(r_D1/θ − 1 − δ) − σ(−δ)] − M)/τ_M    BDNF/mTORC1 drive
+    dM/dt = (k_M (1 − mTOR block) [σ(r_D1/θ − 1 − δ) − σ(−δ)] − M)/τ_M   BDNF/mTORC1 drive
     dA/dt = k_A M d1 (A_max − A) − (A − 1)/τ_A                          DA/D1-gated potentiation
     dP/dt = (M d1 − P)/τ_P                                              structural (synaptic-protein) drive
-    dρ/dt = k_ρ [1 + g_P P (1 − spine block) − (1 + g_H H²) ρ]           spine density (1 naive)
+    dρ/dt = k_ρ [1 + g_P P (1 − spine block)(ρ_max − ρ)/(ρ_max − 1) − (1 + g_H H²) ρ]
+                                                                        spine density (1 naive)
     w     = ρ A                                                         synaptic efficacy
 
 Spine loss is cooperative in the stress load (H², assumed): one wLH session is mild, two sLH sessions severe
@@ -20,6 +21,17 @@ activation) engages BDNF/mTOR, not the modest activity of a shock session. Time 
 ≈ 30 min (Autry et al. 2011 Nature 475:91), mTORC1 peaking at 30–60 min (Li et al. 2010 Science 329:959), D1/PKA
 gating of potentiation (Wu et al. 2021 Biol Psychiatry, doi 10.1016/j.biopsych.2020.12.022), new spines unchanged
 at 3–6 h and increased at 12–24 h, needed to sustain the effect (Moda-Sava et al. 2019 Science 364:eaat8078); stress eliminates spines.
+
+**Saturating spine formation.** Activity-driven formation needs free sites on the dendrite: it is proportional to
+``(ρ_max − ρ)/(ρ_max − 1)`` (1 at the naive density, 0 at the ceiling ρ_max), so repeated doses cannot push the
+density, and the efficacy ``w = ρA ≤ ρ_max·A_max``, beyond a physiological ceiling (without it, repeated dosing
+drove ρ toward ~10× naive). Below naive density (after stress) formation is correspondingly easier. Ketamine's
+reported increases of mPFC spine density are tens of percent (Li et al. 2010, rat layer V at 24 h;
+Phoumthipphavong et al. 2016 eNeuro 3:ENEURO.0133-15.2016, mouse medial frontal cortex, up to 2 weeks); ρ_max is
+set above them (assumed).
+
+Anaesthetic doses: the post-anaesthetic depression of pyramidal excitability (state ``Z`` of
+:mod:`circuits.mpfc`) keeps the drug's wash-out from producing a surge, so no BDNF/mTOR drive follows.
 """
 
 from __future__ import annotations
@@ -56,20 +68,26 @@ class PlasticityParams:
                                   "when mPFC is silenced for long)", bounds=(1e-3, 10), kind="assumed")
     sharp_m: float = param(20.0, "1", "assumed: sharpness of the surge threshold", bounds=(1, 1000),
                            kind="assumed")
-    k_a_per_h: float = param(1.466, "1/h", "calibrated to the rescue at 4 h after 10 mg/kg (Wu 2021 sLH)",
+    k_a_per_h: float = param(1.412, "1/h", "calibrated to the rescue at 4 h after 10 mg/kg (Wu 2021 sLH)",
                              bounds=(0, 1000), kind="calibrated")
     a_max: float = param(2.0, "1", "assumed: maximal potentiation (x naive efficacy)", bounds=(1, 10),
                          kind="assumed")
-    tau_a_h: float = param(28.77, "h", "calibrated: potentiation decays so the rescue is partly lost by 72 h "
+    tau_a_h: float = param(27.27, "h", "calibrated: potentiation decays so the rescue is partly lost by 72 h "
                            "(Wu 2021)", bounds=(1, 1000), kind="calibrated")
     tau_p_h: float = param(8.0, "h", "assumed: synaptic protein/structural drive over hours (SCIENCE §5; "
                            "Li 2010: synaptic proteins from 2 h)", bounds=(0.1, 1000), kind="assumed")
-    k_rho_per_h: float = param(0.006146, "1/h", "calibrated (sLH/wLH failure rates and the 72-h fade): spine "
+    k_rho_per_h: float = param(0.005974, "1/h", "calibrated (sLH/wLH failure rates and the 72-h fade): spine "
                                "turnover ~7 days, within the days-weeks range of cortical spines (Holtmaat et al. "
                                "2005 Neuron 45:279)", bounds=(1e-4, 10), kind="calibrated")
-    g_p: float = param(210.5, "1", "calibrated: spine formation per unit structural drive, to the rescue at 24 h "
-                       "(new spines at 12-24 h, Moda-Sava 2019)", bounds=(0, 1000), kind="calibrated")
-    g_h: float = param(46.88, "1", "calibrated: stress-driven spine elimination per unit load, to the sLH/wLH "
+    g_p: float = param(152.7, "1", "calibrated: spine formation per unit structural drive at the naive density "
+                       "(saturating toward rho_max), to the rescue at 24 h (new spines at 12-24 h, Moda-Sava 2019)",
+                       bounds=(0, 1000), kind="calibrated")
+    rho_max: float = param(1.5, "1", "assumed: maximal spine density (x naive) that activity-driven formation "
+                           "can reach; set above the tens-of-percent increases of mPFC spine density after ketamine "
+                           "(Li et al. 2010 Science 329:959; Phoumthipphavong et al. 2016 eNeuro "
+                           "3:ENEURO.0133-15.2016)",
+                           bounds=(1.01, 10), kind="assumed")
+    g_h: float = param(48.08, "1", "calibrated: stress-driven spine elimination per unit load, to the sLH/wLH "
                        "failure rates (Wu 2021)", bounds=(0, 1000), kind="calibrated")
 
     def __post_init__(self):
@@ -109,6 +127,7 @@ def plasticity_part(r_d1, d1, shock) -> Part:
            (p["k_m"] * (1 - MANIP["mtor_block"]) * sig - m) / p["tau_m_h"],
            p["k_a_per_h"] * m * d1 * (p["a_max"] - a) - (a - 1) / p["tau_a_h"],
            (m * d1 - pp) / p["tau_p_h"],
-           p["k_rho_per_h"] * (1 + p["g_p"] * pp * (1 - MANIP["spine_block"]) - (1 + p["g_h"] * h ** 2) * rho))
+           p["k_rho_per_h"] * (1 + p["g_p"] * pp * (1 - MANIP["spine_block"]) * (p["rho_max"] - rho)
+                               / (p["rho_max"] - 1) - (1 + p["g_h"] * h ** 2) * rho))
     return Part("plasticity", (h, theta, m, a, pp, rho), rhs, tuple(P.values()) + tuple(MANIP.values()),
                 (("w", rho * a), ("surge", surge)))

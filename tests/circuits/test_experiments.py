@@ -98,12 +98,17 @@ def test_exp6_mtor_block_and_spine_block(result):
     assert c["spine_block_ket_48h"] > f["ket_24h"] + 0.2
 
 
-def test_exp7_dose_response_inverted_u_of_the_mpfc_surge(result):
+def test_exp7_dose_response_inverted_u_of_the_mpfc_surge_and_no_benefit_at_anaesthetic_doses(result):
     d = result[0]["dose_response"]
     peak = dict(zip(d["dose_mg_per_kg"], d["mpfc_peak_rel"]))
     assert peak[10.0] > 1.1                                # up at 10 mg/kg
     assert peak[200.0] < 0.9                               # down at anaesthetic doses
     assert max(peak, key=peak.get) < 50.0
+    # no benefit at anaesthetic doses (SCIENCE §6.7): 100 and 200 mg/kg stay near saline at 4 h; 10 mg/kg rescues
+    fail = dict(zip(d["dose_mg_per_kg"], d["failure_rate_4h"]))
+    saline = result[0]["slh"]["failure_rate"]["saline_4h"]
+    assert fail[10.0] < saline - 0.4
+    assert abs(fail[100.0] - saline) < 0.15 and abs(fail[200.0] - saline) < 0.15
 
 
 def test_exp8_individual_differences_are_continuous(result):
