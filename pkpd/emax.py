@@ -361,8 +361,8 @@ def analyse_dose_response(dose, mean, sem=None, *, ci: float = 0.95, unit: str =
     if not sh.monotonic:
         what = "maximum" if sh.kind == "inverted_u" else "minimum"
         name = "an inverted U" if sh.kind == "inverted_u" else "a U"
-        out["statement"] = (f"non-monotonic: {name}, {what} effect at {sh.dose_of_max_effect:g}{u}; no Hill/ED50 "
-                            f"fit ({sh.reason})")
+        out["statement"] = (f"non-monotonic: {name}, the readout's {what} at {sh.dose_of_max_effect:g}{u} (the dose "
+                            f"of maximal effect); no Hill/ED50 fit ({sh.reason})")
         return out
     out["direction"] = sh.kind
     if np.unique(d).size < MIN_FIT_POINTS or np.sum(d > 0) < 2:
