@@ -714,9 +714,6 @@ def regimens_cmd(
 
     Example: ketamine regimens --preset human_single --preset human_6x12d --preset esketamine_84 --out results/reg
     """
-    import os
-
-    from pkpd.io import write_json, write_table
     from pkpd.units import format_hours, parse_time
 
     if list_presets:
@@ -732,7 +729,6 @@ def regimens_cmd(
                 typer.echo(f"    {d}")
         return
     from circuits import regimens as reglib
-    from circuits.translation import assumption_rows
 
     try:
         if out is None:
@@ -750,35 +746,8 @@ def regimens_cmd(
                                              step_h=step_h, progress=progress)
     except ValueError as e:
         fail(str(e))
-    out.mkdir(parents=True, exist_ok=True)
-    table = result.table()
-    write_table(table, out / "regimens.csv")
-    tc = {k: [] for k in ("regimen", "time_h", "rescue", "p_fail", "da_response_rel", "w",
-                          "occupancy_mpfc_interneuron", "plasma_ketamine_uM")}
-    for r in result.results:
-        n = r.t_h.size
-        tc["regimen"] += [r.label] * n
-        for k, v in (("time_h", r.t_h), ("rescue", r.rescue), ("p_fail", r.p_fail),
-                     ("da_response_rel", r.da_response_rel), ("w", r.w),
-                     ("occupancy_mpfc_interneuron", r.occupancy_interneuron),
-                     ("plasma_ketamine_uM", r.plasma_ketamine_uM)):
-            tc[k] += list(map(float, v))
-    write_table(tc, out / "regimens_timecourse.csv")
-    reglib.plot_regimens(result, out / "regimens.png")
-    figures = ["regimens.png", "regimens.svg"]
-    from pkpd import __version__
-
-    rows = [dict(zip(table, vals)) for vals in zip(*table.values())]
-    record = {"kind": "regimens", "command": reproduce_command(), "version": __version__,
-              "inputs": {"regimens": {r.label: {"species": r.species, "pk_model": r.pk_model,
-                                                "weight_kg": r.weight_kg, "doses": r.regimen.describe()}
-                                      for r in result.results},
-                         "species": species, "pk_model": pk_model, "horizon_h": result.horizon_h, "step_h": step_h},
-              "results": {"table": rows, "depressed_state": result.results[0].reference,
-                          "no_drug_max_abs_rescue": float(abs(result.control["rescue"]).max())},
-              "assumptions": assumption_rows(), "figures": figures,
-              "files": ["regimens.csv", "regimens_timecourse.csv"]}
-    study = write_json(record, out / "regimens.study.json")
+    record = result.write(out, reproduce_command())
+    rows = record["results"]["table"]
     fmt = lambda x: "—" if x is None else f"{x:.3g}"  # noqa: E731
     typer.echo("regimen, onset h, peak rescue, peak time h, duration h, half-life h, rescue 24h, rescue 7d, "
                "Cmax ng/mL, AUC uM*h, peak occupancy (interneuron)")
@@ -786,8 +755,8 @@ def regimens_cmd(
         typer.echo(", ".join([row["regimen"]] + [fmt(row[k]) for k in (
             "onset_h", "peak_rescue", "peak_time_h", "duration_h", "half_life_h", "rescue_24h", "rescue_7d",
             "cmax_plasma_ketamine_ng_per_ml", "auc_plasma_ketamine_uM_h", "peak_occupancy_interneuron")]))
-    typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {os.path.join(str(out), 'regimens.csv')}, "
-               f"regimens.png/.svg and {study.name}", err=True)
+    typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {out / 'regimens.csv'}, regimens_timecourse.csv, "
+               f"regimens.png/.svg and regimens.study.json", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -225,6 +225,50 @@ class RegimenComparison:
         rows = [r.row() for r in self.results]
         return {k: [row[k] for row in rows] for k in TABLE_COLUMNS}
 
+    def timecourse(self) -> dict[str, list]:
+        """Every regimen's time courses stacked (long format): regimen, time_h, rescue, p_fail, da_response_rel,
+        w, occupancy_mpfc_interneuron, plasma_ketamine_uM."""
+        tc = {k: [] for k in ("regimen", "time_h", "rescue", "p_fail", "da_response_rel", "w",
+                              "occupancy_mpfc_interneuron", "plasma_ketamine_uM")}
+        for r in self.results:
+            tc["regimen"] += [r.label] * r.t_h.size
+            for k, v in (("time_h", r.t_h), ("rescue", r.rescue), ("p_fail", r.p_fail),
+                         ("da_response_rel", r.da_response_rel), ("w", r.w),
+                         ("occupancy_mpfc_interneuron", r.occupancy_interneuron),
+                         ("plasma_ketamine_uM", r.plasma_ketamine_uM)):
+                tc[k] += list(map(float, v))
+        return tc
+
+    def write(self, out_dir, command: str = "") -> dict:
+        """Write ``regimens.csv`` (:meth:`table`), ``regimens_timecourse.csv``, ``regimens.png``/``.svg`` and
+        ``regimens.study.json`` (the record ``ketamine report`` reads: inputs, results, the mouse-to-human
+        assumptions, ``command``) into ``out_dir``, each atomically; return the record."""
+        from pkpd import __version__
+        from pkpd.io import write_json, write_table
+
+        from .translation import assumption_rows
+
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        table = self.table()
+        write_table(table, out / "regimens.csv")
+        write_table(self.timecourse(), out / "regimens_timecourse.csv")
+        plot_regimens(self, out / "regimens.png")
+        rows = [dict(zip(table, vals)) for vals in zip(*table.values())]
+        record = {"kind": "regimens", "command": command, "version": __version__,
+                  "inputs": {"regimens": {r.label: {"species": r.species, "pk_model": r.pk_model,
+                                                    "weight_kg": r.weight_kg, "doses": r.regimen.describe()}
+                                          for r in self.results},
+                             "horizon_h": self.horizon_h},
+                  "results": {"table": rows, "depressed_state": self.results[0].reference,
+                              "no_drug_max_abs_rescue": float(abs(self.control["rescue"]).max())},
+                  "assumptions": assumption_rows(), "figures": ["regimens.png", "regimens.svg"],
+                  "files": ["regimens.csv", "regimens_timecourse.csv"]}
+        write_json(record, out / "regimens.study.json")
+        return record
+
 
 def compare_regimens(names_or_regimens, *, species: str = "human", horizon_days: float | None = None,
                      weight_kg: float | None = None, pk_model: str | None = None, step_h: float = 1.0,

@@ -291,10 +291,10 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
                 runs.append(None)
             else:
                 out = base / f"dose_{dose:g}"
-                cb = None
-                if progress is not None:
-                    def cb(done, _total, _b=done_before):
+                def cb(done, _total, _b=done_before):
+                    if progress is not None:
                         progress(_b + done, total)
+
                 run_cohort(spec, out, chunk_size=int(chunk_size), resume=resume, progress=cb)
                 tab = read_subjects(out, columns=["status", *columns]).to_pydict()
                 vals = {c: np.asarray(tab[c], float) for c in columns}

@@ -391,7 +391,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
                            f"(status {int(sol.status[k])})")
     if progress:
         progress(0.4)
-    R, N = len(P), sol.y.shape[2]
+    R = len(P)
     # a resolved shock trial from every state: the mouse readout
     peaks = np.empty((R, T.size))
     for k in range(R):
