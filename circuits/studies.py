@@ -78,21 +78,11 @@ def readouts_for(species: str) -> tuple[str, ...]:
 
 
 def dose_grid(doses, field_name: str = "doses") -> np.ndarray:
-    """Doses as a float array, checked: non-empty, finite, >= 0, strictly increasing (``ValueError`` naming
-    ``field_name`` otherwise)."""
-    try:
-        d = np.asarray(list(doses), dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{field_name}: expected numbers (mg/kg), got {doses!r}") from None
-    if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"{field_name}: expected at least one dose (mg/kg)")
-    if not np.all(np.isfinite(d)):
-        raise ValueError(f"{field_name}: expected finite doses in mg/kg, got {d.tolist()}")
-    if np.any(d < 0):
-        raise ValueError(f"{field_name}: expected doses >= 0 mg/kg, got {d.tolist()}")
-    if np.any(np.diff(d) <= 0):
-        raise ValueError(f"{field_name}: expected a strictly increasing dose grid (mg/kg), got {d.tolist()}")
-    return d
+    """Doses in mg/kg as a float array, checked: non-empty, finite, >= 0, strictly increasing (``ValueError``
+    naming ``field_name`` otherwise; :func:`pkpd.emax.check_doses`)."""
+    from pkpd.emax import check_doses
+
+    return check_doses(doses, field_name, unit="mg/kg")
 
 
 def _check_readouts(readouts, species: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HillFit", "Shape", "hill", "fit_hill", "classify_shape", "analyse_dose_response",
+__all__ = ["HillFit", "Shape", "hill", "fit_hill", "classify_shape", "analyse_dose_response", "check_doses",
            "SHAPE_NOISE_SEM", "SHAPE_NOISE_FRACTION", "MIN_FIT_POINTS"]
 
 #: an interior extremum must exceed both ends by more than this many combined SEMs …
@@ -119,17 +119,23 @@ class Shape:
         return self.kind in ("increasing", "decreasing")
 
 
-def _as_doses(dose, name: str = "dose", strict: bool = True) -> np.ndarray:
-    d = np.asarray(dose, dtype=float)
+def check_doses(dose, name: str = "dose", *, strict: bool = True, unit: str = "") -> np.ndarray:
+    """``dose`` as a float array, checked: numbers, non-empty, 1-D, finite, >= 0, increasing (strictly with
+    ``strict``); ``ValueError`` naming ``name`` (and ``unit`` in the message) otherwise."""
+    u = f" {unit}" if unit else ""
+    try:
+        d = np.asarray(list(dose) if not isinstance(dose, np.ndarray) else dose, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected numbers{f' ({unit})' if unit else ''}, got {dose!r}") from None
     if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D sequence of doses, got shape {d.shape}")
+        raise ValueError(f"{name}: expected at least one dose{u} (a non-empty 1-D sequence), got shape {d.shape}")
     if not np.all(np.isfinite(d)):
-        raise ValueError(f"{name}: expected finite doses, got {d.tolist()}")
+        raise ValueError(f"{name}: expected finite doses{u}, got {d.tolist()}")
     if np.any(d < 0):
-        raise ValueError(f"{name}: expected doses >= 0, got {d.tolist()}")
+        raise ValueError(f"{name}: expected doses >= 0{u}, got {d.tolist()}")
     step = np.diff(d)
     if np.any(step < 0) or (strict and np.any(step == 0)):
-        raise ValueError(f"{name}: expected doses in {'strictly ' if strict else ''}increasing order, "
+        raise ValueError(f"{name}: expected a {'strictly ' if strict else ''}increasing dose grid{u}, "
                          f"got {d.tolist()}")
     return d
 
@@ -183,7 +189,7 @@ def fit_hill(dose, effect, *, weights=None, increasing: bool | None = None, ci: 
     """
     from scipy.optimize import least_squares
 
-    d = _as_doses(dose, "dose", strict=False)
+    d = check_doses(dose, "dose", strict=False)
     m = d.size
     y = _as_values(effect, "effect", m)
     w = np.ones(m) if weights is None else _as_values(weights, "weights", m)
@@ -299,7 +305,7 @@ def classify_shape(dose, mean, sem=None) -> Shape:
     sem : (m,) array, optional
         Standard error of each mean (default 0: only the range fraction counts as noise).
     """
-    d = _as_doses(dose, "dose")
+    d = check_doses(dose, "dose")
     m = d.size
     y = _as_values(mean, "mean", m)
     s = np.zeros(m) if sem is None else _as_values(sem, "sem", m)
@@ -349,7 +355,7 @@ def analyse_dose_response(dose, mean, sem=None, *, ci: float = 0.95, unit: str =
     near-zero SEM does not take all the weight), unit weights otherwise; ``Emax``'s sign is fixed by the direction.
     Every dict also has ``"reason"`` (the shape rule that decided).
     """
-    d = _as_doses(dose, "dose")
+    d = check_doses(dose, "dose")
     y = _as_values(mean, "mean", d.size)
     sh = classify_shape(d, y, sem)
     u = f" {unit}" if unit else ""
