@@ -5,7 +5,11 @@
 * Failure probability of a 10-s escape trial from the post-shock DA response relative to the same subject before
   induction, ``R̂``: ``logit P_fail = b₀ − b₁ (R̂ − 1)``. With a constant escape hazard λ, ``P_fail = e^(−λT)`` and
   the mean latency (failures scored T) is ``(1 − P_fail)/λ`` — which reproduces the tight failure–latency
-  correlation (R = 0.93, Wu 2021).
+  correlation (R = 0.93, Wu 2021). Under the same hazard, an escaping trial ends at the mean latency of escapes
+  ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` (:func:`escape_latency_s`), the shock duration of the model's
+  escape readout trials.
+* The paper's individual signature (Wu 2021: "the baseline distance between escape and failure mean traces"
+  predicts helplessness, R² 0.63, and the ketamine response, R² 0.72): :func:`escape_failure_distance`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import numpy as np
 
 from pkpd.parameters import check_bounds, param
 
-__all__ = ["BehaviorParams", "failure_probability", "mean_latency_s", "photometry", "trial_windows"]
+__all__ = ["BehaviorParams", "failure_probability", "mean_latency_s", "escape_latency_s", "photometry",
+           "trial_windows", "dff", "escape_failure_distance"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,20 @@ def mean_latency_s(p_fail, params: BehaviorParams = BehaviorParams()):
     p = np.clip(np.asarray(p_fail, float), 1e-12, 1 - 1e-12)
     lam = -np.log(p) / params.trial_s
     return (1.0 - p) / lam
+
+
+def escape_latency_s(p_fail, params: BehaviorParams = BehaviorParams()):
+    """Mean latency (s) of the *escaping* trials under the constant hazard ``λ = −ln P_fail / T`` of
+    :func:`mean_latency_s`: the exponential latency truncated at the trial's cap T,
+
+        E[L | L < T] = ∫₀ᵀ t λe^(−λt) dt / (1 − e^(−λT)) = 1/λ − T·P_fail / (1 − P_fail),
+
+    which tends to T/2 as P_fail → 1 (λ → 0) and to 1/λ as P_fail → 0. ``p_fail`` is array-like (clipped to
+    [1e-12, 1 − 1e-9]).
+    """
+    p = np.clip(np.asarray(p_fail, float), 1e-12, 1 - 1e-9)
+    lam = -np.log(p) / params.trial_s
+    return 1.0 / lam - params.trial_s * p / (1.0 - p)
 
 
 def trial_windows(t_s, onset_s: float, *, baseline_s: float = 5.0, peak_s: float = 8.0):
@@ -85,3 +104,43 @@ def photometry(trace, t_s, onset_s: float, shock_s: float = 3.0, f_ref=None):
     ref = base if f_ref is None else np.asarray(f_ref, float)
     return {"baseline": base, "peak": peak, "dip": dip, "dff_peak": peak / ref, "dff_dip": dip / ref}
 
+
+def dff(trace, t_s, onset_s: float):
+    """ΔF/F of indicator traces (..., n_times): (F − F₀)/F₀ with F₀ each trace's mean over the 5 s before onset
+    (Wu 2021 Methods)."""
+    tr = np.asarray(trace, float)
+    base_m, _ = trial_windows(t_s, onset_s)
+    base = np.cumsum(tr[..., base_m], axis=-1)[..., -1] / np.count_nonzero(base_m)
+    return (tr - base[..., None]) / base[..., None]
+
+
+def escape_failure_distance(escape, failure, t_s, onset_s: float, *, window_s: float = 8.0):
+    """The paper's individual signature: the distance between a subject's escape and failure ΔF/F traces.
+
+    Defined here as the **root-mean-square difference** of the two ΔF/F traces (each normalised by its own 5-s
+    pre-onset baseline, :func:`dff`) over the paper's response window, onset to onset + 8 s::
+
+        D = sqrt( mean_{onset ≤ t ≤ onset + 8 s} (ΔF/F_escape(t) − ΔF/F_failure(t))² )
+
+    Why RMS: Wu 2021 call it a *distance between mean traces*, i.e. between whole time courses, not between two
+    peaks; the RMS difference is that L2 distance divided by √(window), so it is in ΔF/F units and independent
+    of the sampling step (the mean is over the window's samples, both ends included, on an evenly sampled axis).
+    It weighs the whole window: the phase where the escape trial has ended its shock (rise) while the failure
+    trial is still shocked, and any difference of the dips; a peak-to-peak difference would ignore the shape.
+
+    Parameters
+    ----------
+    escape, failure : ndarray (..., n_times)
+        Indicator traces (any units; ΔF/F is taken here) of the escape and failure trials, same time axis.
+    t_s : ndarray (n_times,)
+        Trial time, s. ``onset_s``: shock onset, s. ``window_s``: the response window (8 s, Wu 2021).
+
+    Returns
+    -------
+    ndarray (...)
+        D in ΔF/F units (fraction; × 100 for %).
+    """
+    t = np.asarray(t_s, float)
+    win = (t >= onset_s) & (t <= onset_s + window_s + 1e-9)
+    d = dff(escape, t, onset_s)[..., win] - dff(failure, t, onset_s)[..., win]
+    return np.sqrt(np.cumsum(d * d, axis=-1)[..., -1] / np.count_nonzero(win))

@@ -11,14 +11,15 @@ import numpy as np
 
 from pkpd.dosing import Regimen
 
-from .behavior import failure_probability, mean_latency_s, photometry
+from .behavior import (dff, escape_failure_distance, escape_latency_s, failure_probability, mean_latency_s,
+                       photometry)
 from .model import (RTOL, CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector,
                     run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
 __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
            "PAPER", "DOSE_GRID",
-           "naive_reference", "write_wu2021", "simulate_protocol"]
+           "naive_reference", "baseline_signature", "write_wu2021", "simulate_protocol"]
 
 #: Per-subject lognormal variation (SD of log) of a few circuit parameters — assumed sizes; ``g_h`` (stress
 #: sensitivity of spine loss) is the resilience phenotype.
@@ -124,6 +125,53 @@ def naive_reference(cohort: list[CircuitParams], p=None):
     return photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s), tr, y0, p
 
 
+def baseline_signature(cohort: list[CircuitParams], p=None, *, total_s: float = 25.0) -> dict:
+    """The paper's individual signature from each subject's naive state (no drug, no stress; Wu 2021: "the baseline
+    distance between escape and failure mean traces").
+
+    Two resolved trials per subject from its drug-free fixed point (one batched solve, one shock duration per row):
+
+    * **failure**: the shock lasts the test trial's full 10 s (:attr:`ProtocolParams.test_trial_s`; a failure
+      is never escaped);
+    * **escape**: the shock ends at the subject's mean escape latency given escape at baseline,
+      ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` with ``λ = −ln P_fail / T`` (:func:`escape_latency_s`, the
+      behaviour model's constant hazard) and ``P_fail`` the naive failure probability (R̂ = 1: logit⁻¹ b₀ =
+      2.2 %), i.e. 2.4 s for the calibrated link. One trial at the mean latency stands for the mean escape trace
+      (the model is deterministic; averaging trials over the latency distribution would smear the offset).
+
+    The signature is :func:`~circuits.behavior.escape_failure_distance` of the two traces (RMS difference of
+    ΔF/F over onset to onset + 8 s). ``p``: engine parameter vectors (default: typical PK, each subject's circuit).
+
+    Returns
+    -------
+    dict
+        ``signature`` (S,) ΔF/F fraction; ``escape_minus_failure`` (S,): a diagnostic, the *signed* mean
+        difference escape − failure of ΔF/F over the same window (equal to the L1 distance / window wherever the
+        escape trace lies above the failure trace, as in the paper's traces; unlike the RMS distance it keeps
+        its sign when a failure trace rises above the escape trace during a long shock);
+        ``escape_latency_s`` (S,); ``t_s`` (n_times,); ``onset_s``;
+        ``escape``, ``failure`` (S, n_times) indicator traces; ``status`` (S,) 0 where both trials solved.
+    """
+    from .protocols import ProtocolParams
+
+    S = len(cohort)
+    y0 = np.array([initial_state(c) for c in cohort])
+    if p is None:
+        p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
+    lat = np.array([float(escape_latency_s(failure_probability(1.0, c.behavior), c.behavior)) for c in cohort])
+    fail_s = ProtocolParams().test_trial_s
+    tr = run_trials(np.concatenate([y0, y0]), np.concatenate([p, p]),
+                    shock_s=np.concatenate([lat, np.full(S, fail_s)]), total_s=max(total_s, 5.0 + fail_s + 1.0))
+    esc, fail = tr.gcamp[:S], tr.gcamp[S:]
+    status = np.maximum(tr.status[:S], tr.status[S:])
+    sig = np.where(status == 0, escape_failure_distance(esc, fail, tr.t_s, tr.onset_s), np.nan)
+    win = (tr.t_s >= tr.onset_s) & (tr.t_s <= tr.onset_s + 8.0 + 1e-9)
+    signed = (dff(esc, tr.t_s, tr.onset_s) - dff(fail, tr.t_s, tr.onset_s))[:, win]
+    signed = np.where(status == 0, np.cumsum(signed, axis=-1)[:, -1] / np.count_nonzero(win), np.nan)
+    return {"signature": sig, "escape_minus_failure": signed, "escape_latency_s": lat, "failure_shock_s": fail_s,
+            "t_s": tr.t_s, "onset_s": tr.onset_s, "escape": esc, "failure": fail, "status": status}
+
+
 def _read(t: float) -> float:
     return max(t - _READ_BEFORE_H, 0.0)
 
@@ -150,8 +198,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
 
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
-    ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials use
-    :data:`circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
+    ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials keep
+    :data:`circuits.model.RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
     segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its readouts NaN); since the engine
     solves each run independently of its batch, the other runs' results are unchanged.
     """
@@ -308,7 +356,13 @@ def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
 
 def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     """Experiments 1–8 of SCIENCE §6 on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
-    the keys of issue 4; ``details`` holds group results for figures."""
+    the keys of issue 4; ``details`` holds group results for figures.
+
+    Individual differences (experiment 8): each mouse's baseline signature is the paper's, the distance between
+    its naive escape and failure ΔF/F traces (:func:`baseline_signature`); ``summary["individual"]`` holds its
+    R² (squared Pearson correlation over the cohort) against the ketamine response (sLH failure rate after
+    induction − 4 h after ketamine) and against helplessness (the failure rate after induction); ``details``
+    repeats them with the signed correlations ``r_…`` and the trials (``signature_trials``)."""
     cohort = virtual_cohort(n, seed)
     ket = _ket(10.0)
     groups = {
@@ -344,12 +398,17 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
         pre = np.searchsorted(t, 96.0)
         win = (t > 96.0) & (t <= 97.0 + 1e-9)
         dose_peak.append(float(np.mean(g.long["r_e"][:, win].mean(axis=1) / g.long["r_e"][:, pre])))
-    base_sig = naive_reference(cohort)[0]["dff_peak"]
+    sig = baseline_signature(cohort)
+    base_sig = sig["signature"]
     resp = s.failure[:, s.labels.index("lh")] - s.failure[:, s.labels.index("4h")]
     helpless = s.failure[:, s.labels.index("lh")]
+
+    def corr(x, y):  # Pearson r over the cohort; NaN when undefined (n ≤ 2, a constant or a failed readout)
+        ok = n > 2 and np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.std(x) > 0 and np.std(y) > 0
+        return float(np.corrcoef(x, y)[0, 1]) if ok else float("nan")
+
     def r2(x, y):
-        ok = n > 2 and np.std(x) > 0 and np.std(y) > 0
-        return float(np.corrcoef(x, y)[0, 1] ** 2) if ok else float("nan")
+        return corr(x, y) ** 2
 
     summary = {
         "slh": {"failure_rate": {"baseline": fl("slh_ket", "baseline"), "lh": fl("slh_ket", "lh"),
@@ -372,10 +431,18 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
         },
         "dose_response": {"dose_mg_per_kg": list(DOSE_GRID), "mpfc_peak_rel": dose_peak,
                           "failure_rate_4h": [fl(f"dose_{d:g}", "4h") for d in DOSE_GRID]},
-        "individual": {"r2_baseline_signature_vs_ket_response": r2(base_sig, resp)},
+        "individual": {"r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
+                       "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless)},
     }
     details = {"groups": res, "cohort": cohort, "baseline_signature": base_sig, "ket_response": resp,
                "helplessness": helpless, "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
+               "r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
+               "r_baseline_signature_vs_helplessness": corr(base_sig, helpless),
+               "r_baseline_signature_vs_ket_response": corr(base_sig, resp),
+               "signature_trials": sig,
+               # diagnostic: the signed escape − failure difference (see baseline_signature)
+               "r_signed_signature_vs_helplessness": corr(sig["escape_minus_failure"], helpless),
+               "r_signed_signature_vs_ket_response": corr(sig["escape_minus_failure"], resp),
                "n": n, "seed": seed}
     return summary, details
 

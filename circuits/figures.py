@@ -159,13 +159,44 @@ def dose_figure(summary: dict, details: dict | None = None):
 
 
 def individual_figure(summary: dict, details: dict):
-    """Individual differences: each mouse's pre-induction DA signature against its ketamine response."""
-    fig, ax = pyplot().subplots(figsize=(5, 4))
-    ax.scatter(100.0 * np.asarray(details["baseline_signature"]), details["ket_response"], s=10)
-    ax.set_xlabel("pre-induction post-shock DA ΔF/F peak (%)")
-    ax.set_ylabel("ketamine response (failure rate LH − 4 h, fraction)")
-    ax.set_title(f"R² model {summary['individual']['r2_baseline_signature_vs_ket_response']:.2f} "
-                 f"(paper 0.72, a different signature)", fontsize=9)
+    """Individual differences with the paper's signature (Wu 2021: the baseline distance between escape and failure
+    mean traces predicts helplessness, R² 0.63, and the ketamine response, R² 0.72).
+
+    Left: the naive escape trial (shock ended at the mean escape latency) and failure trial (10-s shock) as ΔF/F
+    (% of each trial's pre-shock baseline), cohort mean, the 8-s window of the signature shaded. Middle and right:
+    each mouse's signature (RMS ΔF/F difference over that window, %) against its failure rate after induction and
+    its ketamine response (failure rate after LH − 4 h after ketamine), with the model's R² beside the paper's.
+    """
+    from .behavior import dff
+
+    sig = details["signature_trials"]
+    t = np.asarray(sig["t_s"]) - sig["onset_s"]
+    esc = 100.0 * dff(sig["escape"], sig["t_s"], sig["onset_s"])
+    fail = 100.0 * dff(sig["failure"], sig["t_s"], sig["onset_s"])
+    lat = float(np.mean(sig["escape_latency_s"]))
+    fig, axs = pyplot().subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    ax = axs[0]
+    ax.axvspan(0, 8.0, color="gray", alpha=0.12, label="signature window (8 s)")
+    ax.axvline(lat, color="tab:blue", ls=":", lw=1)
+    ax.axvline(float(sig["failure_shock_s"]), color="tab:red", ls=":", lw=1)
+    ax.plot(t, esc.mean(0), color="tab:blue", label=f"escape (shock ends at {lat:.1f} s)")
+    ax.plot(t, fail.mean(0), color="tab:red", label=f"failure ({float(sig['failure_shock_s']):g}-s shock)")
+    ax.axhline(0.0, color="gray", lw=0.5)
+    ax.set_xlabel("time from shock onset (s)")
+    ax.set_ylabel("DA neuron ΔF/F (% of pre-shock baseline)")
+    ax.set_title(f"naive escape vs failure trials (mean of {esc.shape[0]} mice)", fontsize=9)
+    ax.legend(fontsize=7)
+    x = 100.0 * np.asarray(details["baseline_signature"])
+    ind = summary["individual"]
+    for ax, y, key, paper, ylabel in (
+            (axs[1], details["helplessness"], "r2_baseline_signature_vs_helplessness", 0.63,
+             "failure rate after induction (fraction)"),
+            (axs[2], details["ket_response"], "r2_baseline_signature_vs_ket_response", 0.72,
+             "ketamine response (failure rate LH − 4 h, fraction)")):
+        ax.scatter(x, y, s=10)
+        ax.set_xlabel("baseline escape–failure distance (RMS ΔF/F, %)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"R² model {ind[key]:.2f} (paper {paper:.2f})", fontsize=9)
     return fig
 
 

@@ -236,23 +236,27 @@ def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_st
 
 @dataclass(frozen=True, eq=False)
 class TrialResult:
-    """One resolved shock trial per row: time (s from the trial start), DA rate and indicator traces."""
+    """One resolved shock trial per row: time (s from the trial start), DA rate and indicator traces.
+
+    ``shock_s`` is the shock duration: a float when every row had the same, else an ndarray (S,) of each row's."""
 
     t_s: np.ndarray
     r_da: np.ndarray
     gcamp: np.ndarray
     r_d1: np.ndarray
     onset_s: float
-    shock_s: float
+    shock_s: float | np.ndarray
     status: np.ndarray
 
 
-def run_trials(y0, params, *, onset_s: float = 5.0, shock_s: float = 3.0, total_s: float = 15.0,
+def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float = 15.0,
                dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = RTOL) -> TrialResult:
     """Fully dynamic single-trial mode: one foot shock from each state in ``y0`` (S, N).
 
     The trial starts at ``t0_h`` (only matters for time-dependent inputs; there are none) with ``stress`` 0; the
     shock input is switched to 1 at ``onset_s`` and back to 0 after ``shock_s`` by exact reset events.
+    ``shock_s`` is one duration (s) for every row or one per row (array-like (S,), e.g. escape trials ended at
+    each subject's escape latency beside 10-s failure trials; one engine schedule per row).
     """
     from pkpd.ode import Schedule, solve
 
@@ -262,8 +266,19 @@ def run_trials(y0, params, *, onset_s: float = 5.0, shock_s: float = 3.0, total_
     y0[:, sysm.state_index("shock")] = 0.0
     t_s = np.arange(0.0, total_s + 1e-9, dt_s)
     t_h = t0_h + t_s / S_PER_H
-    sched = (Schedule().reset(t0_h + onset_s / S_PER_H, "shock", 1.0)
-             .reset(t0_h + (onset_s + shock_s) / S_PER_H, "shock", 0.0))
+    durations = np.asarray(shock_s, float)
+    if durations.ndim > 1 or (durations.ndim == 1 and durations.size != y0.shape[0]):
+        raise ValueError(f"shock_s: expected one duration or one per row ({y0.shape[0]}), got shape "
+                         f"{durations.shape}")
+    if not (np.all(np.isfinite(durations)) and np.all(durations > 0)):
+        raise ValueError(f"shock_s: expected positive finite durations (s), got {shock_s!r}")
+
+    def schedule(d):
+        return (Schedule().reset(t0_h + onset_s / S_PER_H, "shock", 1.0)
+                .reset(t0_h + (onset_s + float(d)) / S_PER_H, "shock", 0.0))
+
+    sched = schedule(durations) if durations.ndim == 0 else [schedule(d) for d in durations]
     sol = solve(sysm, y0, t_h, params, method="rosenbrock", rtol=rtol, atol=atol_vector(), schedule=sched)
-    return TrialResult(t_s, sol.state("r_DA"), sol.state("gcamp"), sol.observables["r_d1"], onset_s, shock_s,
+    out_shock = float(durations) if durations.ndim == 0 else durations.copy()
+    return TrialResult(t_s, sol.state("r_DA"), sol.state("gcamp"), sol.observables["r_d1"], onset_s, out_shock,
                        sol.status)

@@ -116,3 +116,23 @@ def test_exp8_individual_differences_are_continuous(result):
     resp = d["ket_response"]
     assert np.std(resp) > 0.0 and np.std(d["baseline_signature"]) > 0.0
     assert len(np.unique(np.round(d["helplessness"], 6))) == len(resp)   # continuous, not two classes
+
+
+def test_exp8_individual_block_uses_the_escape_failure_signature(result):
+    from circuits.behavior import escape_failure_distance
+
+    s, d = result
+    ind = s["individual"]
+    assert set(ind) == {"r2_baseline_signature_vs_ket_response", "r2_baseline_signature_vs_helplessness"}
+    for v in ind.values():
+        assert math.isfinite(v) and 0.0 <= v <= 1.0
+    for k in ("r2_baseline_signature_vs_helplessness", "r2_baseline_signature_vs_ket_response"):
+        assert d[k] == ind[k]
+    for k in ("r_baseline_signature_vs_helplessness", "r_baseline_signature_vs_ket_response"):
+        assert math.isfinite(d[k]) and d[k] ** 2 == pytest.approx(ind[k.replace("r_", "r2_", 1)])
+    sig = d["signature_trials"]
+    assert np.all(np.isfinite(d["baseline_signature"])) and np.all(sig["status"] == 0)
+    np.testing.assert_allclose(d["baseline_signature"],
+                               escape_failure_distance(sig["escape"], sig["failure"], sig["t_s"], sig["onset_s"]))
+    assert sig["escape"].shape == sig["failure"].shape == (6, sig["t_s"].size)
+    assert np.all(sig["escape_latency_s"] < sig["failure_shock_s"])
