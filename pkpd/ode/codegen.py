@@ -255,7 +255,8 @@ class CompiledSystem:
                 numba.set_num_threads(previous)
         return {k: o[:, :, i] for i, k in enumerate(names)}
 
-    def run(self, n_subjects, Y0, P, T, atol, events, method_code, rtol, max_steps, threads, method_name):
+    def run(self, n_subjects, Y0, P, T, atol, events, method_code, rtol, max_steps, threads, method_name,
+            observables: bool = True):
         """Run the batch kernel on validated, packed inputs (see :func:`pkpd.ode.solve.solve`)."""
         import numba
 
@@ -277,7 +278,7 @@ class CompiledSystem:
                                     max_steps, n_blocks, out, stats, status)
         finally:
             numba.set_num_threads(previous)
-        observables = self.observe(T, out, P, threads=n_threads)
+        observables = self.observe(T, out, P, threads=n_threads) if observables else {}
         return Solution(t=T, y=out, status=status, n_accepted=stats[:, 0], n_rejected=stats[:, 1],
                         n_rhs=stats[:, 2], n_jac=stats[:, 3], stiff=stats[:, 4].astype(bool),
                         state_names=self.system.state_names, method=method_name, rtol=rtol, atol=atol,

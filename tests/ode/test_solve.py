@@ -82,6 +82,21 @@ def test_two_compartment_oral_doses_and_infusion_match_matrix_exponential(method
     np.testing.assert_allclose(s.y[0], exact, rtol=1e-8, atol=1e-10)
 
 
+def test_observables_equal_their_expressions_and_can_be_skipped():
+    """Solution.observables evaluate the system's observable expressions on the states (here conc = amount / V,
+    checked against the states directly); observables=False skips them and leaves the states bit-identical."""
+    sched = Schedule().bolus(0.0, "depot", 50.0)
+    T = np.linspace(0, 24, 25)
+    full = solve(TWO, [0, 0, 0], T, P2, schedule=sched, rtol=1e-8, atol=1e-10)
+    bare = solve(TWO, [0, 0, 0], T, P2, schedule=sched, rtol=1e-8, atol=1e-10, observables=False)
+    assert TWO.observables and full.observables and bare.observables == {}
+    assert np.array_equal(full.y, bare.y)
+    f = sympy.lambdify([*TWO.states, *TWO.params], list(TWO.observables.values()))
+    for k, name in enumerate(TWO.observables):
+        expected = np.array([f(*full.y[0, i], *P2)[k] for i in range(T.size)], float)
+        np.testing.assert_allclose(full.observables[name][0], expected, rtol=1e-14, atol=0)
+
+
 def test_output_at_an_event_time_is_the_state_after_the_event():
     sched = Schedule().bolus(0.0, "central", 10.0).bolus(5.0, "central", 7.0).reset(8.0, "peripheral", 0.0)
     s = solve(TWO, [0, 0, 0], [0.0, 5.0, 8.0, 9.0], P2, schedule=sched, rtol=1e-10, atol=1e-12)
