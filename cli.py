@@ -176,6 +176,7 @@ def pk(
     import numpy as np
 
     from pkpd.dosing import build_regimen
+    from pkpd.figures import check_figure_path
     from pkpd.output import jsonable, plot_pk, table_format, write_pk_table
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
@@ -183,6 +184,8 @@ def pk(
     try:
         if out is not None:
             table_format(out)
+        if plot is not None:
+            check_figure_path(plot)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt)
         duration_h = parse_time(duration, "duration", allow_zero=False)
         weight_kg = parse_weight(weight) if weight is not None else None
@@ -328,14 +331,15 @@ def simulate(
     from circuits.experiments import simulate_protocol
     from circuits.figures import plot_simulation
     from pkpd.dosing import Regimen, build_regimen
+    from pkpd.figures import check_figure_path
     from pkpd.io import write_table
     from pkpd.units import parse_time
 
     try:
         if out is not None and out.suffix.lower() not in (".csv", ".json", ".parquet"):
             raise ValueError(f"out: {str(out)!r} must end in .csv, .json or .parquet")
-        if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise ValueError(f"plot: {str(plot)!r} must end in .png, .pdf or .svg")
+        if plot is not None:
+            check_figure_path(plot)
         if subjects < 1:
             raise ValueError(f"subjects: expected at least 1 mouse, got {subjects}")
         if dose is None and regimen is None:
@@ -548,10 +552,11 @@ def cohort_summarize(
     """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
     percentile bands."""
     from pkpd.cohort import format_summary, plot_bands, summarize_run
+    from pkpd.figures import check_figure_path
 
     try:
-        if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise ValueError(f"plot: {str(plot)!r} must end in .png, .pdf or .svg")
+        if plot is not None:
+            check_figure_path(plot)
         summary = summarize_run(run)
         typer.echo(format_summary(summary))
         path = plot_bands(run, plot or run / "bands.png")
@@ -633,7 +638,7 @@ def dose_response_cmd(
     import os
 
     from circuits import studies
-    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.figures import check_figure_path
     from pkpd.io import TABLE_FORMATS
     from pkpd.units import parse_time
 
@@ -642,8 +647,8 @@ def dose_response_cmd(
         readouts = None if not readout else [r.strip() for item in readout for r in item.split(",") if r.strip()]
         if out is not None and out.suffix.lower() not in TABLE_FORMATS:
             raise ValueError(f"out: {str(out)!r} must end in one of {', '.join(TABLE_FORMATS)}")
-        if plot is not None and plot.suffix.lower() not in FIGURE_FORMATS:
-            raise ValueError(f"plot: {str(plot)!r} must end in one of {', '.join(FIGURE_FORMATS)}")
+        if plot is not None:
+            check_figure_path(plot)
         if work_dir is None and out is not None:
             work_dir = out.parent / f"{out.stem}_runs"
         if resume and work_dir is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pkpd.figures import FIGURE_FORMATS, pyplot, save_figure
+from pkpd.figures import check_figure_path, pyplot, save_figure
 
 __all__ = ["wu2021_figures", "plot_simulation", "failure_rates_figure", "da_trace_figure", "controls_figure",
            "dose_figure", "individual_figure", "timecourses_figure", "simulation_figure", "WU2021_FIGURES",
@@ -277,9 +277,7 @@ def plot_simulation(result: dict, path, *, svg: bool = True, command: str | None
     """Draw :func:`simulation_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is
     false) with the protocol (sessions, tests, doses, manipulations) and ``command`` (the command line that drew
     it, if given) in the metadata."""
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_FORMATS:
-        raise ValueError(f"plot: {str(path)!r} must end in .png, .pdf or .svg")
+    path = check_figure_path(path)
     params = {"protocol": result["protocol"],
               "subjects": int(len(np.unique(np.asarray(result["timecourse"]["subject"]))))}
     if command:

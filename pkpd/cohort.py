@@ -1104,11 +1104,9 @@ def bands_figure(run_dir):
 def plot_bands(run_dir, path, *, svg: bool = True) -> Path:
     """Draw :func:`bands_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
     atomically, with the version and the run's spec in the file's metadata."""
-    from .figures import FIGURE_FORMATS, save_figure
+    from .figures import check_figure_path, save_figure
 
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_FORMATS:
-        raise ValueError(f"plot: {str(path)!r} must end in .png, .pdf or .svg")
+    path = check_figure_path(path)
     spec = json.loads((Path(run_dir) / "manifest.json").read_text())["spec"]
     save_figure(bands_figure(run_dir), path, title=f"cohort percentile bands: {spec['n']} {spec['species']} "
                 f"subjects, protocol {spec['protocol']}", parameters=spec, svg=svg)

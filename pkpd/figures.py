@@ -11,9 +11,19 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["pyplot", "save_figure", "figure_metadata", "read_png_metadata", "FIGURE_FORMATS"]
+__all__ = ["pyplot", "save_figure", "check_figure_path", "figure_metadata", "read_png_metadata",
+           "FIGURE_FORMATS"]
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_figure_path(path, field: str = "plot") -> Path:
+    """``path`` as a Path if its suffix is one of :data:`FIGURE_FORMATS`; else ``ValueError`` naming ``field`` (call it
+    before a long computation whose figure goes there)."""
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise ValueError(f"{field}: {str(path)!r} must end in one of {', '.join(FIGURE_FORMATS)}")
+    return path
 
 
 def pyplot():
@@ -54,15 +64,18 @@ def save_figure(fig, path, *, title: str = "", parameters: Mapping | None = None
     Raises
     ------
     ValueError
-        If the suffix of ``path`` is not one of :data:`FIGURE_FORMATS` (before anything is drawn or written).
+        If the suffix of ``path`` is not one of :data:`FIGURE_FORMATS` (before anything is written; the figure is
+        closed as it would be after saving).
     """
     from .io import atomic_path
 
-    path = Path(path)
+    try:
+        path = check_figure_path(path)
+    except ValueError:
+        if close:
+            pyplot().close(fig)
+        raise
     suffix = path.suffix.lower()
-    if suffix not in FIGURE_FORMATS:
-        raise ValueError(f"plot: unknown image type {suffix or '(none)'!r} for {str(path)!r}; expected one of "
-                         f"{', '.join(FIGURE_FORMATS)}")
     if not title:
         sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
         title = sup or next((a.get_title() for a in fig.axes if a.get_title()), path.stem)

@@ -97,11 +97,9 @@ def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Pa
     """Draw :func:`pk_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
     atomically, with the version and the subject's metadata (species, model, doses; and ``command``, the command
     line that drew it, if given) in the file's metadata."""
-    from .figures import FIGURE_FORMATS, save_figure
+    from .figures import check_figure_path, save_figure
 
-    suffix = Path(path).suffix.lower()
-    if suffix not in FIGURE_FORMATS:
-        raise ValueError(f"plot: unknown image type {suffix or '(none)'!r}; expected .png, .pdf or .svg")
+    check_figure_path(path)
     m = result.metadata
     params = {k: m[k] for k in ("species", "pk_model", "drug", "weight_kg", "doses") if k in m}
     if command:

@@ -47,7 +47,7 @@ def test_plot_bands_writes_png_and_svg_with_provenance(run, tmp_path):
     assert "cohort percentile bands" in meta["Title"]
     svg = (tmp_path / "b.svg").read_text()
     assert "cohort percentile bands" in svg and f"ketamine-qsp {__version__}" in svg  # SVG Dublin-Core metadata
-    with pytest.raises(ValueError, match="plot: .* must end in .png, .pdf or .svg"):
+    with pytest.raises(ValueError, match=r"plot: '.*b\.gif' must end in one of \.png, \.svg, \.pdf"):
         plot_bands(run, tmp_path / "b.gif")
 
 

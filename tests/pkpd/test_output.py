@@ -60,7 +60,7 @@ def test_plot(tmp_path):
     meta = read_png_metadata(path)
     assert meta["Software"] == f"ketamine-qsp {__version__}"
     assert json.loads(meta["Description"])["species"] == "mouse"
-    with pytest.raises(ValueError, match="plot: unknown image type '.gif'"):
+    with pytest.raises(ValueError, match=r"plot: '.*pk\.gif' must end in one of \.png, \.svg, \.pdf"):
         plot_pk(r, tmp_path / "pk.gif")
 
 
