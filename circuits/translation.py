@@ -178,6 +178,8 @@ def effect_metrics(t_h, rescue, *, threshold: float = RESPONSE_THRESHOLD, last_d
         interpolated; None if not within the curve), ``last_peak``, ``last_peak_time_h``, ``end`` (R at the end),
         ``at_24h`` and ``at_7d`` (R 24 h and 7 days after the first dose; None beyond the curve).
     """
+    from pkpd.exposure import time_above
+
     t = np.asarray(t_h, float)
     r = np.asarray(rescue, float)
     if t.ndim != 1 or t.shape != r.shape or t.size < 2 or not (np.diff(t) > 0).all():
@@ -194,15 +196,7 @@ def effect_metrics(t_h, rescue, *, threshold: float = RESPONSE_THRESHOLD, last_d
         k = np.flatnonzero(~above[:-1] & above[1:])
         if k.size:
             onset = cross_up(k[0], k[0] + 1, threshold)
-    # time above threshold: linear interpolation inside each interval
-    dur = 0.0
-    for a in range(t.size - 1):
-        ra, rb, dt = r[a], r[a + 1], t[a + 1] - t[a]
-        if ra >= threshold and rb >= threshold:
-            dur += dt
-        elif (ra >= threshold) != (rb >= threshold):
-            f = (threshold - ra) / (rb - ra)
-            dur += dt * (1 - f) if rb >= threshold else dt * f
+    dur = time_above(t, r, threshold)  # crossings interpolated linearly
     i_pk = int(np.argmax(r))
     after = np.flatnonzero(t >= last_dose_h)
     j = int(after[np.argmax(r[after])]) if after.size else i_pk
