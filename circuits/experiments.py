@@ -341,15 +341,6 @@ def observe_all(y, p, t=None) -> dict[str, np.ndarray]:
     return compile_system(circuit_system(), "rosenbrock").observe(t, y, p)
 
 
-def _observable_fns():
-    """``ev(name, y, p)``: one observable on stored states (see :func:`observe_all`)."""
-
-    def ev(name, y, p):
-        return observe_all(y, p)[name]
-
-    return ev
-
-
 def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
     return Regimen.single(f"{dose_mg_per_kg:g}mg/kg", "ip")
 

@@ -341,7 +341,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     from pkpd.species import Subject
 
     from .behavior import failure_probability, photometry
-    from .experiments import _observable_fns
+    from .experiments import observe_all
     from .model import CircuitParams, parameter_values, parameter_vector, run_long, run_trials
 
     specs = list(specs)
@@ -376,8 +376,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     P = np.array(P)
     T = output_grid([s.regimen for s in specs], horizon_h, step_h)
     y0 = np.repeat(dep["y"][None], len(P), axis=0)
-    # repeated dosing drives efficacy far above naive (no ceiling on spine formation): fast DA dynamics then
-    # need more steps than the protocol runs
+    # weeks of repeated dosing take more steps than the default budget of the protocol runs
     sol = run_long(y0, P, T, scheds, max_steps=5_000_000)
     if (sol.status != 0).any():
         k = int(np.flatnonzero(sol.status != 0)[0])
@@ -400,9 +399,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
         pf = failure_probability(r_rel, c.behavior)
     rescue = (dep["p_fail"] - pf) / (dep["p_fail"] - dep["p_healthy"])
     da_rescue = (r_rel - dep["r_rel"]) / (1.0 - dep["r_rel"])
-    obs = _observable_fns()
-    names = ("w", "occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "plasma_ketamine_uM")
-    ob = {n: obs(n, sol.y, P) for n in names}
+    ob = observe_all(sol.y, P, T)
     reference = {k: dep[k] for k in ("p_fail", "p_healthy", "stress", "rho", "rho_slh", "H", "r_rel", "drift")}
     out = []
     for k, s in enumerate(specs):
