@@ -93,27 +93,11 @@ def save_figure(fig, path, *, title: str = "", parameters: Mapping | None = None
 
 
 def read_png_metadata(path) -> dict[str, str]:
-    """The text metadata of a PNG written by :func:`save_figure` (``Title``, ``Software``, ``Description``)."""
-    import zlib
+    """The text metadata of a PNG written by :func:`save_figure` (``Title``, ``Software``, ``Description``), read
+    with Pillow (a matplotlib dependency)."""
+    from PIL import Image
 
-    data = Path(path).read_bytes()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{str(path)!r} is not a PNG file")
-    out, i = {}, 8
-    while i < len(data):
-        n = int.from_bytes(data[i:i + 4], "big")
-        kind, body = data[i + 4:i + 8], data[i + 8:i + 8 + n]
-        if kind == b"tEXt":
-            k, _, v = body.partition(b"\0")
-            out[k.decode("latin-1")] = v.decode("latin-1")
-        elif kind == b"zTXt":
-            k, _, v = body.partition(b"\0")
-            out[k.decode("latin-1")] = zlib.decompress(v[1:]).decode("latin-1")
-        elif kind == b"iTXt":
-            k, _, rest = body.partition(b"\0")
-            comp, rest = rest[0], rest[2:]
-            _lang, _, rest = rest.partition(b"\0")
-            _tk, _, text = rest.partition(b"\0")
-            out[k.decode("latin-1")] = (zlib.decompress(text) if comp else text).decode("utf-8")
-        i += 12 + n
-    return out
+    with Image.open(path) as im:
+        if im.format != "PNG":
+            raise ValueError(f"{str(path)!r} is not a PNG file")
+        return dict(im.text)
