@@ -10,11 +10,13 @@
 #    ``u`` (sum of the rates of the running infusions) is recomputed, and the step size is chosen afresh (no stage
 #    or controller history crosses a discontinuity).
 # 2. Inside a segment: Dormand-Prince 5(4) with a PI controller, Hairer's DOP853 (8th order, for tight
-#    tolerances on non-stiff problems), or Rodas4 with Gustafsson's predictive controller. Outputs inside a step come from the method's dense output; outputs at a segment end are the state
-#    after that end's events (right-continuous).
-# 3. Each generated module holds one method family (the constant METHOD_FAMILY): EXPLICIT (DOPRI5), DOP853, or
-#    AUTO, which serves both ``rosenbrock`` (Rodas4 from the start) and ``auto``. Numba prunes the branches of
-#    the other families, so a module compiles only what its family runs.
+#    tolerances on non-stiff problems), or a Rodas method (Rodas4, or Rodas5P in its own family) with
+#    Gustafsson's predictive controller. Outputs inside a step come from the method's dense output; outputs at a
+#    segment end are the state after that end's events (right-continuous).
+# 3. Each generated module holds one method family (the constant METHOD_FAMILY): EXPLICIT (DOPRI5), DOP853,
+#    RODAS5P_FAMILY, or AUTO, which serves both ``rosenbrock`` (Rodas4 from the start) and ``auto``. Numba prunes
+#    the branches of the other families, so a module compiles only what its family runs. The Rodas kernel is one
+#    loop over the stages of the module's tableau (``_RO_*``: Rodas4, or Rodas5P in the RODAS5P family).
 #    method AUTO starts explicit and applies Hairer's stiffness test (DOPRI5 code; Hairer, Norsett & Wanner I,
 #    §II.10): after each accepted step, h*|lambda| is estimated as h * ||k7 - k6|| / ||y_new - y_stage6||; when it
 #    exceeds 2.6 (80% of the method's stability boundary on the negative real axis, 3.3) on 15 accepted steps
@@ -23,7 +25,11 @@
 #    stability-limited steps just under that, so the test would rarely fire (measured on Van der Pol, mu = 1000).
 # 4. Status codes, never exceptions: 0 ok, 1 max steps, 2 non-finite, 3 step too small. Outputs after a failure
 #    are NaN; the other subjects are not affected.
-from pkpd.ode.tableaus import DOP853 as _D8_TABLEAU, DOPRI5 as _DP_TABLEAU, RODAS4 as _RO_TABLEAU
+from pkpd.ode.tableaus import DOP853 as _D8_TABLEAU, DOPRI5 as _DP_TABLEAU, RODAS4, RODAS5P
+
+AUTO, EXPLICIT, ROSENBROCK, DOP853, RODAS5P_FAMILY = 0, 1, 2, 3, 4
+# the Rosenbrock method of this module: Rodas5P in the rodas5p family, Rodas4 in every other
+_RO_TABLEAU = RODAS5P if METHOD_FAMILY == RODAS5P_FAMILY else RODAS4
 
 _DP_A = np.ascontiguousarray(_DP_TABLEAU.a)
 _DP_C = np.ascontiguousarray(_DP_TABLEAU.c)
@@ -36,6 +42,8 @@ _RO_C = np.ascontiguousarray(_RO_TABLEAU.c)
 _RO_D = np.ascontiguousarray(_RO_TABLEAU.d)
 _RO_H = np.ascontiguousarray(_RO_TABLEAU.h)
 _RO_GAMMA = float(_RO_TABLEAU.gamma)
+_RO_S = _RO_TABLEAU.c.size         # stages; the last one is the error estimate
+_RO_NH = _RO_TABLEAU.h.shape[0]    # rows of the dense output
 _D8_A = np.ascontiguousarray(_D8_TABLEAU.a)
 _D8_C = np.ascontiguousarray(_D8_TABLEAU.c)
 _D8_B = np.ascontiguousarray(_D8_TABLEAU.b)
@@ -46,7 +54,6 @@ _D8_D = np.ascontiguousarray(_D8_TABLEAU.d)
 OK, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL = 0, 1, 2, 3
 _SWITCH = -1
 BOLUS, INFUSION, RESET = 0, 1, 2
-AUTO, EXPLICIT, ROSENBROCK, DOP853 = 0, 1, 2, 3
 # stats columns
 _ACC, _REJ, _RHS, _JAC, _STIFF = 0, 1, 2, 3, 4
 
@@ -371,7 +378,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             if not AUTONOMOUS:
                 K[0, i] += _RO_D[0] * h * ft[i]
         _solve_w(W, piv, K[0], sparse)
-        for s in range(1, 6):
+        for s in range(1, _RO_S):
             for i in range(N_STATES):
                 acc = y[i]
                 for j in range(s):
@@ -386,11 +393,11 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
                     acc += (_RO_CC[s, j] * inv_h) * K[j, i]
                 K[s, i] = acc
             _solve_w(W, piv, K[s], sparse)
-        cnt[_RHS] += 5
-        # stiffly accurate: y_new = (argument of the last stage) + k6, and k6 is the error estimate
+        cnt[_RHS] += _RO_S - 1
+        # stiffly accurate: y_new = (argument of the last stage) + k_s, and k_s is the error estimate
         for i in range(N_STATES):
-            ynew[i] = ystage[i] + K[5, i]
-        err = _err_norm(K[5], y, ynew, rtol, atol)
+            ynew[i] = ystage[i] + K[_RO_S - 1, i]
+        err = _err_norm(K[_RO_S - 1], y, ynew, rtol, atol)
         if err == math.inf:
             cnt[_REJ] += 1
             h *= _NONFINITE_SHRINK
@@ -411,18 +418,19 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             h_acc = h
             err_acc = max(1e-2, err)
             if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
-                for i in range(N_STATES):
-                    a0 = 0.0
-                    a1 = 0.0
-                    for j in range(5):
-                        a0 += _RO_H[0, j] * K[j, i]
-                        a1 += _RO_H[1, j] * K[j, i]
-                    D[0, i] = a0
-                    D[1, i] = a1
+                for r in range(_RO_NH):
+                    for i in range(N_STATES):
+                        acc = 0.0
+                        for j in range(_RO_S):
+                            acc += _RO_H[r, j] * K[j, i]
+                        D[r, i] = acc
                 while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
                     th = min(1.0, (t_eval[oi] - t) / h)
                     for i in range(N_STATES):
-                        out[oi, i] = (1.0 - th) * y[i] + th * (ynew[i] + (1.0 - th) * (D[0, i] + th * D[1, i]))
+                        acc = D[_RO_NH - 1, i]
+                        for r in range(_RO_NH - 2, -1, -1):
+                            acc = D[r, i] + th * acc
+                        out[oi, i] = (1.0 - th) * y[i] + th * (ynew[i] + (1.0 - th) * acc)
                     oi += 1
             for i in range(N_STATES):
                 y[i] = ynew[i]
@@ -566,7 +574,7 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
     t_end = t_eval[n_out - 1]
     for i in range(N_STATES):
         y[i] = y0[i]
-    stiff = method == ROSENBROCK
+    stiff = method == ROSENBROCK or method == RODAS5P_FAMILY
     if stiff:
         cnt[_STIFF] = 1
     _apply_jumps(t, y, ekind, et0, estate, evalue, ne)
@@ -591,6 +599,9 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
             if METHOD_FAMILY == EXPLICIT:
                 status, t, oi = _dopri_segment(t, tb, y, p, u, rtol, atol, False, t_eval, oi, out, max_steps, cnt,
                                                K, ynew, ystage, yerr)
+            if METHOD_FAMILY == RODAS5P_FAMILY:
+                status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew,
+                                               ystage, f0, ft, J, W, piv, D)
             if METHOD_FAMILY == AUTO:
                 if stiff:
                     status, t, oi = _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K,
@@ -642,7 +653,7 @@ def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, 
         J = np.zeros((n, n))
         W = np.empty((n, n))
         piv = np.empty(n, np.int64)
-        D = np.empty((2, n))
+        D = np.empty((3, n))
         F = np.empty((7, n))
         for s in range(lo, hi):
             sy = s if Y0.shape[0] > 1 else 0

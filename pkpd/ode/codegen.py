@@ -127,10 +127,10 @@ def generate_source(system: OdeSystem) -> str:
     return "\n".join(parts)
 
 
-#: method code (pkpd.ode.solve.METHODS) -> the family compiled for it: explicit 1, dop853 3, and 0 for both
-#: ``auto`` and ``rosenbrock`` (DOPRI5 + Rodas4). Each family is its own generated module, compiled on first use.
-FAMILY_OF_METHOD = {0: 0, 1: 1, 2: 0, 3: 3}
-FAMILY_NAMES = {0: "stiff", 1: "explicit", 3: "dop853"}
+#: method code (pkpd.ode.solve.METHODS) -> the family compiled for it: explicit 1, dop853 3, rodas5p 4, and 0 for
+#: both ``auto`` and ``rosenbrock`` (DOPRI5 + Rodas4). Each family is its own generated module, compiled on first use.
+FAMILY_OF_METHOD = {0: 0, 1: 1, 2: 0, 3: 3, 4: 4}
+FAMILY_NAMES = {0: "stiff", 1: "explicit", 3: "dop853", 4: "rodas5p"}
 
 
 def _full_source(system: OdeSystem, family: int) -> str:

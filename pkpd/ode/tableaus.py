@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExplicitTableau", "RosenbrockTableau", "Dop853Tableau", "DOPRI5", "RODAS4", "DOP853"]
+__all__ = ["ExplicitTableau", "RosenbrockTableau", "Dop853Tableau", "DOPRI5", "RODAS4", "RODAS5P", "DOP853"]
 
 
 def _frozen(a) -> np.ndarray:
@@ -66,11 +66,12 @@ class RosenbrockTableau:
     With ``W = I/(hγ) - J``, stage ``i`` solves
     ``W k_i = f(t + c_i h, y + Σ_j a_ij k_j) + Σ_j (C_ij / h) k_j + d_i h ∂f/∂t``. For the stiffly accurate Rodas
     family, ``y_new = y + Σ_j a_sj k_j + k_{s-1} + k_s``, the embedded solution omits ``k_s``, so ``k_s`` is the error
-    estimate, and the dense output is ``y(θ) = (1-θ) y + θ (y_new + (1-θ)(K1 + θ K2))`` with ``K = H k``.
+    estimate, and the dense output is ``y(θ) = (1-θ) y + θ (y_new + (1-θ)(K1 + θ K2 + θ² K3 + …))`` with ``K = H k``
+    (two rows of ``H`` for Rodas4, three for Rodas5P).
 
     Attributes
     ----------
-    gamma : diagonal coefficient γ; a : (s, s) ; C : (s, s) ; c : (s,) ; d : (s,) ; h : (2, s) dense output.
+    gamma : diagonal coefficient γ; a : (s, s) ; C : (s, s) ; c : (s,) ; d : (s,) ; h : (m, s) dense output.
     """
 
     name: str
@@ -148,6 +149,52 @@ RODAS4 = RosenbrockTableau(
        [-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872, 0.0]],
     order=4,
     error_order=3,
+)
+
+
+# Rodas5P of Steinebach (2023, BIT Numer. Math. 63:27, "Construction of Rosenbrock-Wanner method Rodas5P and
+# numerical benchmarks within the Julia Differential Equations package"): 8 stages, order 5 with an embedded order-4
+# solution and an order-4 dense output, L-stable and stiffly accurate; coefficients as in OrdinaryDiffEq.jl
+# (src/tableaus/rosenbrock_tableaus.jl, Rodas5PTableau). Stages 7 and 8 restart from the previous stage's solution
+# (a_7j = a_6j + δ_j6, a_8j = a_7j + δ_j7), as in Rodas4's stage 6; the consistency checks of RosenbrockTableau
+# (rows of Γ sum to d, rows of α to c) verify the transcription.
+_R5A = np.zeros((8, 8))
+_R5A[1, 0] = 3.0
+_R5A[2, :2] = [2.849394379747939, 0.45842242204463923]
+_R5A[3, :3] = [-6.954028509809101, 2.489845061869568, -10.358996098473584]
+_R5A[4, :4] = [2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641]
+_R5A[5, :5] = [-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256,
+               0.030198172008377946]
+_R5A[6, :5] = _R5A[5, :5]
+_R5A[6, 5] = 1.0
+_R5A[7, :6] = _R5A[6, :6]
+_R5A[7, 6] = 1.0
+_R5C = np.zeros((8, 8))
+_R5C[1, 0] = -14.155112264123755
+_R5C[2, :2] = [-17.97296035885952, -2.859693295451294]
+_R5C[3, :3] = [147.12150275711716, -1.41221402718213, 71.68940251302358]
+_R5C[4, :4] = [165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306]
+_R5C[5, :5] = [24.854864614690072, -3.0009227002832186, 47.4931110020768, 5.5814197821558125, -0.6610691825249471]
+_R5C[6, :6] = [30.91273214028599, -3.1208243349937974, 77.79954646070892, 34.28646028294783, -19.097331116725623,
+               -28.087943162872662]
+_R5C[7, :7] = [37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047, -40.06618937091002,
+               -54.66780262877968, -9.48861652309627]
+RODAS5P = RosenbrockTableau(
+    name="rodas5p",
+    gamma=0.21193756319429014,
+    a=_R5A,
+    C=_R5C,
+    c=[0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1.0, 1.0, 1.0],
+    d=[0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734, 2.325825639765069, 0.0,
+       0.0, 0.0],
+    h=[[25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
+        1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
+       [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796, 20.176138334709044,
+        15.98066361424651, -6.789040303419874, -6.710236069923372],
+       [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643, -52.072871366152654,
+        -59.78993625266729, -0.15582684282751913, 4.883087185713722]],
+    order=5,
+    error_order=4,
 )
 
 

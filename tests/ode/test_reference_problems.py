@@ -74,7 +74,7 @@ def test_scipy_reproduces_published_reference(name):
 # 2. Stiff problems: Rodas4 and auto-switching reach the published reference
 # ------------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("rtol", [1e-6, 1e-8])
-@pytest.mark.parametrize("method", ["rosenbrock", "auto"])
+@pytest.mark.parametrize("method", ["rosenbrock", "rodas5p", "auto"])
 @pytest.mark.parametrize("name", STIFF)
 def test_stiff_problem_matches_published_reference(name, method, rtol):
     p = PROBLEMS[name]

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from pkpd.ode.tableaus import DOPRI5, RODAS4, ExplicitTableau
+from pkpd.ode.tableaus import DOPRI5, RODAS4, RODAS5P, ExplicitTableau
 
 
 def _rk_conditions(a, b, c):
@@ -52,34 +52,40 @@ def test_explicit_tableau_rejects_inconsistent_coefficients():
                         p=[[1], [0], [0]], order=2, error_order=1)
 
 
-def test_rodas4_structure():
-    r = RODAS4
-    # d_i = Σ_j γ_ij and c_i = Σ_j α_ij are checked on construction; here the stiffly accurate structure:
-    # the last two stages are evaluated at t + h and the last row of a repeats the fifth with a_65 = 1.
-    assert r.c[4] == r.c[5] == 1.0
-    np.testing.assert_array_equal(r.a[5, :4], r.a[4, :4])
-    assert r.a[5, 4] == 1.0
+@pytest.mark.parametrize("r", [RODAS4, RODAS5P], ids=lambda r: r.name)
+def test_rodas_structure(r):
+    # d_i = Σ_j γ_ij and c_i = Σ_j α_ij are checked on construction; here the stiffly accurate structure: the
+    # last two stages (Rodas4: 5 and 6; Rodas5P also 6, 7 and 8) are evaluated at t + h, and each of them starts
+    # from the previous one's solution: its row of a repeats the previous row with 1 added in the previous column.
+    s = r.c.size
+    last = 4 if r is RODAS4 else 5                  # the first stage at t + h whose row is not a repeat
+    assert np.all(r.c[last:] == 1.0)
+    for i in range(last + 1, s):
+        np.testing.assert_array_equal(r.a[i, :i - 1], r.a[i - 1, :i - 1])
+        assert r.a[i, i - 1] == 1.0
     assert np.allclose(np.diag(r.Gamma), r.gamma, atol=1e-12)
+    assert r.h.shape == (2 if r is RODAS4 else 3, s)
 
 
-def test_rodas4_is_L_stable():
+@pytest.mark.parametrize("r", [RODAS4, RODAS5P], ids=lambda r: r.name)
+def test_rodas_is_L_stable_and_of_its_order(r):
     # Stability function of a Rosenbrock method on y' = λy, z = hλ: R(z) = 1 + z bᵀ(I - zB)^-1 1 with
     # B = α + Γ (Hairer & Wanner II, §IV.7). Stiffly accurate: b is the last row of B, and R(∞) must be 0.
-    r = RODAS4
+    s = r.c.size
     B = r.alpha + r.Gamma
-    b = np.append(r.alpha[5, :5], 0.0) + r.Gamma[5]
-    ones = np.ones(6)
+    b = np.append(r.alpha[s - 1, :s - 1], 0.0) + r.Gamma[s - 1]
+    ones = np.ones(s)
 
     def R(z):
-        return 1 + z * b @ np.linalg.solve(np.eye(6) - z * B, ones)
+        return 1 + z * b @ np.linalg.solve(np.eye(s) - z * B, ones)
 
     assert abs(R(-1e12)) < 1e-9
     # A-stable on the imaginary axis and in the left half-plane (sampled)
     for z in [-1e-3, -1, -10, -1e3, 1j, 10j, 1e3j, -5 + 5j, -0.1 + 30j]:
         assert abs(R(z)) <= 1 + 1e-12
-    # and it is a fourth-order method: R(z) matches exp(z) to O(z^5)
-    z = 1e-2
-    assert abs(R(z) - np.exp(z)) < 10 * z**5
+    # and R(z) matches exp(z) to O(z^(p+1)) for a method of order p (4 for Rodas4, 5 for Rodas5P)
+    for z in (1e-2, -1e-2):
+        assert abs(R(z) - np.exp(z)) < 10 * abs(z) ** (r.order + 1)
 
 
 def test_dopri5_coefficients_are_the_published_fractions():
