@@ -2,8 +2,12 @@
 
 * ΔF/F of the DA population (the paper's windows: baseline = mean of the 5 s before shock onset, peak = max within
   8 s of onset; Wu et al. 2021 eLife Methods).
-* Failure probability of a 10-s escape trial from the post-shock DA response relative to the same subject before
-  induction, ``R̂``: ``logit P_fail = b₀ − b₁ (R̂ − 1)``. With a constant escape hazard λ, ``P_fail = e^(−λT)`` and
+* Failure probability of a 10-s escape trial from the post-shock DA response ``R̂`` relative to the *typical* naive
+  mouse's (:func:`response_index`; ``peak_ref_Hz``): ``logit P_fail = b₀ − b₁ (R̂ − 1)``. Behaviour reads the
+  size of the DA signal itself, so a mouse whose mPFC→VTA drive is weaker than typical escapes less often at
+  baseline and falls further under stress; photometry, which normalises each animal to itself, reports the same
+  response relative to that subject before induction (``r_rel`` of :mod:`circuits.experiments`). This is what lets
+  the baseline DA signature predict the later outcome (Wu 2021; see :func:`circuits.experiments.wu2021`). With a constant escape hazard λ, ``P_fail = e^(−λT)`` and
   the mean latency (failures scored T) is ``(1 − P_fail)/λ`` — which reproduces the tight failure–latency
   correlation (R = 0.93, Wu 2021). Under the same hazard, an escaping trial ends at the mean latency of escapes
   ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` (:func:`escape_latency_s`), the shock duration of the model's
@@ -20,8 +24,8 @@ import numpy as np
 
 from pkpd.parameters import check_bounds, param
 
-__all__ = ["BehaviorParams", "failure_probability", "mean_latency_s", "escape_latency_s", "photometry",
-           "trial_windows", "dff", "escape_failure_distance"]
+__all__ = ["BehaviorParams", "response_index", "failure_probability", "mean_latency_s", "escape_latency_s",
+           "photometry", "trial_windows", "dff", "escape_failure_distance"]
 
 
 @dataclass(frozen=True)
@@ -30,18 +34,28 @@ class BehaviorParams:
 
     b0: float = param(-3.794, "1", "calibrated: logit of the sLH baseline failure rate 2.2 % (Wu 2021, n = 105) "
                       "at R = 1", bounds=(-20, 20), kind="calibrated")
-    b1: float = param(10.532, "1", "calibrated (with the slow-plasticity parameters, circuits.calibration): sLH "
+    b1: float = param(10.545, "1", "calibrated (with the slow-plasticity parameters, circuits.calibration): sLH "
                       "74 % after induction (Wu 2021, n = 107) with the DA response about halved",
                       bounds=(0, 100), kind="calibrated")
     trial_s: float = param(10.0, "s", "Wu 2021 Methods: escapable shock up to 10 s", bounds=(0.1, 100),
                            kind="published")
+    peak_ref_Hz: float = param(2.2589, "Hz", "derived: the typical naive mouse's post-shock DA-population peak "
+                               "(rise of the indicator above its pre-shock baseline within 8 s of a 3-s shock), so "
+                               "R̂ = 1 for it (tests/circuits/test_individual.py recomputes it)", bounds=(1e-6, 1e3),
+                               kind="calibrated")
 
     def __post_init__(self):
         check_bounds(self)
 
 
+def response_index(peak_Hz, params: BehaviorParams = BehaviorParams()):
+    """``R̂``, the behavioural link's input: post-shock DA-population peak(s) ``peak_Hz`` (Hz, array-like; the
+    ``peak`` of :func:`photometry`) relative to the typical naive mouse's, ``params.peak_ref_Hz``."""
+    return np.asarray(peak_Hz, float) / params.peak_ref_Hz
+
+
 def failure_probability(r_rel, params: BehaviorParams = BehaviorParams()):
-    """P(failure) of one escape trial from the relative DA response ``r_rel`` (array-like)."""
+    """P(failure) of one escape trial from the DA response ``r_rel`` = R̂ (array-like; :func:`response_index`)."""
     z = params.b0 - params.b1 * (np.asarray(r_rel, float) - 1.0)
     return 1.0 / (1.0 + np.exp(-z))
 

@@ -12,8 +12,8 @@ import numpy as np
 from pkpd.dosing import Regimen
 
 from .behavior import (dff, escape_failure_distance, escape_latency_s, failure_probability, mean_latency_s,
-                       photometry)
-from .model import (RTOL, CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector,
+                       photometry, response_index)
+from .model import (RTOL, CircuitParams, circuit_system, initial_states, parameter_values, parameter_vector,
                     run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
@@ -21,9 +21,14 @@ __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupR
            "PAPER", "DOSE_GRID",
            "naive_reference", "baseline_signature", "write_wu2021", "simulate_protocol"]
 
-#: Per-subject lognormal variation (SD of log) of a few circuit parameters — assumed sizes; ``g_h`` (stress
-#: sensitivity of spine loss) is the resilience phenotype.
-COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.15, "k_a_per_h": 0.2}
+#: Per-subject lognormal variation (SD of log) of a few circuit parameters, independent. ``j_pd_pA_per_Hz`` (the
+#: mPFC→DA burst drive, which sets each mouse's naive post-shock DA response and so its baseline failure rate):
+#: 0.08, calibrated to the spread of sLH baseline failures (Wu 2021: SD 3.8 % over mice, n = 105, 30 trials each;
+#: the model's per-mouse failure probabilities plus 30-trial binomial noise give 4.3 % at n = 300); ``g_h`` (stress
+#: sensitivity of spine loss, the resilience phenotype) and ``k_a_per_h`` (ketamine-driven potentiation): 0.2,
+#: assumed. With these, a cohort's sLH failure-rate SD after induction is 19 % (paper: 22 %, n = 107) — a check,
+#: not a target.
+COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.08, "k_a_per_h": 0.2}
 
 #: mg/kg i.p. (HCl salt), the dose–response grid of experiment 7.
 DOSE_GRID = (1.0, 3.0, 10.0, 30.0, 50.0, 100.0, 200.0)
@@ -118,7 +123,7 @@ _READ_BEFORE_H = 1e-3  # readout 3.6 s before a test starts (the test's own stre
 def naive_reference(cohort: list[CircuitParams], p=None):
     """Each subject's drug-free, stress-free trial: (photometry metrics, trial result, y0, params) (``p``: the
     subjects' engine parameter vectors, default the typical mouse's PK with each subject's circuit)."""
-    y0 = np.array([initial_state(c) for c in cohort])
+    y0 = initial_states(cohort)
     if p is None:
         p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
     tr = run_trials(y0, p)
@@ -129,15 +134,17 @@ def baseline_signature(cohort: list[CircuitParams], p=None, *, total_s: float = 
     """The paper's individual signature from each subject's naive state (no drug, no stress; Wu 2021: "the baseline
     distance between escape and failure mean traces").
 
-    Two resolved trials per subject from its drug-free fixed point (one batched solve, one shock duration per row):
+    Two resolved trials per subject from its drug-free fixed point (one batched solve, one shock duration per row),
+    after the naive readout trial that sets the escape latency:
 
     * **failure**: the shock lasts the test trial's full 10 s (:attr:`ProtocolParams.test_trial_s`; a failure
       is never escaped);
     * **escape**: the shock ends at the subject's mean escape latency given escape at baseline,
       ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` with ``λ = −ln P_fail / T`` (:func:`escape_latency_s`, the
-      behaviour model's constant hazard) and ``P_fail`` the naive failure probability (R̂ = 1: logit⁻¹ b₀ =
-      2.2 %), i.e. 2.4 s for the calibrated link. One trial at the mean latency stands for the mean escape trace
-      (the model is deterministic; averaging trials over the latency distribution would smear the offset).
+      behaviour model's constant hazard) and ``P_fail`` the subject's own naive failure probability (from its
+      naive readout trial, :func:`naive_reference`; 2.2 % and 2.4 s for the typical mouse, R̂ = 1). One trial at
+      the mean latency stands for the mean escape trace (the model is deterministic; averaging trials over the
+      latency distribution would smear the offset).
 
     The signature is :func:`~circuits.behavior.escape_failure_distance` of the two traces (RMS difference of
     ΔF/F over onset to onset + 8 s). ``p``: engine parameter vectors (default: typical PK, each subject's circuit).
@@ -149,26 +156,29 @@ def baseline_signature(cohort: list[CircuitParams], p=None, *, total_s: float = 
         difference escape − failure of ΔF/F over the same window (equal to the L1 distance / window wherever the
         escape trace lies above the failure trace, as in the paper's traces; unlike the RMS distance it keeps
         its sign when a failure trace rises above the escape trace during a long shock);
-        ``escape_latency_s`` (S,); ``t_s`` (n_times,); ``onset_s``;
-        ``escape``, ``failure`` (S, n_times) indicator traces; ``status`` (S,) 0 where both trials solved.
+        ``escape_latency_s`` (S,); ``naive_failure`` (S,) the naive failure probability it came from;
+        ``t_s`` (n_times,); ``onset_s``;
+        ``escape``, ``failure`` (S, n_times) indicator traces; ``status`` (S,) 0 where all three trials solved.
     """
     from .protocols import ProtocolParams
 
-    S = len(cohort)
-    y0 = np.array([initial_state(c) for c in cohort])
-    if p is None:
-        p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
-    lat = np.array([float(escape_latency_s(failure_probability(1.0, c.behavior), c.behavior)) for c in cohort])
     fail_s = ProtocolParams().test_trial_s
+    S = len(cohort)
+    naive, naive_tr, y0, p = naive_reference(cohort, p)
+    p_naive = [failure_probability(response_index(naive["peak"][k], c.behavior), c.behavior)
+               for k, c in enumerate(cohort)]
+    lat = np.array([float(escape_latency_s(pk, c.behavior)) for pk, c in zip(p_naive, cohort)])
+    lat = np.where((naive_tr.status == 0) & np.isfinite(lat), lat, fail_s)  # a failed naive trial: status below
     tr = run_trials(np.concatenate([y0, y0]), np.concatenate([p, p]),
                     shock_s=np.concatenate([lat, np.full(S, fail_s)]), total_s=max(total_s, 5.0 + fail_s + 1.0))
     esc, fail = tr.gcamp[:S], tr.gcamp[S:]
-    status = np.maximum(tr.status[:S], tr.status[S:])
+    status = np.maximum(np.maximum(tr.status[:S], tr.status[S:]), naive_tr.status)
     sig = np.where(status == 0, escape_failure_distance(esc, fail, tr.t_s, tr.onset_s), np.nan)
     win = (tr.t_s >= tr.onset_s) & (tr.t_s <= tr.onset_s + 8.0 + 1e-9)
     signed = (dff(esc, tr.t_s, tr.onset_s) - dff(fail, tr.t_s, tr.onset_s))[:, win]
     signed = np.where(status == 0, np.cumsum(signed, axis=-1)[:, -1] / np.count_nonzero(win), np.nan)
-    return {"signature": sig, "escape_minus_failure": signed, "escape_latency_s": lat, "failure_shock_s": fail_s,
+    return {"signature": sig, "escape_minus_failure": signed, "escape_latency_s": lat,
+            "naive_failure": np.array(p_naive, float), "failure_shock_s": fail_s,
             "t_s": tr.t_s, "onset_s": tr.onset_s, "escape": esc, "failure": fail, "status": status}
 
 
@@ -193,15 +203,17 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
 
     All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
     a resolved single-shock trial from each run's state gives the DA response relative to the same subject's
-    naive response and the failure probability; the test session's stress drive is then set from it (failed
+    naive response (``r_rel``, what photometry reports) and the failure probability (from the response relative
+    to the typical naive mouse's, :func:`circuits.behavior.response_index`); the test session's stress drive is then set from it (failed
     trials are uncontrollable shocks) and integration continues to the next readout.
 
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
     ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials keep
-    :data:`circuits.model.RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"`` drops a failed run from later
-    segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its readouts NaN); since the engine
-    solves each run independently of its batch, the other runs' results are unchanged.
+    :data:`circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"``
+    drops a failed run from later segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its
+    readouts NaN); since the engine solves each run independently of its batch, the other runs' results are
+    unchanged.
     """
     from pkpd.ode import Schedule
 
@@ -223,7 +235,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         vals = parameter_values(c)
         return parameter_vector(vals if pk_values is None else {**vals, **pk_values[k]})
 
-    ref, ref_tr, y0_naive, _ = naive_reference(cohort, p=np.array([values(k, c) for k, c in enumerate(cohort)]))
+    p_naive = [values(k, c) for k, c in enumerate(cohort)]
+    ref, ref_tr, y0_naive, p_ref = naive_reference(cohort, p=np.array(p_naive))
     base_peak, base_dip = ref["peak"], ref["dip"]
     t_end = max(pr.duration_h for pr in protocols)
     read = _read
@@ -234,13 +247,20 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         sch = schedule_for(pr) if weights_kg is None else None
         for k, c in enumerate(cohort):
             runs.append((g, k))
-            P.append(values(k, apply_manipulations(c, pr)))
+            cm = apply_manipulations(c, pr)
+            P.append(p_naive[k] if cm is c else values(k, cm))  # no overrides: the naive vector, not built again
             base_sched.append(sch if sch is not None else schedule_for(pr, weight_kg=float(weights_kg[k])))
     P = np.array(P)
     R = len(runs)
     y = np.array([y0_naive[k] for _, k in runs])
-    Y = np.full((R, T.size, system.n_states), np.nan)
-    Y[:, 0] = y
+    # what is kept on the output grid: the _KEEP observables and _KEEP_STATES, observed segment by segment (the
+    # full state trajectories, (R, T, n_states), only for keep_y: allocating them cost ~0.6 ms per subject)
+    kept_cols = [system.state_index(k) for k in _KEEP_STATES]
+    kept = np.full((len(_KEEP) + len(_KEEP_STATES), R, T.size), np.nan)  # one (R, T) plane per kept name
+    Y = None
+    if keep_y:
+        Y = np.full((R, T.size, system.n_states), np.nan)
+        Y[:, 0] = y
     status = np.zeros(R, np.int64)
     reasons = [""] * R
     for k in np.flatnonzero(ref_tr.status != 0):
@@ -263,7 +283,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
             sel = (T >= a) & (T <= b)
             te = T[sel]
             scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in alive]
-            sol = run_long(y[alive], P[alive], te, scheds, rtol=rtol)
+            sol = run_long(y[alive], P[alive], te, scheds, rtol=rtol, observables=False)
             if (sol.status != 0).any():
                 bad = np.flatnonzero(sol.status != 0)
                 if on_failure == "raise":
@@ -274,21 +294,41 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
                     reasons[alive[j]] = f"long-horizon solve failed (status {int(sol.status[j])}), segment " \
                                         f"{a:g}-{b:g} h"
             good = sol.status == 0
-            Y[np.ix_(alive[good], np.flatnonzero(sel))] = sol.y[good]
-            y[alive[good]] = sol.y[good, -1]
+            sy = sol.y if good.all() else sol.y[good]
+            rows = alive[good] if good.size < R or not good.all() else slice(None)
+            cols = np.flatnonzero(sel)
+            cols = slice(cols[0], cols[-1] + 1)  # T is sorted: the segment's outputs are contiguous
+            if Y is not None:
+                Y[rows, cols] = sy
+            obs = observe_all(sy, P[alive[good]], te)  # pointwise: the same numbers as observing the whole grid
+            for j, k in enumerate(_KEEP):
+                kept[j, rows, cols] = obs[k]
+            for j, c in enumerate(kept_cols):
+                kept[len(_KEEP) + j, rows, cols] = sy[:, :, c]
+            y[alive[good]] = sy[:, -1]
         # readouts due at b
         due = [(i, g, k, j) for i, (g, k) in enumerate(runs) for j, (_, t) in enumerate(protocols[g].tests)
                if abs(read(t) - b) < 1e-9 and status[i] == 0]
         if due:
-            tr = run_trials(np.array([y[i] for i, *_ in due]), np.array([P[i] for i, *_ in due]))
-            if (tr.status != 0).any():
+            yd, pd = np.array([y[i] for i, *_ in due]), np.array([P[i] for i, *_ in due])
+            kd = np.array([k for _, _, k, _ in due])
+            # a run still in its naive state with the naive parameters (the sLH baseline test at 0 h) would repeat
+            # its naive readout trial exactly (the engine solves each row on its own): reuse that trial
+            same = (yd == y0_naive[kd]).all(axis=1) & (pd == p_ref[kd]).all(axis=1)
+            tr = ref_tr
+            gcamp, t_status = np.empty((len(due), ref_tr.t_s.size)), np.empty(len(due), np.int64)
+            gcamp[same], t_status[same] = ref_tr.gcamp[kd[same]], ref_tr.status[kd[same]]
+            if not same.all():
+                tr = run_trials(yd[~same], pd[~same])
+                gcamp[~same], t_status[~same] = tr.gcamp, tr.status
+            if (t_status != 0).any():
                 if on_failure == "raise":
                     raise RuntimeError(f"a readout trial at {b:g} h failed")
-                for n in np.flatnonzero(tr.status != 0):
+                for n in np.flatnonzero(t_status != 0):
                     i = due[n][0]
-                    status[i] = int(tr.status[n])
-                    reasons[i] = f"readout trial at {b:g} h failed (status {int(tr.status[n])})"
-            met = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)
+                    status[i] = int(t_status[n])
+                    reasons[i] = f"readout trial at {b:g} h failed (status {int(t_status[n])})"
+            met = photometry(gcamp, tr.t_s, tr.onset_s, tr.shock_s)
             trial_t = tr.t_s
             for n, (i, g, k, j) in enumerate(due):
                 if status[i] != 0:
@@ -296,11 +336,12 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
                 pr = protocols[g]
                 r_rel[g][k, j] = met["peak"][n] / base_peak[k]
                 dip[g][k, j] = met["dip"][n] / base_dip[k]
-                pf[g][k, j] = float(failure_probability(r_rel[g][k, j], cohort[k].behavior))
+                link = cohort[k].behavior
+                pf[g][k, j] = float(failure_probability(response_index(met["peak"][n], link), link))
                 if keep_traces:
                     if traces[g].shape[2] == 0:
                         traces[g] = np.zeros((S, len(pr.tests), tr.t_s.size))
-                    traces[g][k, j] = tr.gcamp[n]
+                    traces[g][k, j] = gcamp[n]
                 t_test = pr.tests[j][1]
                 level = pr.test_level_per_failure * pf[g][k, j]
                 if level > 0 and t_test + pr.test_h <= t_end:
@@ -315,12 +356,16 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         failed = status[rows] != 0
         for arr in (r_rel[g], dip[g], pf[g]):
             arr[failed] = np.nan
-        yy = Y[rows]
-        yy[failed] = np.nan  # a failed run's partial trajectory is not a result
-        obs = observe_all(yy, P[rows], T)
-        long = {k: obs[k] for k in _KEEP}
-        long.update({k: yy[:, :, system.state_index(k)] for k in _KEEP_STATES})
+        kg = kept[:, rows]
+        if failed.any():  # a failed run's partial trajectory is not a result: its observables are those of NaN states
+            obs = observe_all(np.full((np.count_nonzero(failed), T.size, system.n_states), np.nan), P[rows][failed],
+                              T)
+            for j, k in enumerate(_KEEP + _KEEP_STATES):
+                kg[j, failed] = obs[k] if j < len(_KEEP) else np.nan
+        long = {k: kg[j] for j, k in enumerate(_KEEP + _KEEP_STATES)}
         if keep_y:
+            yy = Y[rows]
+            yy[failed] = np.nan
             long["_y"] = yy
             long["_p"] = P[rows]
         results.append(GroupResult(pr, tuple(lbl for lbl, _ in pr.tests), r_rel[g], pf[g], mean_latency_s(pf[g]),
@@ -352,8 +397,10 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     Individual differences (experiment 8): each mouse's baseline signature is the paper's, the distance between
     its naive escape and failure ΔF/F traces (:func:`baseline_signature`); ``summary["individual"]`` holds its
     R² (squared Pearson correlation over the cohort) against the ketamine response (sLH failure rate after
-    induction − 4 h after ketamine) and against helplessness (the failure rate after induction); ``details``
-    repeats them with the signed correlations ``r_…`` and the trials (``signature_trials``)."""
+    induction − 4 h after ketamine), against the failure rate 4 h after ketamine (the other reading of the
+    paper's "ketamine response"; our sources do not say which measure its R² 0.72 used) and against
+    helplessness (the failure rate after induction); ``details`` repeats them with the signed correlations
+    ``r_…`` and the trials (``signature_trials``)."""
     cohort = virtual_cohort(n, seed)
     ket = _ket(10.0)
     groups = {
@@ -391,8 +438,9 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
         dose_peak.append(float(np.mean(g.long["r_e"][:, win].mean(axis=1) / g.long["r_e"][:, pre])))
     sig = baseline_signature(cohort)
     base_sig = sig["signature"]
-    resp = s.failure[:, s.labels.index("lh")] - s.failure[:, s.labels.index("4h")]
+    after_ket = s.failure[:, s.labels.index("4h")]
     helpless = s.failure[:, s.labels.index("lh")]
+    resp = helpless - after_ket
 
     def corr(x, y):  # Pearson r over the cohort; NaN when undefined (n ≤ 2, a constant or a failed readout)
         ok = n > 2 and np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.std(x) > 0 and np.std(y) > 0
@@ -423,13 +471,16 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
         "dose_response": {"dose_mg_per_kg": list(DOSE_GRID), "mpfc_peak_rel": dose_peak,
                           "failure_rate_4h": [fl(f"dose_{d:g}", "4h") for d in DOSE_GRID]},
         "individual": {"r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
+                       "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket),
                        "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless)},
     }
     details = {"groups": res, "cohort": cohort, "baseline_signature": base_sig, "ket_response": resp,
-               "helplessness": helpless, "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
+               "helplessness": helpless, "failure_after_ket": after_ket,
+               "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket), "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
                "r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
                "r_baseline_signature_vs_helplessness": corr(base_sig, helpless),
                "r_baseline_signature_vs_ket_response": corr(base_sig, resp),
+               "r_baseline_signature_vs_failure_after_ket": corr(base_sig, after_ket),
                "signature_trials": sig,
                # diagnostic: the signed escape − failure difference (see baseline_signature)
                "r_signed_signature_vs_helplessness": corr(sig["escape_minus_failure"], helpless),
@@ -495,7 +546,9 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     r_rel = met["peak"].reshape(S, T) / ref["peak"][:, None]
     in_session = Yk[:, :, system.state_index("stress")] > 1e-9  # reset to 0 leaves ~1e-19 round-off
     r_rel[in_session] = np.nan
-    pf = np.array([failure_probability(r_rel[k], cohort[k].behavior) for k in range(S)])
+    r_hat = met["peak"].reshape(S, T) / np.array([c.behavior.peak_ref_Hz for c in cohort])[:, None]
+    r_hat[in_session] = np.nan
+    pf = np.array([failure_probability(r_hat[k], cohort[k].behavior) for k in range(S)])
     obs = observe_all(Yk, P)
     cols = {"subject": np.repeat(np.arange(S), T), "time_h": np.tile(t_out, S)}
     for k in ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM"):

@@ -163,9 +163,10 @@ def individual_figure(summary: dict, details: dict):
     mean traces predicts helplessness, R² 0.63, and the ketamine response, R² 0.72).
 
     Left: the naive escape trial (shock ended at the mean escape latency) and failure trial (10-s shock) as ΔF/F
-    (% of each trial's pre-shock baseline), cohort mean, the 8-s window of the signature shaded. Middle and right:
-    each mouse's signature (RMS ΔF/F difference over that window, %) against its failure rate after induction and
-    its ketamine response (failure rate after LH − 4 h after ketamine), with the model's R² beside the paper's.
+    (% of each trial's pre-shock baseline), cohort mean, the 8-s window of the signature shaded. Then each mouse's
+    signature (RMS ΔF/F difference over that window, %) against its failure rate after induction, its ketamine
+    response (failure rate after LH − 4 h after ketamine) and its failure rate 4 h after ketamine, with the
+    model's R² beside the paper's (our sources do not say which of the last two measures the paper's 0.72 used).
     """
     from .behavior import dff
 
@@ -174,7 +175,7 @@ def individual_figure(summary: dict, details: dict):
     esc = 100.0 * dff(sig["escape"], sig["t_s"], sig["onset_s"])
     fail = 100.0 * dff(sig["failure"], sig["t_s"], sig["onset_s"])
     lat = float(np.mean(sig["escape_latency_s"]))
-    fig, axs = pyplot().subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    fig, axs = pyplot().subplots(1, 4, figsize=(19, 4.2), layout="constrained")
     ax = axs[0]
     ax.axvspan(0, 8.0, color="gray", alpha=0.12, label="signature window (8 s)")
     ax.axvline(lat, color="tab:blue", ls=":", lw=1)
@@ -192,7 +193,9 @@ def individual_figure(summary: dict, details: dict):
             (axs[1], details["helplessness"], "r2_baseline_signature_vs_helplessness", 0.63,
              "failure rate after induction (fraction)"),
             (axs[2], details["ket_response"], "r2_baseline_signature_vs_ket_response", 0.72,
-             "ketamine response (failure rate LH − 4 h, fraction)")):
+             "ketamine response (failure rate LH − 4 h, fraction)"),
+            (axs[3], details["failure_after_ket"], "r2_baseline_signature_vs_failure_after_ket", 0.72,
+             "failure rate 4 h after ketamine (fraction)")):
         ax.scatter(x, y, s=10)
         ax.set_xlabel("baseline escape–failure distance (RMS ΔF/F, %)")
         ax.set_ylabel(ylabel)

@@ -29,20 +29,27 @@ from pkpd.receptor import NmdaParams
 
 from .behavior import BehaviorParams
 from .mpfc import MpfcParams, mpfc_part
-from .mpfc import steady_state as mpfc_steady
 from .parts import S_PER_H, values_of
 from .plasticity import PlasticityParams, plasticity_part
 from .vta import VtaParams, d1_gate, vta_part
-from .vta import steady_state as vta_steady
 
 __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
-           "parameter_values", "parameter_vector", "initial_state", "run_long", "run_trials", "TrialResult",
-           "NEURAL_STATES", "SLOW_STATES", "RTOL", "atol_vector", "interneuron_potency_ratio"]
+           "parameter_values", "parameter_vector", "initial_state", "initial_states", "run_long", "run_trials",
+           "TrialResult", "NEURAL_STATES", "SLOW_STATES", "RTOL", "TRIAL_RTOL", "atol_vector",
+           "interneuron_potency_ratio"]
 
 INPUT_STATES = ("shock", "stress", "cno", "silence")
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
 SLOW_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")  # Z: post-anaesthetic state (mPFC part)
 RTOL = 1e-6
+#: Relative tolerance of the resolved readout trials (:func:`run_trials`). 1e-5 rather than :data:`RTOL`: a third
+#: fewer Rodas4 steps per trial (160 instead of 235 for the typical subject), measured against 1e-6 on 200-subject
+#: cohorts (``run_groups(virtual_cohort(200, 0), …)``, 2026-11-29): sLH + 10 mg/kg ketamine, failure probability
+#: changed by at most 8.1e-5 (absolute) and the DA response by 5.8e-5 (relative); sLH + 100 mg/kg 8.8e-5 / 6.7e-5;
+#: sLH + mTOR block (saline) 9.6e-5 / 9.0e-5; wLH + 10 mg/kg, whose test-to-test stress feedback amplifies them,
+#: 7.4e-4 / 5.4e-4. The peak is read on the 0.05-s output grid, whose own discretisation error (2.7e-3 against a
+#: 0.01-s grid) is larger; a 0.1-s grid would change the readouts by 4.6e-3 and is not used.
+TRIAL_RTOL = 1e-5
 
 #: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).
 _RATIO_SOURCE = ("calibrated with f_EE and J_an to the inverted U of prefrontal glutamate with dose (Moghaddam "
@@ -194,44 +201,97 @@ def atol_vector() -> np.ndarray:
     return a
 
 
-def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 200) -> np.ndarray:
-    """The drug-free, stress-free fixed point of the composed model (NumPy, by fixed-point iteration of the
-    closed-form VTA steady state and the mPFC root; oracle-independent of the ODE solver)."""
-    sysm = circuit_system()
-    q_m, q_v = params.mpfc, params.vta
-    d1 = 0.5
-    guess = (0.16, 0.04)
-    for _ in range(iterations):
-        s, r = mpfc_steady(q_m, d1=d1, guess=guess)
-        guess = tuple(s)
-        from .mpfc import transfer
+def initial_states(cohort, *, iterations: int = 200) -> np.ndarray:
+    """The drug-free, stress-free fixed point of the composed model for every subject of ``cohort``.
 
+    By fixed-point iteration of the closed-form VTA steady state and the mPFC root (Newton), subject by subject in
+    a compiled loop (:func:`circuits.fixed_point.fixed_points`; oracle-independent of the ODE solver, and each
+    subject's result independent of the batch it is in).
+
+    Parameters
+    ----------
+    cohort : sequence of CircuitParams
+        ``S`` subjects.
+    iterations : int
+        Most iterations of the D1 loop (the DA -> D1 -> mPFC -> VTA -> DA feedback).
+
+    Returns
+    -------
+    ndarray, shape (S, n_states)
+        States in :attr:`circuit_system().state_names <pkpd.ode.OdeSystem.state_names>` order: PK and input states
+        0, neural states at rest, ``theta`` = r_D1 (Hz), ``A`` = ``rho`` = 1, the other slow states 0.
+
+    Raises
+    ------
+    ValueError
+        If a subject has no fixed point (names the first such subject).
+    """
+    from .fixed_point import COLUMNS, MPFC_FIELDS, STATUS, VTA_FIELDS, fixed_points
+
+    sysm = circuit_system()
+    cohort = list(cohort)
+    mp = np.array([[getattr(c.mpfc, f) for f in MPFC_FIELDS] for c in cohort], float).reshape(-1, len(MPFC_FIELDS))
+    vt = np.array([[getattr(c.vta, f) for f in VTA_FIELDS] for c in cohort], float).reshape(-1, len(VTA_FIELDS))
+    vals, status = fixed_points(mp, vt, iterations=iterations)
+    for k in np.flatnonzero(status == 1):  # Newton lost its way (far from the typical operating point): scipy
+        try:
+            vals[k] = _fixed_point_fsolve(cohort[k], iterations)
+            status[k] = 0
+        except ValueError:
+            pass
+    if (status != 0).any():
+        k = int(np.flatnonzero(status != 0)[0])
+        raise ValueError(f"subject {k}: {STATUS[int(status[k])]}; check the parameters")
+    y = np.zeros((len(cohort), sysm.n_states))
+    for j, name in enumerate(COLUMNS):
+        y[:, sysm.state_index(name)] = vals[:, j]
+    y[:, sysm.state_index("A")] = 1.0
+    y[:, sysm.state_index("rho")] = 1.0
+    return y
+
+
+def _fixed_point_fsolve(params: CircuitParams, iterations: int) -> np.ndarray:
+    """One subject's fixed point the way it was found before the compiled kernel (scipy's ``fsolve`` for the mPFC root
+    from (0.16, 0.04) inside the same D1 loop; closed-form VTA): the fallback of :func:`initial_states` where Newton's
+    method fails (measured: 1 of 1800 subjects with strongly varied mPFC parameters; none in the default cohort).
+    Returns the 9 values of :data:`circuits.fixed_point.COLUMNS`; raises ``ValueError`` where it fails too."""
+    from .mpfc import steady_state as mpfc_steady
+    from .mpfc import transfer
+    from .vta import steady_state as vta_steady
+
+    q_m, q_v = params.mpfc, params.vta
+    d1, guess = 0.5, (0.16, 0.04)
+    for _ in range(iterations):
+        s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
+        guess = tuple(s)
         xe = (q_m.w_plus * q_m.j_n_nA * s[0] - q_m.j_i_nA * s[1] + q_m.w_e * q_m.i0_nA + q_m.i_aff_nA
               + q_m.j_d1_nA * d1)
         r_d1 = float(transfer(xe, q_m.a_e_per_nC, q_m.b_e_Hz, q_m.d_e_s))
         vs = vta_steady(q_v, r_d1)
+        if vs is None:
+            raise ValueError("no VTA steady state (DA not finite)")
         d1_new = float(d1_gate(vs[4], q_v.k_d1_uM))
-        if abs(d1_new - d1) < 1e-14:
-            d1 = d1_new
-            break
+        converged = abs(d1_new - d1) < 1e-14
         d1 = d1_new
-    s, r = mpfc_steady(q_m, d1=d1, guess=guess)
-    y = np.zeros(sysm.n_states)
-    vals = {"S_E": s[0], "S_I": s[1], "r_G": vs[0], "u_glu": vs[1], "v_glu": vs[2], "r_DA": vs[3], "DA": vs[4],
-            "gcamp": vs[5],
-            "H": 0.0, "theta": r_d1, "M": 0.0, "A": 1.0, "P": 0.0, "rho": 1.0,
-            "Z": 0.0}
-    for k, v in vals.items():
-        y[sysm.state_index(k)] = v
-    return y
+        if converged:
+            break
+    s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
+    return np.array([s[0], s[1], *vs, r_d1], float)
 
 
-def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_steps: int = 200_000):
-    """Long-horizon integration (hours) of a batch: ``y0`` (S, N), ``params`` (S, P), one schedule per subject."""
+def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 200) -> np.ndarray:
+    """The drug-free, stress-free fixed point of one subject, shape (n_states,) (:func:`initial_states`)."""
+    return initial_states([params], iterations=iterations)[0]
+
+
+def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_steps: int = 200_000,
+             observables: bool = True):
+    """Long-horizon integration (hours) of a batch: ``y0`` (S, N), ``params`` (S, P), one schedule per subject.
+    ``observables=False`` leaves ``Solution.observables`` empty (for callers that observe the states themselves)."""
     from pkpd.ode import solve
 
     return solve(circuit_system(), y0, np.asarray(t_eval_h, float), params, method="rosenbrock", rtol=rtol,
-                 atol=atol_vector(), schedule=schedules, max_steps=max_steps)
+                 atol=atol_vector(), schedule=schedules, max_steps=max_steps, observables=observables)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,13 +309,14 @@ class TrialResult:
 
 
 def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float = 15.0,
-               dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = RTOL) -> TrialResult:
+               dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = TRIAL_RTOL) -> TrialResult:
     """Fully dynamic single-trial mode: one foot shock from each state in ``y0`` (S, N).
 
     The trial starts at ``t0_h`` (only matters for time-dependent inputs; there are none) with ``stress`` 0; the
     shock input is switched to 1 at ``onset_s`` and back to 0 after ``shock_s`` by exact reset events.
     ``shock_s`` is one duration (s) for every row or one per row (array-like (S,), e.g. escape trials ended at
-    each subject's escape latency beside 10-s failure trials; one engine schedule per row).
+    each subject's escape latency beside 10-s failure trials; one engine schedule per row). ``rtol``: the
+    solver's relative tolerance (default :data:`TRIAL_RTOL`, with its measured effect on the readouts).
     """
     from pkpd.ode import Schedule, solve
 

@@ -58,7 +58,7 @@ class ProtocolParams:
                                 kind="published")
     test_iti_mean_s: float = param(17.5, "s", "Wu 2021 Methods: inter-trial interval 5-30 s (mean 17.5 s)",
                                    bounds=(0.1, 600), kind="published")
-    test_stress_weight: float = param(1.542, "1", "calibrated: stress of a failed escape trial relative to an "
+    test_stress_weight: float = param(1.5753, "1", "calibrated: stress of a failed escape trial relative to an "
                                       "inescapable shock, to the wLH progression 11.9 % -> 48.9 % (Wu 2021)",
                                       bounds=(0, 10), kind="calibrated")
     cno_duration_h: float = param(6.0, "h", "assumed: behavioural effect of CNO 3 mg/kg i.p. lasts several hours "
@@ -246,13 +246,14 @@ def clip_schedule(schedule, a: float, b: float, *, last: bool = False):
     """The events of ``schedule`` in the segment ``[a, b)`` (``[a, b]`` when ``last``); infusions crossing a
     boundary are cut at it, so integrating segment by segment equals integrating the whole span."""
     from pkpd.ode import Schedule
+    from pkpd.ode.schedule import Event
 
-    out = Schedule()
+    out = []  # one Schedule at the end (building it event by event re-sorted it each time)
     for e in schedule:
         if e.kind == "infusion":
             s, t = max(e.time, a), min(e.end, b)
             if t > s:
-                out = out.infusion(s, e.state, rate=e.value, end=t)
+                out.append(Event("infusion", s, e.state, e.value, t))
         elif a <= e.time < b or (last and e.time == b):
-            out = out.bolus(e.time, e.state, e.value) if e.kind == "bolus" else out.reset(e.time, e.state, e.value)
-    return out
+            out.append(e)  # events are immutable
+    return Schedule(out)

@@ -122,7 +122,7 @@ def depressed_state(params=None) -> dict:
         ``p_fail`` (failure probability in that state), ``p_healthy`` (naive), ``naive_peak`` (the naive trial's
         DA peak, Hz), ``drift`` (largest relative change of ρ over the last 500 h of settling).
     """
-    from .behavior import failure_probability, photometry
+    from .behavior import failure_probability, photometry, response_index
     from .experiments import naive_reference, run_groups
     from .model import CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector, \
         run_long, run_trials
@@ -151,8 +151,10 @@ def depressed_state(params=None) -> dict:
     met = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)
     r_rel = float(met["peak"][0] / ref["peak"][0])
     return {"y": y, "stress": s_c, "rho_slh": rho_t, "rho": float(y[ir]), "H": float(y[sysm.state_index("H")]),
-            "r_rel": r_rel, "p_fail": float(failure_probability(r_rel, c.behavior)),
-            "p_healthy": float(failure_probability(1.0, c.behavior)), "naive_peak": float(ref["peak"][0]),
+            "r_rel": r_rel,
+            "p_fail": float(failure_probability(response_index(met["peak"][0], c.behavior), c.behavior)),
+            "p_healthy": float(failure_probability(response_index(ref["peak"][0], c.behavior), c.behavior)),
+            "naive_peak": float(ref["peak"][0]),
             "drift": float(drift)}
 
 
@@ -340,7 +342,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     from pkpd.receptor import NmdaParams
     from pkpd.species import Subject
 
-    from .behavior import failure_probability, photometry
+    from .behavior import failure_probability, photometry, response_index
     from .experiments import observe_all
     from .model import CircuitParams, parameter_values, parameter_vector, run_long, run_trials
 
@@ -396,7 +398,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
             progress(0.4 + 0.5 * (k + 1) / R)
     r_rel = peaks / dep["naive_peak"]
     with np.errstate(over="ignore"):  # exp overflow = a failure probability of exactly 0
-        pf = failure_probability(r_rel, c.behavior)
+        pf = failure_probability(response_index(peaks, c.behavior), c.behavior)
     rescue = (dep["p_fail"] - pf) / (dep["p_fail"] - dep["p_healthy"])
     da_rescue = (r_rel - dep["r_rel"]) / (1.0 - dep["r_rel"])
     ob = observe_all(sol.y, P, T)

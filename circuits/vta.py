@@ -44,10 +44,10 @@ class VtaParams:
 
     g_d_Hz_per_pA: float = param(0.019, "Hz/pA", _JOSHI + ": DA gain g_D", bounds=(1e-4, 1), kind="published")
     i0_d_pA: float = param(-10.0, "pA", _JOSHI + ": DA threshold I_0", bounds=(-1000, 1000), kind="published")
-    i_d_bg_pA: float = param(275.604, "pA", "calibrated: tonic DA firing 4.5 Hz at rest (Grace & Bunney 1984; "
+    i_d_bg_pA: float = param(275.376, "pA", "calibrated: tonic DA firing 4.5 Hz at rest (Grace & Bunney 1984; "
                              "SCIENCE §4: 4-5 Hz)", bounds=(-2000, 2000), kind="calibrated")
-    j_pd_pA_per_Hz: float = param(300.0, "pA/Hz", "calibrated: mPFC->DA burst drive sized so the post-shock "
-                                  "rise is ~ +50 % of tonic firing (Wu 2021 photometry shape)", bounds=(0, 5000),
+    j_pd_pA_per_Hz: float = param(355.0, "pA/Hz", "calibrated: mPFC->DA burst drive sized so the naive "
+                                  "post-shock rise after a 3-s shock is +50 % ΔF/F (Wu 2021 photometry shape)", bounds=(0, 5000),
                                   kind="calibrated")
     u_th_Hz: float = param(0.02, "Hz", "assumed: burst threshold of the mPFC-driven input above its adapting "
                            "reference (bursts need a transient rise of afferent drive; Overton & Clark 1997)",
@@ -61,8 +61,11 @@ class VtaParams:
     g_g_Hz_per_pA: float = param(0.05, "Hz/pA", "assumed: GABA unit gain", bounds=(1e-4, 1), kind="assumed")
     i_g_bg_pA: float = param(85.0, "pA", "assumed: tonic GABA firing ~5 Hz (Steffensen et al. 1998 "
                              "J Neurosci 18:8003)", bounds=(-1000, 1000), kind="assumed")
-    j_sg_pA: float = param(500.0, "pA", "calibrated: shock drive to VTA/RMTg GABA, giving the dip during the "
-                           "shock (Ungless 2004; Brischoux 2009)", bounds=(0, 5000), kind="calibrated")
+    j_sg_pA: float = param(1000.0, "pA", "calibrated: shock drive to VTA/RMTg GABA, sized so DA firing stays "
+                           "silenced for the whole of a 10-s failure shock, as in Wu 2021's failure trials (a dip "
+                           "during the shock, the rise after it; Ungless 2004; Brischoux 2009); at 500 pA the "
+                           "mPFC-driven burst drive overcame the inhibition within a few seconds", bounds=(0, 5000),
+                           kind="calibrated")
     j_pg_pA_per_Hz: float = param(5.0, "pA/Hz", "assumed: mPFC->VTA GABA/RMTg drive (makes the dip depend on "
                                   "mPFC efficacy; Wu 2021: wLH shrinks the dip, ketamine restores it)",
                                   bounds=(0, 1000), kind="assumed")

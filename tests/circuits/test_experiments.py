@@ -123,12 +123,14 @@ def test_exp8_individual_block_uses_the_escape_failure_signature(result):
 
     s, d = result
     ind = s["individual"]
-    assert set(ind) == {"r2_baseline_signature_vs_ket_response", "r2_baseline_signature_vs_helplessness"}
+    assert set(ind) == {"r2_baseline_signature_vs_ket_response", "r2_baseline_signature_vs_helplessness",
+                        "r2_baseline_signature_vs_failure_after_ket"}
     for v in ind.values():
         assert math.isfinite(v) and 0.0 <= v <= 1.0
-    for k in ("r2_baseline_signature_vs_helplessness", "r2_baseline_signature_vs_ket_response"):
+    for k in ind:
         assert d[k] == ind[k]
-    for k in ("r_baseline_signature_vs_helplessness", "r_baseline_signature_vs_ket_response"):
+    for k in ("r_baseline_signature_vs_helplessness", "r_baseline_signature_vs_ket_response",
+              "r_baseline_signature_vs_failure_after_ket"):
         assert math.isfinite(d[k]) and d[k] ** 2 == pytest.approx(ind[k.replace("r_", "r2_", 1)])
     sig = d["signature_trials"]
     assert np.all(np.isfinite(d["baseline_signature"])) and np.all(sig["status"] == 0)

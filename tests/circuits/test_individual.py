@@ -80,13 +80,13 @@ def test_failure_trial_is_biphasic_dip_during_the_shock_rise_after_it(typical):
     T = ProtocolParams().test_trial_s
     assert sig["failure_shock_s"] == T == 10.0
     during, after = (t > onset) & (t <= T), (t > T) & (t <= T + 5.0)
-    # shape, not calibration: thresholds far from the model's values (dip −0.84 at 0.6 s; at most +0.20 during the
-    # shock, where the mPFC-driven burst drive slowly overcomes the GABA inhibition; +0.91 after it), so that only a
-    # change of shape fails
+    # shape, not calibration: thresholds far from the model's values (−0.89 by 0.5 s, then between −1.00 and −0.91
+    # for the rest of the shock; +0.41 after it), so that only a change of shape fails
+    deep = (t > onset + 0.5) & (t <= T)
     assert f[during].min() < -0.5                      # a deep dip during the shock
-    assert t[during][f[during].argmin()] < 2.0         # at its start
-    assert f[after].max() > 0.3                        # a rise after the shock ends
-    assert f[after].max() > f[during].max() + 0.3      # that is the larger rise
+    assert f[deep].max() < -0.5                        # that lasts the whole 10-s shock (Wu 2021 failure trials)
+    assert f[after].max() > 0.2                        # a rise after the shock ends
+    assert f[after].max() > f[deep].max() + 0.5        # far above the dip
 
 
 def test_escape_trial_ends_its_shock_at_the_escape_latency_and_rises_earlier_than_failure(typical):
@@ -95,25 +95,67 @@ def test_escape_trial_ends_its_shock_at_the_escape_latency_and_rises_earlier_tha
     e = dff(sig["escape"], sig["t_s"], sig["onset_s"])[0]
     f = dff(sig["failure"], sig["t_s"], sig["onset_s"])[0]
     lat = float(sig["escape_latency_s"][0])
-    assert lat == pytest.approx(float(escape_latency_s(failure_probability(1.0))))
+    assert lat == pytest.approx(float(escape_latency_s(sig["naive_failure"][0])), rel=1e-12)  # its own naive P_fail
+    assert lat == pytest.approx(float(escape_latency_s(failure_probability(1.0))), rel=1e-3)  # R̂ ≈ 1: 2.4 s
     win = (t >= 0) & (t <= 8.0)
     assert t[win][e[win].argmax()] > lat                         # the rise follows the escape (shock offset)
-    # the model: escape peak +0.52 within 8 s, failure +0.20 (still shocked); asserted with margins of ~0.2
-    assert e[win].max() > 0.3 and e[win].max() > f[win].max() + 0.15
+    # the model: escape peak +0.47 within 8 s, failure 0 (its pre-shock level, at onset; silenced after it)
+    assert e[win].max() > 0.3 and e[win].max() > f[win].max() + 0.3
     # no dip once escaped: from 1 s after the escape (5 GCaMP time constants of 0.2 s) to the window's end the
     # trace stays above −2 % ΔF/F (the model's slow undershoot from the adapting burst reference is −0.4 %)
     after = (t > lat + 1.0) & (t <= 8.0)
     assert e[after].min() > -0.02
     assert sig["signature"][0] == pytest.approx(
         float(escape_failure_distance(sig["escape"][0], sig["failure"][0], sig["t_s"], sig["onset_s"])))
-    assert 0.1 < sig["signature"][0] < 1.0                      # the typical mouse: 0.32 (RMS ΔF/F)
+    assert 0.3 < sig["signature"][0] < 2.0                      # the typical mouse: 0.99 (RMS ΔF/F)
 
 
 @pytest.mark.xfail(strict=True, reason="known limitation: the shock drives VTA/RMTg GABA at once (τ_G 20 ms), so "
-                   "an escape trial dips (~−80 % ΔF/F) until the escape at 2.4 s; Wu 2021 report a monophasic "
+                   "an escape trial dips (to −100 % ΔF/F: silenced) until the escape at 2.4 s; Wu 2021 report a monophasic "
                    "rise on escape trials")
 def test_escape_trial_is_monophasic(typical):
     sig, _, _ = typical
     t = sig["t_s"] - sig["onset_s"]
     e = dff(sig["escape"], sig["t_s"], sig["onset_s"])[0]
     assert e[(t >= 0) & (t <= 8.0)].min() > -0.05
+
+
+def test_behavioural_reference_is_the_typical_naive_response(typical):
+    # R̂ = 1 for the typical naive mouse: peak_ref_Hz is its naive readout peak (a derived parameter; recompute it
+    # when the mPFC or VTA parameters change)
+    from circuits.experiments import naive_reference
+
+    cp = CircuitParams()
+    peak = float(naive_reference([cp])[0]["peak"][0])
+    assert cp.behavior.peak_ref_Hz == pytest.approx(peak, rel=1e-4)
+    sig, _, _ = typical
+    assert float(sig["naive_failure"][0]) == pytest.approx(float(failure_probability(1.0)), rel=1e-3)
+
+
+def test_the_signature_measures_the_mpfc_to_vta_drive_which_sets_baseline_escape():
+    # the mechanism behind experiment 8: a stronger mPFC→DA burst drive gives a larger post-escape rise against an
+    # unchanged silenced failure trace (a larger signature) and a larger absolute DA response (fewer failures)
+    from circuits.experiments import vary
+
+    cohort = [vary(CircuitParams(), {"j_pd_pA_per_Hz": x}) for x in (-0.2, -0.1, 0.0, 0.1, 0.2)]
+    s = baseline_signature(cohort)
+    assert np.all(np.diff(s["signature"]) > 0.01)
+    assert np.all(np.diff(s["naive_failure"]) < 0)
+    assert s["naive_failure"][0] > 0.05 > 0.022 > s["naive_failure"][-1] / 2
+
+
+def test_exp8_baseline_signature_predicts_helplessness_and_the_failure_rate_after_ketamine():
+    # Wu 2021: the baseline escape–failure distance predicts later helplessness (R² 0.63) and the ketamine response
+    # (R² 0.72; their measure is not in our sources). The model on 100 mice (seed 0; R² are predictions: only the
+    # spread of baseline failures was calibrated): r = −0.55 against the failure rate after induction, −0.35 against
+    # the failure rate 4 h after ketamine (at n = 300: −0.60 and −0.46); asserted with margins of about two
+    # sampling SEs ((1 − r²)/√n ≈ 0.07–0.09)
+    from circuits.experiments import _ket, run_groups, virtual_cohort
+    from circuits.protocols import build_protocol
+
+    cohort = virtual_cohort(100, 0)
+    g = run_groups(cohort, [build_protocol("slh", regimen=_ket(10.0), post_drug_tests_h=(4,))])[0]
+    sig = baseline_signature(cohort)["signature"]
+    helpless, after = g.failure[:, g.labels.index("lh")], g.failure[:, g.labels.index("4h")]
+    assert np.corrcoef(sig, helpless)[0, 1] < -0.4
+    assert np.corrcoef(sig, after)[0, 1] < -0.2

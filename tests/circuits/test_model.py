@@ -61,6 +61,102 @@ def test_fixed_point_without_drug_or_stress(typical):
     assert np.max(np.abs(sol.y[0, -1] - y0) / np.maximum(np.abs(y0), 1e-2)) < 1e-4
 
 
+def _fixed_point_oracle(params, iterations=200):
+    """The per-subject fixed point as computed before the batched kernel: scipy's fsolve for the mPFC root
+    (:func:`circuits.mpfc.steady_state`) inside the D1 loop, and the closed-form VTA
+    (:func:`circuits.vta.steady_state`)."""
+    from circuits.mpfc import steady_state as mpfc_steady, transfer
+    from circuits.vta import d1_gate, steady_state as vta_steady
+
+    system = circuit_system()
+    q_m, q_v = params.mpfc, params.vta
+    d1, guess = 0.5, (0.16, 0.04)
+    for _ in range(iterations):
+        s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
+        guess = tuple(s)
+        xe = (q_m.w_plus * q_m.j_n_nA * s[0] - q_m.j_i_nA * s[1] + q_m.w_e * q_m.i0_nA + q_m.i_aff_nA
+              + q_m.j_d1_nA * d1)
+        r_d1 = float(transfer(xe, q_m.a_e_per_nC, q_m.b_e_Hz, q_m.d_e_s))
+        vs = vta_steady(q_v, r_d1)
+        d1_new = float(d1_gate(vs[4], q_v.k_d1_uM))
+        converged = abs(d1_new - d1) < 1e-14
+        d1 = d1_new
+        if converged:
+            break
+    s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
+    y = np.zeros(system.n_states)
+    for k, v in {"S_E": s[0], "S_I": s[1], "r_G": vs[0], "u_glu": vs[1], "v_glu": vs[2], "r_DA": vs[3], "DA": vs[4],
+                 "gcamp": vs[5], "theta": r_d1, "A": 1.0, "rho": 1.0}.items():
+        y[system.state_index(k)] = v
+    return y
+
+
+@pytest.fixture(scope="module")
+def varied():
+    # mPFC and VTA parameters varied as well (the cohort default varies only j_pd among them): S_E spans ~0.05-0.5
+    from circuits.experiments import virtual_cohort
+
+    var = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.15, "k_a_per_h": 0.2, "j_i_nA": 0.03, "i0_nA": 0.02, "j_d1_nA": 0.3,
+           "k_d1_uM": 0.3, "i_d_bg_pA": 0.1, "j_pg_pA_per_Hz": 0.3, "vmax_uM_per_s": 0.2, "w_plus": 0.05,
+           "tau_e_s": 0.2}
+    return virtual_cohort(40, 3, variation=var)
+
+
+def test_batched_fixed_point_equals_the_per_subject_oracle(varied):
+    y = model.initial_states(varied)
+    oracle = np.array([_fixed_point_oracle(c) for c in varied])
+    assert y.shape == (len(varied), circuit_system().n_states)
+    np.testing.assert_allclose(y, oracle, rtol=1e-12, atol=1e-300)
+    # one subject = the batch's row; a subject's result does not depend on its batch (bitwise)
+    np.testing.assert_array_equal(initial_state(varied[5]), y[5])
+    np.testing.assert_array_equal(np.concatenate([model.initial_states(varied[:7]), model.initial_states(varied[7:])]),
+                                  y)
+
+
+def test_batched_fixed_point_zeroes_the_rhs(varied):
+    # the same criterion as test_fixed_point_without_drug_or_stress, for every subject of a varied cohort
+    system = circuit_system()
+    y = model.initial_states(varied)
+    p = np.array([parameter_vector(parameter_values(c)) for c in varied])
+    f = sympy.lambdify([*system.states, *system.params], list(system.rhs), "numpy")
+    d = np.array([np.broadcast_to(v, (len(varied),)) for v in f(*y.T, *p.T)], float).T
+    fast = np.isin(system.state_names, model.NEURAL_STATES)
+    scale = np.where(fast, np.maximum(np.abs(y), 1e-3) * 1e5, 1.0)
+    assert np.max(np.abs(d) / scale) < 1e-8
+
+
+def test_newton_failures_fall_back_to_the_scipy_path():
+    # strongly varied mPFC parameters put some subjects on the high-activity branch, far from Newton's start
+    # (0.16, 0.04): where the compiled Newton fails and the per-subject scipy path succeeds, initial_states returns
+    # the latter's fixed point
+    from circuits.experiments import virtual_cohort
+    from circuits.fixed_point import MPFC_FIELDS, VTA_FIELDS, fixed_points
+
+    sd = 0.2
+    var = {"j_pd_pA_per_Hz": 0.3, "j_i_nA": sd, "i0_nA": sd / 2, "j_d1_nA": 0.5, "k_d1_uM": 0.5, "i_d_bg_pA": 0.1,
+           "j_pg_pA_per_Hz": 0.5, "vmax_uM_per_s": 0.3, "w_plus": sd, "tau_e_s": 0.3, "gamma_e": sd,
+           "a_e_per_nC": sd / 4}
+    cohort = virtual_cohort(600, 11, variation=var)
+    mp = np.array([[getattr(c.mpfc, f) for f in MPFC_FIELDS] for c in cohort])
+    vt = np.array([[getattr(c.vta, f) for f in VTA_FIELDS] for c in cohort])
+    _, status = fixed_points(mp, vt)
+    solved = []
+    for k in np.flatnonzero(status == 1):
+        try:
+            solved.append((cohort[k], _fixed_point_oracle(cohort[k])))
+        except ValueError:
+            pass
+    assert solved
+    for c, oracle in solved:
+        np.testing.assert_allclose(initial_state(c), oracle, rtol=1e-12, atol=1e-300)
+
+
+def test_no_fixed_point_names_the_subject():
+    bad = CircuitParams().replace(vmax_uM_per_s=0.01)  # DA release above the uptake capacity
+    with pytest.raises(ValueError, match="subject 1: DA release exceeds the uptake capacity"):
+        model.initial_states([CircuitParams(), bad])
+
+
 def test_biphasic_shock_response(typical):
     # Wu 2021: a dip during the shock, a rise after it (baseline = mean of 5 s before onset, peak within 8 s)
     cp, y0, p = typical
@@ -117,9 +213,13 @@ def test_session_averaged_drive_matches_360_resolved_shocks(typical):
         assert np.all(change > 1e-3)
         assert np.all(np.abs(sol.y[0, 1:, i] - sol.y[1, 1:, i]) <= 0.03 * change), name
     # the activity reference integrates the (convex) mPFC rate: the mean of the resolved rate exceeds the rate
-    # of the mean drive by a fraction of a percent of theta itself
+    # of the mean drive by a fraction of a percent of theta itself. Measured 0.33 % after the session and 0.13 % a
+    # day later: resolved shocks silence DA firing and the post-shock rise follows each one, so D1 (and with it
+    # the mPFC rate) swings both ways, which a steady partial inhibition at the mean drive does not reproduce (it
+    # was < 0.2 % while the shock inhibition was too weak to silence DA for a whole 10-s shock). A θ off by 0.5 %
+    # moves the surge threshold of BDNF/mTOR (δ = 0.35 above θ) by 0.007, well inside its margin
     i = system.state_index("theta")
-    assert np.all(np.abs(sol.y[0, 1:, i] - sol.y[1, 1:, i]) <= 0.002 * sol.y[1, 1:, i])
+    assert np.all(np.abs(sol.y[0, 1:, i] - sol.y[1, 1:, i]) <= 0.005 * sol.y[1, 1:, i])
     # BDNF/mTOR drive stays below threshold in both modes (shocks are not a ketamine-like surge)
     i = system.state_index("M")
     assert np.all(np.abs(sol.y[:, 1:, i]) < 0.02)

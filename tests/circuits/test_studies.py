@@ -56,7 +56,7 @@ def test_dose_equals_a_direct_cohort_run_bit_for_bit(mouse, tmp_path):
     x = np.asarray(read_subjects(tmp_path / "direct").to_pydict()["failure_prob_4h"])
     np.testing.assert_array_equal(read_subjects(res.runs[1]).to_pydict()["failure_prob_4h"], x)
     assert res.stats["failure_4h"]["mean"][1] == np.mean(x)
-    assert res.stats["failure_4h"]["p50"][1] == np.median(x)
+    assert res.stats["failure_4h"]["p50"][1] == np.percentile(x, 50)  # NumPy linear (np.median rounds (a+b)/2)
 
 
 def test_exposure_readouts_match_the_pk_cohort_of_the_same_subjects(mouse, tmp_path):

@@ -1,0 +1,95 @@
+"""What :func:`circuits.experiments.run_groups` keeps, and the readout trials' tolerance.
+
+* The kept time courses (``GroupResult.long``) are observed segment by segment; oracle: the compiled observables
+  of the full stored states (``keep_y=True``, :func:`circuits.experiments.observe_all` on ``long["_y"]``), which is
+  how they were computed before. Bitwise, a masked failure included.
+* A run still in its naive state (the sLH baseline test at 0 h) reuses the naive readout trial; oracle: the
+  trial solved here from the fixed point and read by :func:`circuits.behavior.photometry`.
+* :data:`circuits.model.TRIAL_RTOL` (1e-5) against 1e-6: the readouts change by less than the accepted 1e-3
+  (failure probability, absolute; DA response, relative).
+"""
+
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+
+import circuits.experiments as ex
+from circuits import model
+from circuits.protocols import build_protocol
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return ex.virtual_cohort(6, 2)
+
+
+def test_kept_time_courses_are_the_observables_of_the_stored_states(cohort, monkeypatch):
+    real = ex.run_long
+
+    def failing(y, P, te, scheds, **kw):  # run 3's solve fails in the segment after the LH test
+        sol = real(y, P, te, scheds, **kw)
+        if 70 < te[0] < 73:
+            st = np.array(sol.status)
+            st[3] = 2
+            object.__setattr__(sol, "status", st) if dataclasses.is_dataclass(sol) else setattr(sol, "status", st)
+        return sol
+
+    monkeypatch.setattr(ex, "run_long", failing)
+    pr = build_protocol("slh", regimen=ex._ket(10.0))
+    full = ex.run_groups(cohort, [pr], keep_y=True, on_failure="mask")[0]
+    lean = ex.run_groups(cohort, [pr], on_failure="mask")[0]
+    assert full.status[3] == 2 and np.count_nonzero(full.status) == 1
+    y, p = full.long["_y"], full.long["_p"]
+    assert np.isnan(y[3]).all()
+    obs = ex.observe_all(y, p, full.t_h)
+    system = model.circuit_system()
+    for k in ex._KEEP:
+        np.testing.assert_array_equal(full.long[k], obs[k], err_msg=k)
+        np.testing.assert_array_equal(lean.long[k], obs[k], err_msg=k)
+    for k in ex._KEEP_STATES:
+        np.testing.assert_array_equal(full.long[k], y[:, :, system.state_index(k)], err_msg=k)
+        np.testing.assert_array_equal(lean.long[k], y[:, :, system.state_index(k)], err_msg=k)
+    assert set(lean.long) == set(ex._KEEP) | set(ex._KEEP_STATES)
+    np.testing.assert_array_equal(lean.failure, full.failure)
+
+
+def test_trial_tolerance_changes_readouts_by_less_than_1e_3(cohort, monkeypatch):
+    pr = build_protocol("slh", regimen=ex._ket(10.0))
+    assert model.TRIAL_RTOL == 1e-5
+    fast = ex.run_groups(cohort, [pr])[0]
+    monkeypatch.setattr(ex, "run_trials", functools.partial(model.run_trials, rtol=1e-6))
+    tight = ex.run_groups(cohort, [pr])[0]
+    assert np.max(np.abs(fast.failure - tight.failure)) < 1e-3
+    assert np.max(np.abs(fast.r_rel / tight.r_rel - 1.0)) < 1e-3
+    assert not np.array_equal(fast.r_rel, tight.r_rel)  # the tolerance is in effect
+
+
+def test_baseline_readout_reuses_the_naive_trial(cohort, monkeypatch):
+    from circuits.behavior import failure_probability, photometry, response_index
+
+    rows = []
+    real = ex.run_trials
+
+    def counting(y0, params, **kw):
+        rows.append(len(y0))
+        return real(y0, params, **kw)
+
+    monkeypatch.setattr(ex, "run_trials", counting)
+    S = len(cohort)
+    g = ex.run_groups(cohort, [build_protocol("slh", regimen=ex._ket(10.0))], keep_traces=True)[0]
+    assert g.labels[0] == "baseline" and rows == [S] * 5  # naive, then lh, 4h, 24h, 72h: no second baseline trial
+    y0 = model.initial_states(cohort)
+    p = np.array([model.parameter_vector(model.parameter_values(c)) for c in cohort])
+    tr = real(y0, p)
+    peak = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)["peak"]
+    np.testing.assert_array_equal(g.traces[:, 0], tr.gcamp)
+    np.testing.assert_array_equal(g.r_rel[:, 0], np.ones(S))
+    np.testing.assert_array_equal(g.failure[:, 0], [failure_probability(response_index(peak[k], c.behavior),
+                                                                        c.behavior) for k, c in enumerate(cohort)])
+    rows.clear()
+    ex.run_groups(cohort[:2], [build_protocol("slh", manipulations="mtor_block")])  # other parameters: solved
+    assert rows == [2] * 6
