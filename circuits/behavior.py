@@ -7,11 +7,11 @@
   size of the DA signal itself, so a mouse whose mPFC→VTA drive is weaker than typical escapes less often at
   baseline and falls further under stress; photometry, which normalises each animal to itself, reports the same
   response relative to that subject before induction (``r_rel`` of :mod:`circuits.experiments`). This is what lets
-  the baseline DA signature predict the later outcome (Wu 2021; see :func:`circuits.experiments.wu2021`). With a constant escape hazard λ, ``P_fail = e^(−λT)`` and
-  the mean latency (failures scored T) is ``(1 − P_fail)/λ`` — which reproduces the tight failure–latency
-  correlation (R = 0.93, Wu 2021). Under the same hazard, an escaping trial ends at the mean latency of escapes
-  ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` (:func:`escape_latency_s`), the shock duration of the model's
-  escape readout trials.
+  the baseline DA signature predict the later outcome (Wu 2021; see :func:`circuits.experiments.wu2021`). With a
+  constant escape hazard λ, ``P_fail = e^(−λT)`` and the mean latency (failures scored T) is ``(1 − P_fail)/λ`` —
+  which reproduces the tight failure–latency correlation (R = 0.93, Wu 2021). Under the same hazard, an escaping
+  trial ends at the mean latency of escapes ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)``
+  (:func:`escape_latency_s`), the shock duration of the model's escape readout trials.
 * The paper's individual signature (Wu 2021: "the baseline distance between escape and failure mean traces"
   predicts helplessness, R² 0.63, and the ketamine response, R² 0.72): :func:`escape_failure_distance`.
 """

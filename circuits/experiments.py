@@ -204,8 +204,8 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
     a resolved single-shock trial from each run's state gives the DA response relative to the same subject's
     naive response (``r_rel``, what photometry reports) and the failure probability (from the response relative
-    to the typical naive mouse's, :func:`circuits.behavior.response_index`); the test session's stress drive is then set from it (failed
-    trials are uncontrollable shocks) and integration continues to the next readout.
+    to the typical naive mouse's, :func:`circuits.behavior.response_index`); the test session's stress drive is
+    then set from it (failed trials are uncontrollable shocks) and integration continues to the next readout.
 
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
@@ -476,7 +476,8 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     }
     details = {"groups": res, "cohort": cohort, "baseline_signature": base_sig, "ket_response": resp,
                "helplessness": helpless, "failure_after_ket": after_ket,
-               "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket), "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
+               "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket),
+               "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
                "r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
                "r_baseline_signature_vs_helplessness": corr(base_sig, helpless),
                "r_baseline_signature_vs_ket_response": corr(base_sig, resp),

@@ -47,8 +47,8 @@ class VtaParams:
     i_d_bg_pA: float = param(275.376, "pA", "calibrated: tonic DA firing 4.5 Hz at rest (Grace & Bunney 1984; "
                              "SCIENCE §4: 4-5 Hz)", bounds=(-2000, 2000), kind="calibrated")
     j_pd_pA_per_Hz: float = param(355.0, "pA/Hz", "calibrated: mPFC->DA burst drive sized so the naive "
-                                  "post-shock rise after a 3-s shock is +50 % ΔF/F (Wu 2021 photometry shape)", bounds=(0, 5000),
-                                  kind="calibrated")
+                                  "post-shock rise after a 3-s shock is +50 % ΔF/F (Wu 2021 photometry shape)",
+                                  bounds=(0, 5000), kind="calibrated")
     u_th_Hz: float = param(0.02, "Hz", "assumed: burst threshold of the mPFC-driven input above its adapting "
                            "reference (bursts need a transient rise of afferent drive; Overton & Clark 1997)",
                            bounds=(0, 100), kind="assumed")

@@ -66,8 +66,8 @@ class RosenbrockTableau:
     With ``W = I/(hγ) - J``, stage ``i`` solves
     ``W k_i = f(t + c_i h, y + Σ_j a_ij k_j) + Σ_j (C_ij / h) k_j + d_i h ∂f/∂t``. For the stiffly accurate Rodas
     family, ``y_new = y + Σ_j a_sj k_j + k_{s-1} + k_s``, the embedded solution omits ``k_s``, so ``k_s`` is the error
-    estimate, and the dense output is ``y(θ) = (1-θ) y + θ (y_new + (1-θ)(K1 + θ K2 + θ² K3 + …))`` with ``K = H k``
-    (two rows of ``H`` for Rodas4, three for Rodas5P).
+    estimate, and the dense output is ``y(θ) = (1-θ) y + θ (y_new + (1-θ)(K1 + θ K2 + θ² K3 + …))`` with
+    ``K = H k`` (two rows of ``H`` for Rodas4, three for Rodas5P).
 
     Attributes
     ----------
