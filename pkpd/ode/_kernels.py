@@ -335,18 +335,24 @@ def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps,
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K, D):
-    """Residual control of Rodas5Pr (Steinebach 2024; OrdinaryDiffEq.jl): the defect of the dense output
-    ``y(θ) = (1-θ) y + θ y_new + θ(1-θ) Σ_r D_r θ^r`` at θ = 1/2, ``h (y'(θ)/h - f(t + h/2, y(θ)))``, as an error
-    norm (:func:`_err_norm` scaling, so dimensionless; OrdinaryDiffEq divides the unscaled defect by the tolerance
-    vector's norm). Uses ``K[_RO_S]`` and ``K[_RO_S + 1]`` as scratch and leaves ``D`` holding the dense-output rows.
-    """
+def _dense_rows(K, D):
+    """The Rodas dense-output rows ``D_r = Σ_j H_rj k_j`` of the current step."""
     for r in range(_RO_NH):
         for i in range(N_STATES):
             acc = 0.0
             for j in range(_RO_S):
                 acc += _RO_H[r, j] * K[j, i]
             D[r, i] = acc
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K, D):
+    """Residual control of Rodas5Pr (Steinebach 2024; OrdinaryDiffEq.jl): the defect of the dense output
+    ``y(θ) = (1-θ) y + θ y_new + θ(1-θ) Σ_r D_r θ^r`` at θ = 1/2, ``h (y'(θ)/h - f(t + h/2, y(θ)))``, as an error
+    norm (:func:`_err_norm` scaling, so dimensionless; OrdinaryDiffEq divides the unscaled defect by the tolerance
+    vector's norm). Uses ``K[_RO_S]`` and ``K[_RO_S + 1]`` as scratch and leaves ``D`` holding the dense-output rows.
+    """
+    _dense_rows(K, D)
     ym = K[_RO_S]
     fm = K[_RO_S + 1]
     for i in range(N_STATES):
@@ -456,12 +462,8 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             h_acc = h
             err_acc = max(1e-2, err)
             if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
-                for r in range(_RO_NH):
-                    for i in range(N_STATES):
-                        acc = 0.0
-                        for j in range(_RO_S):
-                            acc += _RO_H[r, j] * K[j, i]
-                        D[r, i] = acc
+                if not _RO_RESIDUAL:  # (the residual control has computed them for this step)
+                    _dense_rows(K, D)
                 while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
                     th = min(1.0, (t_eval[oi] - t) / h)
                     for i in range(N_STATES):

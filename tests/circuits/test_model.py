@@ -62,32 +62,15 @@ def test_fixed_point_without_drug_or_stress(typical):
 
 
 def _fixed_point_oracle(params, iterations=200):
-    """The per-subject fixed point as computed before the batched kernel: scipy's fsolve for the mPFC root
-    (:func:`circuits.mpfc.steady_state`) inside the D1 loop, and the closed-form VTA
-    (:func:`circuits.vta.steady_state`)."""
-    from circuits.mpfc import steady_state as mpfc_steady, transfer
-    from circuits.vta import d1_gate, steady_state as vta_steady
+    """The per-subject fixed point as computed before the batched kernel (:func:`circuits.model._fixed_point_fsolve`:
+    scipy's fsolve for the mPFC root inside the D1 loop, the closed-form VTA), as a state vector."""
+    from circuits.fixed_point import COLUMNS
 
     system = circuit_system()
-    q_m, q_v = params.mpfc, params.vta
-    d1, guess = 0.5, (0.16, 0.04)
-    for _ in range(iterations):
-        s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
-        guess = tuple(s)
-        xe = (q_m.w_plus * q_m.j_n_nA * s[0] - q_m.j_i_nA * s[1] + q_m.w_e * q_m.i0_nA + q_m.i_aff_nA
-              + q_m.j_d1_nA * d1)
-        r_d1 = float(transfer(xe, q_m.a_e_per_nC, q_m.b_e_Hz, q_m.d_e_s))
-        vs = vta_steady(q_v, r_d1)
-        d1_new = float(d1_gate(vs[4], q_v.k_d1_uM))
-        converged = abs(d1_new - d1) < 1e-14
-        d1 = d1_new
-        if converged:
-            break
-    s, _ = mpfc_steady(q_m, d1=d1, guess=guess)
     y = np.zeros(system.n_states)
-    for k, v in {"S_E": s[0], "S_I": s[1], "r_G": vs[0], "u_glu": vs[1], "v_glu": vs[2], "r_DA": vs[3], "DA": vs[4],
-                 "gcamp": vs[5], "theta": r_d1, "A": 1.0, "rho": 1.0}.items():
-        y[system.state_index(k)] = v
+    for name, v in zip(COLUMNS, model._fixed_point_fsolve(params, iterations)):
+        y[system.state_index(name)] = v
+    y[system.state_index("A")] = y[system.state_index("rho")] = 1.0
     return y
 
 
