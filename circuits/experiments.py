@@ -547,7 +547,7 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     r_rel = met["peak"].reshape(S, T) / ref["peak"][:, None]
     in_session = Yk[:, :, system.state_index("stress")] > 1e-9  # reset to 0 leaves ~1e-19 round-off
     r_rel[in_session] = np.nan
-    r_hat = met["peak"].reshape(S, T) / np.array([c.behavior.peak_ref_Hz for c in cohort])[:, None]
+    r_hat = np.array([response_index(pk, c.behavior) for pk, c in zip(met["peak"].reshape(S, T), cohort)])
     r_hat[in_session] = np.nan
     pf = np.array([failure_probability(r_hat[k], cohort[k].behavior) for k in range(S)])
     obs = observe_all(Yk, P)
