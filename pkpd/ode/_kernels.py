@@ -48,6 +48,9 @@ _RO_NH = _RO_TABLEAU.h.shape[0]    # rows of the dense output
 # a dose: 4 % at rtol 1e-6, where Rodas4 is within 1e-4). As in Steinebach's Rodas5Pr (OrdinaryDiffEq.jl), a step
 # the estimate accepts is also checked by the defect of the dense output at its midpoint (one more rhs evaluation).
 _RO_RESIDUAL = METHOD_FAMILY == RODAS5P_FAMILY
+# the dense output's P(θ) = Σ_r D_r θ^r and P'(θ) at θ = 1/2 as weights on the stages (D_r = Σ_j H_rj k_j)
+_RO_MID = np.ascontiguousarray(sum(_RO_TABLEAU.h[r] * 0.5 ** r for r in range(_RO_NH)))
+_RO_DMID = np.ascontiguousarray(sum(r * _RO_TABLEAU.h[r] * 0.5 ** (r - 1) for r in range(1, _RO_NH)))
 _D8_A = np.ascontiguousarray(_D8_TABLEAU.a)
 _D8_C = np.ascontiguousarray(_D8_TABLEAU.c)
 _D8_B = np.ascontiguousarray(_D8_TABLEAU.b)
@@ -346,28 +349,27 @@ def _dense_rows(K, D):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K, D):
+def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K):
     """Residual control of Rodas5Pr (Steinebach 2024; OrdinaryDiffEq.jl): the defect of the dense output
-    ``y(θ) = (1-θ) y + θ y_new + θ(1-θ) Σ_r D_r θ^r`` at θ = 1/2, ``h (y'(θ)/h - f(t + h/2, y(θ)))``, as an error
-    norm (:func:`_err_norm` scaling, so dimensionless; OrdinaryDiffEq divides the unscaled defect by the tolerance
-    vector's norm). Uses ``K[_RO_S]`` and ``K[_RO_S + 1]`` as scratch and leaves ``D`` holding the dense-output rows.
-    """
-    _dense_rows(K, D)
+    ``y(θ) = (1-θ) y + θ y_new + θ(1-θ) P(θ)``, ``P(θ) = Σ_r D_r θ^r``, at θ = 1/2:
+    ``h (y'(θ)/h - f(t + h/2, y(θ)))`` with ``y'(1/2) = y_new - y + P'(1/2)/4``, as an error norm (:func:`_err_norm`
+    scaling, so dimensionless; OrdinaryDiffEq divides the unscaled defect by the tolerance vector's norm).
+    ``P(1/2)`` and ``P'(1/2)`` come straight from the stages (weights ``_RO_MID``, ``_RO_DMID``). Uses
+    ``K[_RO_S]``, ``K[_RO_S + 1]`` and ``K[_RO_S + 2]`` as scratch."""
     ym = K[_RO_S]
     fm = K[_RO_S + 1]
+    dm = K[_RO_S + 2]
     for i in range(N_STATES):
-        acc = D[_RO_NH - 1, i]
-        for r in range(_RO_NH - 2, -1, -1):
-            acc = D[r, i] + 0.5 * acc
-        ym[i] = 0.5 * (y[i] + ynew[i] + 0.5 * acc)
+        pm = 0.0
+        dp = 0.0
+        for j in range(_RO_S):
+            pm += _RO_MID[j] * K[j, i]
+            dp += _RO_DMID[j] * K[j, i]
+        ym[i] = 0.5 * (y[i] + ynew[i] + 0.5 * pm)
+        dm[i] = ynew[i] - y[i] + 0.25 * dp  # h y'(1/2)
     _f(t + 0.5 * h, ym, p, u, fm)
     for i in range(N_STATES):
-        dp = 0.0  # P'(1/2) = Σ_r r D_r (1/2)^(r-1)
-        w = 1.0
-        for r in range(1, _RO_NH):
-            dp += r * D[r, i] * w
-            w *= 0.5
-        fm[i] = ynew[i] - y[i] + 0.25 * dp - h * fm[i]
+        fm[i] = dm[i] - h * fm[i]
     return _err_norm(fm, y, ynew, rtol, atol)
 
 
@@ -447,7 +449,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             continue
         last_nonfinite = False
         if _RO_RESIDUAL and err <= 1.0:
-            err = max(err, _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K, D))
+            err = max(err, _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K))
             cnt[_RHS] += 1
         fac = max(1.0 / _GROW_MAX_RO, min(_SHRINK_MAX, err ** 0.25 / _SAFE))
         h_new = h / fac
@@ -462,8 +464,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             h_acc = h
             err_acc = max(1e-2, err)
             if oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
-                if not _RO_RESIDUAL:  # (the residual control has computed them for this step)
-                    _dense_rows(K, D)
+                _dense_rows(K, D)
                 while oi < n_out and t_eval[oi] < tb and (last or t_eval[oi] <= t + h):
                     th = min(1.0, (t_eval[oi] - t) / h)
                     for i in range(N_STATES):
