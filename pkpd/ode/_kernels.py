@@ -1,8 +1,8 @@
 # Generic batched solver kernels (numba). This file is not imported on its own: codegen appends its text to each
-# generated model file, after the model's ``rhs``, ``jac``, ``dfdt``, ``obs``, the sparse LU of its Rosenbrock
-# matrix (``lu_sparse``, ``lu_sparse_solve``) and the constants ``N_STATES``, ``AUTONOMOUS``, ``SPARSE_LU``, so
-# that numba can cache the whole module on disk (numba does not cache functions that take other jitted functions
-# as arguments). It knows nothing about any particular model.
+# generated model file, after the model's ``rhs``, ``jac_pattern``, ``dfdt``, ``obs``, the sparse LU of its
+# Rosenbrock matrix (``form_w_sparse``, ``lu_sparse``, ``lu_sparse_solve``) and the constants ``N_STATES``,
+# ``AUTONOMOUS``, ``SPARSE_LU``, so that numba can cache the whole module on disk (numba does not cache functions
+# that take other jitted functions as arguments). It knows nothing about any particular model.
 #
 # How a subject is integrated
 # 1. Events split the timeline [t_eval[0], t_eval[-1]] into smooth segments at every bolus, reset, infusion start
@@ -198,7 +198,7 @@ def _lu_solve(LU, piv, b):
 
 @nb.njit(cache=True, error_model="numpy")
 def _form_w(J, inv_hg, W):
-    """W = I/(h*gamma) - J, written densely (so sparse fill-in positions start at zero)."""
+    """W = I/(h*gamma) - J, written densely (the dense LU's input)."""
     for i in range(N_STATES):
         for j in range(N_STATES):
             W[i, j] = -J[i, j]
@@ -398,14 +398,17 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
         if status != OK:
             return status, t, oi
         if need_jac:
-            jac(t, y, p, J)
+            jac_pattern(t, y, p, J)  # structural non-zeros only: J is allocated zero and nothing else writes it
             if not AUTONOMOUS:
                 dfdt(t, y, p, ft)
             cnt[_JAC] += 1
             need_jac = False
         inv_hg = 1.0 / (h * _RO_GAMMA)
-        _form_w(J, inv_hg, W)
         sparse = SPARSE_LU
+        if sparse:
+            form_w_sparse(J, inv_hg, W)  # the entries the sparse LU reads
+        else:
+            _form_w(J, inv_hg, W)
         if sparse and lu_sparse(W) != 0:
             sparse = False  # a pivot failed the threshold test: dense LU with partial pivoting for this step
             _form_w(J, inv_hg, W)

@@ -74,9 +74,9 @@ def generate_source(system: OdeSystem) -> str:
     """The model part of the generated file: constants and the ``rhs``, ``jac``, ``dfdt``, ``obs`` functions.
 
     Every generated function writes into an output array passed by the caller (no allocation):
-    ``rhs(t, y, p, dy)``, ``jac(t, y, p, J)`` (dense, (n, n)), ``dfdt(t, y, p, dt)``, ``obs(t, y, p, out)``, and
-    the straight-line sparse LU of the Rosenbrock matrix, ``lu_sparse(A)`` / ``lu_sparse_solve(A, b)``
-    (:mod:`pkpd.ode.sparse_lu`).
+    ``rhs(t, y, p, dy)``, ``jac(t, y, p, J)`` (dense, (n, n); ``jac_pattern`` writes only the structural
+    non-zeros), ``dfdt(t, y, p, dt)``, ``obs(t, y, p, out)``, and the straight-line sparse LU of the Rosenbrock
+    matrix, ``form_w_sparse(J, inv_hg, W)`` / ``lu_sparse(A)`` / ``lu_sparse_solve(A, b)`` (:mod:`pkpd.ode.sparse_lu`).
     """
     n, m = system.n_states, system.n_params
     ys = [sympy.Symbol(f"y_{i}") for i in range(n)]
@@ -114,7 +114,12 @@ def generate_source(system: OdeSystem) -> str:
         "",
         _function("rhs", "t, y, p, dy", rhs, unpack, printer),
         "",
-        _function("jac", "t, y, p, J", jac, unpack, printer, prologue="J[:, :] = 0.0"),
+        # the kernels' Jacobian writes only the structural non-zeros (their J starts at zero and nothing else
+        # writes it); the public ``jac`` zero-fills first, for callers that pass a fresh array
+        _function("jac_pattern", "t, y, p, J", jac, unpack, printer),
+        "",
+        "@nb.njit(cache=True, error_model=\"numpy\")\ndef jac(t, y, p, J):\n    J[:, :] = 0.0\n"
+        "    jac_pattern(t, y, p, J)\n    return",
         "",
         _function("dfdt", "t, y, p, out", dfdt, unpack, printer),
         "",

@@ -103,17 +103,28 @@ def plan_lu(pattern, n: int) -> LuPlan:
 
 
 def lu_source(plan: LuPlan | None) -> str:
-    """numba source of ``lu_sparse(A) -> 0 | 1`` and ``lu_sparse_solve(A, b)`` for ``plan``.
+    """numba source of ``form_w_sparse(J, inv_hg, W)``, ``lu_sparse(A) -> 0 | 1`` and ``lu_sparse_solve(A, b)``
+    for ``plan``.
 
-    ``lu_sparse`` factorises in place (unit lower factor below the diagonal, reciprocal pivots on the diagonal,
-    upper factor above) and returns 1 when a pivot fails the threshold test. With ``plan=None`` (dense problems)
-    it is a stub that always returns 1, so the dense LU is used.
+    ``form_w_sparse`` writes ``W = I/(hγ) - J`` at the structural non-zeros and zeroes the fill-in positions, the
+    only entries the factorisation reads (the rest of ``W`` is left as it is). ``lu_sparse`` factorises in place
+    (unit lower factor below the diagonal, reciprocal pivots on the diagonal, upper factor above) and returns 1
+    when a pivot fails the threshold test. With ``plan=None`` (dense problems) they are stubs and ``lu_sparse``
+    always returns 1, so the dense LU is used.
     """
     head = "@nb.njit(cache=True, error_model=\"numpy\")"
     if plan is None:
-        return "\n".join([f"SPARSE_LU = False", "", head, "def lu_sparse(A):", "    return 1", "", head,
-                          "def lu_sparse_solve(A, b):", "    return", ""])
-    f = ["SPARSE_LU = True", "", head, "def lu_sparse(A):", "    amax = 0.0"]
+        return "\n".join([f"SPARSE_LU = False", "", head, "def form_w_sparse(J, inv_hg, W):", "    return", "",
+                          head, "def lu_sparse(A):", "    return 1", "", head, "def lu_sparse_solve(A, b):",
+                          "    return", ""])
+    fill = set()
+    for v, rows, cols in zip(plan.order, plan.lower, plan.upper):
+        fill |= {(i, j) for i in rows for j in cols}
+    w = ["", head, "def form_w_sparse(J, inv_hg, W):"]
+    w += [f"    W[{i}, {j}] = {'inv_hg ' if i == j else ''}- J[{i}, {j}]" for i, j in plan.entries]
+    w += [f"    W[{i}, {j}] = 0.0" for i, j in sorted(fill - set(plan.entries))]
+    w.append("    return")
+    f = ["SPARSE_LU = True", *w, "", head, "def lu_sparse(A):", "    amax = 0.0"]
     f += [f"    amax = max(amax, abs(A[{i}, {j}]))" for i, j in plan.entries]
     f.append(f"    lim = {GROWTH_LIMIT!r} * amax")
     for v, rows, cols in zip(plan.order, plan.lower, plan.upper):
