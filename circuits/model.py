@@ -9,10 +9,12 @@ Data flow (each arrow is a sympy expression handed to the next part)::
 Input states switched by ``Schedule.reset`` events (d/dt = 0): ``shock`` (one trial: 1 during a shock),
 ``stress`` (session-averaged shock duty during an inescapable session; long-horizon mode), ``cno`` (CNO present),
 ``silence`` (mPFC silenced). The fast neural states (τ 10 ms–1.5 s) are genuine states of the same hours-based
-system; Rodas4 rides their slow manifold over days and resolves them when an input switches.
+system; Rodas4 rides their slow manifold over days and resolves them when an input switches (to
+:data:`LONG_NEURAL_ATOL`). A readout trial holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
 
-Two modes use the same compiled system: :func:`run_long` (days; sessions as averaged drive) and
-:func:`run_trials` (seconds; one resolved shock from any state).
+Two modes: :func:`run_long` (days; sessions as averaged drive) on the composed system, and :func:`run_trials`
+(seconds; one resolved shock from any state) on its trial subsystem, the same equations with the states that do not
+move in 15 s held constant.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from .vta import VtaParams, d1_gate, vta_part
 
 __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
            "parameter_values", "parameter_vector", "initial_state", "initial_states", "run_long", "run_trials",
-           "TrialResult", "NEURAL_STATES", "SLOW_STATES", "RTOL", "TRIAL_RTOL", "atol_vector",
-           "interneuron_potency_ratio"]
+           "trial_system", "TrialResult", "NEURAL_STATES", "SLOW_STATES", "TRIAL_FROZEN", "RTOL", "TRIAL_RTOL",
+           "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "atol_vector", "interneuron_potency_ratio"]
 
 INPUT_STATES = ("shock", "stress", "cno", "silence")
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
@@ -50,6 +52,27 @@ RTOL = 1e-6
 #: 7.4e-4 / 5.4e-4. The peak is read on the 0.05-s output grid, whose own discretisation error (2.7e-3 against a
 #: 0.01-s grid) is larger; a 0.1-s grid would change the readouts by 4.6e-3 and is not used.
 TRIAL_RTOL = 1e-5
+#: Absolute tolerance of the fast neural states (:data:`NEURAL_STATES`, each in its own unit: Hz, gating fraction,
+#: µM) in the long-horizon mode (:func:`run_long`), instead of 1e-8. There the readouts are the slow states, the
+#: drug levels and the states the trials start from; the neural states ride their slow manifold, and most steps
+#: went into resolving their transients after each input switch to 1e-8 (τ 10 ms–30 s; 1254 Rodas4 steps per
+#: 7-day sLH or wLH run). Measured on ``virtual_cohort(100, 0)`` through sLH and wLH with 10 mg/kg ketamine
+#: (2026-11-29), against 1e-8: at 1e-4, 712 steps, every readout and kept time course within 1.1e-4 (relative to
+#: the course's maximum; failure probability 4e-6 absolute, DA response 5e-5 relative); 1e-3 and 1e-2 gave 570 and
+#: 486 steps with as small changes there, but where ketamine follows a stress session by an hour (its surge
+#: amplifies small errors: the 1e-8 solution itself is 1.6e-3 off on ρ at rtol 1e-6) 1e-3 doubled the error against
+#: an rtol-1e-9 oracle, while 1e-4 adds 6 % to it (``test_long_horizon_neural_tolerance_costs_no_accuracy``).
+#: Dropping the neural states from the error norm (379 steps) let one output inside a transient be off by 19 %.
+LONG_NEURAL_ATOL = 1e-4
+#: Absolute tolerance of the neural states in a readout trial (:func:`run_trials`), instead of 1e-8: while a shock
+#: silences DA firing, r_DA, DA and the indicator decay towards zero over four decades, and tracking them to 1e-8
+#: took half of a trial's steps (124 instead of 162 for a 3-s shock). Measured with the trial subsystem
+#: (:data:`TRIAL_FROZEN`) on ``virtual_cohort(200, 0)`` through sLH and wLH with 10 mg/kg, sLH with 100 mg/kg and
+#: sLH under mTOR block (2026-11-29), against the whole circuit system at rtol 1e-7 and atol 1e-8: failure
+#: probability within 5.3e-4 (absolute) and DA response 4.5e-4 (relative), both in wLH (whose test-to-test stress
+#: feedback amplifies them; ≤ 7.8e-5 in the sLH groups), as with the whole system at TRIAL_RTOL and 1e-8 (5.2e-4).
+#: 1e-5 and 1e-4 gave 6.6e-4 and 1.1e-3 (measured with a smaller subsystem that froze the PK too).
+TRIAL_NEURAL_ATOL = 1e-6
 
 #: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).
 _RATIO_SOURCE = ("calibrated with f_EE and J_an to the inverted U of prefrontal glutamate with dose (Moghaddam "
@@ -170,6 +193,27 @@ def circuit_system():
     return g.to_ode_system("ketamine_circuit")
 
 
+#: States held constant in a readout trial (:func:`trial_system`): the inputs a trial does not switch, the slow
+#: states no fast equation reads (θ, M and P act only through ρ and A, which keep moving), and the PK states that
+#: reach the brain only through the plasma (peripheral compartments, whose return flux barely changes in 15 s) or
+#: not at all (the elimination sinks): 24 of the 35 states move, and trials cost ~0.75× (``run_groups`` on 200
+#: subjects × 4 protocols: 2.03 → 1.70 s with the long-horizon solves). Measured as for :data:`TRIAL_NEURAL_ATOL`,
+#: both at rtol 1e-7: readouts within 2.2e-5 of the whole system's. Freezing more does not hold: with ρ, A, H and Z
+#: frozen too the wLH DA response moved by 4e-3 (they still drift after stress and ketamine); with the plasma and
+#: depots frozen, a trial at the moment of an i.p. dose missed the drug's rise (peak 5 % off).
+TRIAL_FROZEN = ("stress", "cno", "silence", "theta", "M", "P", "peripheral1", "peripheral2", "nor_peripheral",
+                "eliminated", "nor_eliminated")
+
+
+@functools.lru_cache(maxsize=None)
+def trial_system():
+    """:func:`circuit_system` with :data:`TRIAL_FROZEN` held constant (:meth:`pkpd.ode.OdeSystem.freeze`): they are
+    parameters for the 15 s of a readout trial, appended to the circuit's parameters in
+    :attr:`circuit_system().state_names <pkpd.ode.OdeSystem.state_names>` order."""
+    full = circuit_system()
+    return full.freeze([n for n in full.state_names if n in TRIAL_FROZEN], name="ketamine_circuit_trial")
+
+
 def parameter_values(params: CircuitParams = CircuitParams(), *, species: str = "mouse",
                      weight_kg: float | None = None) -> dict[str, float]:
     """Every parameter of :func:`circuit_system` by name (PK of the species' default model + circuit)."""
@@ -191,13 +235,16 @@ def parameter_vector(values: dict[str, float]) -> np.ndarray:
     return pv(circuit_system(), values)
 
 
-def atol_vector() -> np.ndarray:
-    """Absolute tolerances per state (PK amounts in µmol; neural and slow states O(1))."""
+def atol_vector(neural: float | None = None) -> np.ndarray:
+    """Absolute tolerances per state (PK amounts in µmol; neural and slow states O(1)): 1e-8, DA 1e-9 µM; with
+    ``neural`` given, that value for every state of :data:`NEURAL_STATES` (:data:`LONG_NEURAL_ATOL`)."""
     sysm = circuit_system()
     a = np.full(sysm.n_states, 1e-8)
     for i, n in enumerate(sysm.state_names):
         if n == "DA":
             a[i] = 1e-9
+        if neural is not None and n in NEURAL_STATES:
+            a[i] = neural
     return a
 
 
@@ -285,13 +332,15 @@ def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 
 
 
 def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_steps: int = 200_000,
-             observables: bool = True):
+             observables: bool = True, neural_atol: float | None = LONG_NEURAL_ATOL):
     """Long-horizon integration (hours) of a batch: ``y0`` (S, N), ``params`` (S, P), one schedule per subject.
-    ``observables=False`` leaves ``Solution.observables`` empty (for callers that observe the states themselves)."""
+    ``observables=False`` leaves ``Solution.observables`` empty (for callers that observe the states themselves).
+    ``neural_atol``: absolute tolerance of the fast neural states (default :data:`LONG_NEURAL_ATOL`, for sessions
+    as averaged drive); ``None`` keeps :func:`atol_vector`'s, to resolve individual shocks."""
     from pkpd.ode import solve
 
     return solve(circuit_system(), y0, np.asarray(t_eval_h, float), params, method="rosenbrock", rtol=rtol,
-                 atol=atol_vector(), schedule=schedules, max_steps=max_steps, observables=observables)
+                 atol=atol_vector(neural_atol), schedule=schedules, max_steps=max_steps, observables=observables)
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,14 +358,19 @@ class TrialResult:
 
 
 def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float = 15.0,
-               dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = TRIAL_RTOL) -> TrialResult:
+               dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = TRIAL_RTOL,
+               neural_atol: float | None = TRIAL_NEURAL_ATOL) -> TrialResult:
     """Fully dynamic single-trial mode: one foot shock from each state in ``y0`` (S, N).
+
+    The trial integrates :func:`trial_system`: the inputs it does not switch, the slow states no fast equation reads
+    and the PK states with no effect on the brain within 15 s keep their values in ``y0`` (:data:`TRIAL_FROZEN`).
 
     The trial starts at ``t0_h`` (only matters for time-dependent inputs; there are none) with ``stress`` 0; the
     shock input is switched to 1 at ``onset_s`` and back to 0 after ``shock_s`` by exact reset events.
     ``shock_s`` is one duration (s) for every row or one per row (array-like (S,), e.g. escape trials ended at
     each subject's escape latency beside 10-s failure trials; one engine schedule per row). ``rtol``: the
-    solver's relative tolerance (default :data:`TRIAL_RTOL`, with its measured effect on the readouts).
+    solver's relative tolerance (default :data:`TRIAL_RTOL`, with its measured effect on the readouts);
+    ``neural_atol`` the neural states' absolute tolerance (default :data:`TRIAL_NEURAL_ATOL`; ``None``: 1e-8).
     """
     from pkpd.ode import Schedule, solve
 
@@ -338,7 +392,12 @@ def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float 
                 .reset(t0_h + (onset_s + float(d)) / S_PER_H, "shock", 0.0))
 
     sched = schedule(durations) if durations.ndim == 0 else [schedule(d) for d in durations]
-    sol = solve(sysm, y0, t_h, params, method="rosenbrock", rtol=rtol, atol=atol_vector(), schedule=sched,
-                observables=False)  # the readouts need only the DA states
+    tsys = trial_system()
+    moving = [sysm.state_index(n) for n in tsys.state_names]
+    frozen = [i for i in range(sysm.n_states) if i not in set(moving)]
+    p_full = np.array(params, float, ndmin=2)
+    p_trial = np.hstack([np.broadcast_to(p_full, (y0.shape[0], p_full.shape[1])), y0[:, frozen]])
+    sol = solve(tsys, y0[:, moving], t_h, p_trial, method="rosenbrock", rtol=rtol,
+                atol=atol_vector(neural_atol)[moving], schedule=sched, observables=False)  # only the DA states
     out_shock = float(durations) if durations.ndim == 0 else durations.copy()
     return TrialResult(t_s, sol.state("r_DA"), sol.state("gcamp"), onset_s, out_shock, sol.status)

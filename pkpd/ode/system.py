@@ -126,6 +126,29 @@ class OdeSystem:
         except KeyError:
             raise ValueError(f"unknown state {name!r}; expected one of {list(self.state_names)}") from None
 
+    def freeze(self, states, *, name: str | None = None) -> "OdeSystem":
+        """The same equations with ``states`` held constant: they become parameters, appended after
+        :attr:`params` in the order given, and the other states keep their equations (and their order).
+
+        For a fast subsystem over a window in which the frozen states barely move (a few seconds of neural
+        dynamics beside hours-long drug and plasticity states). Observables are kept.
+
+        Parameters
+        ----------
+        states : sequence of str or sympy.Symbol
+            States to hold constant; at least one state must be left.
+        name : str, optional
+            Name of the new system (default ``<name>_frozen``).
+        """
+        frozen = [self.states[self.state_index(s)] for s in states]
+        if len(set(frozen)) != len(frozen):
+            raise ValueError(f"states: a state is named twice in {[str(s) for s in frozen]}")
+        keep = [i for i, s in enumerate(self.states) if s not in set(frozen)]
+        if not keep:
+            raise ValueError("states: freezing every state leaves no equation")
+        return OdeSystem([self.states[i] for i in keep], [self.rhs[i] for i in keep], (*self.params, *frozen),
+                         time=self.time, observables=self.observables, name=name or f"{self.name}_frozen")
+
     # ---- derived symbolic objects ------------------------------------------------------------------------
     @cached_property
     def _piecewise_rhs(self) -> tuple:

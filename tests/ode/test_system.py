@@ -43,6 +43,29 @@ def test_fingerprint_changes_with_the_equations():
     assert a.fingerprint == b.fingerprint != c.fingerprint
 
 
+def test_freeze_holds_states_constant_as_parameters():
+    # x' = -k x + z, z' = -z: with z frozen at z0, x(t) = z0/k + (x0 - z0/k) e^{-kt} (closed form), solved by the
+    # engine on the frozen system, whose parameters are (k, z) in that order
+    from pkpd.ode import solve
+
+    z = sympy.Symbol("z")
+    full = OdeSystem([x, z], [-k * x + z, -z], [k], observables={"sum": x + z}, name="xz")
+    fr = full.freeze(["z"])
+    assert fr.state_names == ("x",) and fr.param_names == ("k", "z") and fr.name == "xz_frozen"
+    assert fr.rhs == (-k * x + z,) and fr.observables == full.observables
+    assert fr.jacobian == sympy.Matrix([[-k]])
+    kv, x0, z0 = 0.7, 2.0, 3.0
+    te = np.linspace(0.0, 4.0, 9)
+    sol = solve(fr, [x0], te, [kv, z0], method="rosenbrock", rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sol.state("x")[0], z0 / kv + (x0 - z0 / kv) * np.exp(-kv * te), rtol=1e-8)
+    with pytest.raises(ValueError, match="unknown state 'w'"):
+        full.freeze(["w"])
+    with pytest.raises(ValueError, match="named twice"):
+        full.freeze(["z", "z"])
+    with pytest.raises(ValueError, match="leaves no equation"):
+        full.freeze(["x", "z"])
+
+
 def test_lambdify_evaluates_the_equations():
     s = two_compartment()
     f, jac = s.lambdify()
