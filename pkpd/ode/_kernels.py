@@ -25,6 +25,11 @@
 #    stability-limited steps just under that, so the test would rarely fire (measured on Van der Pol, mu = 1000).
 # 4. Status codes, never exceptions: 0 ok, 1 max steps, 2 non-finite, 3 step too small. Outputs after a failure
 #    are NaN; the other subjects are not affected.
+# 5. Only the two parallel entry points (solve_batch, observe_batch) allocate (scratch arrays per block of
+#    subjects). Every function they call, and every generated model function, is compiled without numba's
+#    reference counting (``_nrt=False``): it never allocates, and the atomic incref/decref that NRT wraps around
+#    each array argument and row view (K[s]) took a third of a POLL solve (perf, 2026-11-29: NRT_incref and
+#    NRT_decref 33 % of the samples; 1.32x faster without, results bitwise the same).
 from pkpd.ode.tableaus import DOP853 as _D8_TABLEAU, DOPRI5 as _DP_TABLEAU, RODAS4, RODAS5P
 
 AUTO, EXPLICIT, ROSENBROCK, DOP853, RODAS5P_FAMILY = 0, 1, 2, 3, 4
@@ -80,14 +85,14 @@ _NONSTIFF_RESET = 6
 _EPS = 2.220446049250313e-16
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _f(t, y, p, u, dy):
     rhs(t, y, p, dy)
     for i in range(N_STATES):
         dy[i] += u[i]
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _all_finite(x):
     for i in range(x.shape[0]):
         if not math.isfinite(x[i]):
@@ -95,7 +100,7 @@ def _all_finite(x):
     return True
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _err_norm(err, y, ynew, rtol, atol):
     """RMS of err / (atol + rtol * max(|y|, |y_new|)) (Hairer & Wanner I, eq. II.4.11)."""
     s = 0.0
@@ -109,7 +114,7 @@ def _err_norm(err, y, ynew, rtol, atol):
     return r
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _initial_step(t, y, f0, p, u, rtol, atol, order, span, ytmp, f1):
     """Starting step (Hairer & Wanner I, §II.4; scipy's select_initial_step); costs one rhs evaluation."""
     d0 = 0.0
@@ -142,7 +147,7 @@ def _initial_step(t, y, f0, p, u, rtol, atol, order, span, ytmp, f1):
     return min(100.0 * h0, h1, span)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _lu_factor(A, piv):
     """In-place LU with partial pivoting (row interchanges in ``piv``, reciprocal pivots on the diagonal).
 
@@ -174,7 +179,7 @@ def _lu_factor(A, piv):
     return 0
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _lu_solve(LU, piv, b):
     """Solve ``A x = b`` in place from the factors of :func:`_lu_factor`."""
     n = N_STATES  # a compile-time constant: LLVM unrolls these small loops (6-8x faster than shape[0])
@@ -196,7 +201,7 @@ def _lu_solve(LU, piv, b):
         b[i] = s * LU[i, i]
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _form_w(J, inv_hg, W):
     """W = I/(h*gamma) - J, written densely (the dense LU's input)."""
     for i in range(N_STATES):
@@ -205,7 +210,7 @@ def _form_w(J, inv_hg, W):
         W[i, i] += inv_hg
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _solve_w(W, piv, b, sparse):
     if sparse:
         lu_sparse_solve(W, b)
@@ -213,12 +218,12 @@ def _solve_w(W, piv, b, sparse):
         _lu_solve(W, piv, b)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _too_small(h, t):
     return h <= 16.0 * _EPS * max(abs(t), 1e-300)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _step_start(cnt, max_steps, h, t, tb, last_nonfinite):
     """Checks before every step attempt, shared by all methods: returns (status, step, is it the last step).
 
@@ -233,7 +238,7 @@ def _step_start(cnt, max_steps, h, t, tb, last_nonfinite):
     return OK, h, False
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _rk_stages(A, C, first, stop, t, h, y, p, u, K, ystage):
     """Explicit Runge-Kutta stages ``first .. stop-1``: K[s] = f(t + c_s h, y + h Σ_j a_sj K[j])."""
     for s in range(first, stop):
@@ -245,7 +250,7 @@ def _rk_stages(A, C, first, stop, t, h, y, p, u, K, ystage):
         _f(t + C[s] * h, ystage, p, u, K[s])
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, yerr):
     """Dormand-Prince 5(4) from ``t`` to ``tb``; returns (status, t reached, next output index)."""
     n_out = t_eval.shape[0]
@@ -337,7 +342,7 @@ def _dopri_segment(t, tb, y, p, u, rtol, atol, auto, t_eval, oi, out, max_steps,
             rejected = True
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _dense_rows(K, D):
     """The Rodas dense-output rows ``D_r = Σ_j H_rj k_j`` of the current step."""
     for r in range(_RO_NH):
@@ -348,7 +353,7 @@ def _dense_rows(K, D):
             D[r, i] = acc
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K):
     """Residual control of Rodas5Pr (Steinebach 2024; OrdinaryDiffEq.jl): the defect of the dense output
     ``y(θ) = (1-θ) y + θ y_new + θ(1-θ) P(θ)``, ``P(θ) = Σ_r D_r θ^r``, at θ = 1/2:
@@ -373,7 +378,7 @@ def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K):
     return _err_norm(fm, y, ynew, rtol, atol)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, f0, ft, J, W,
                    piv, D):
     """Rodas4 from ``t`` to ``tb``; returns (status, t reached, next output index)."""
@@ -500,7 +505,7 @@ def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, 
             rejected = True
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, F):
     """Hairer's DOP853 from ``t`` to ``tb`` (error norm and dense output as in scipy's DOP853);
     returns (status, t reached, next output index). ``K`` holds 16 stages, ``F`` the 7 dense-output rows."""
@@ -589,7 +594,7 @@ def _dop853_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt,
             rejected = True
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _apply_jumps(t, y, ekind, et0, estate, evalue, ne):
     """Apply every bolus and reset scheduled exactly at ``t``, in the order given."""
     for k in range(ne):
@@ -600,7 +605,7 @@ def _apply_jumps(t, y, ekind, et0, estate, evalue, ne):
                 y[estate[k]] = evalue[k]
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _input_rates(t, u, ekind, et0, et1, estate, evalue, ne):
     """Sum of the rates of the infusions running on ``[t, next event)``, recomputed from scratch."""
     for i in range(N_STATES):
@@ -610,7 +615,7 @@ def _input_rates(t, u, ekind, et0, et1, estate, evalue, ne):
             u[estate[k]] += evalue[k]
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, ne, rtol, atol, max_steps, out,
                        cnt, y, u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F):
     n_out = t_eval.shape[0]

@@ -24,7 +24,7 @@ import numpy as np
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
-from .sparse_lu import lu_source, plan_lu
+from .sparse_lu import KERNEL_DECORATOR, lu_source, plan_lu
 from .system import OdeSystem
 
 __all__ = ["generate_source", "compile_system", "cache_dir", "CompiledSystem"]
@@ -60,7 +60,7 @@ def _function(name: str, args: str, targets: list[tuple[str, sympy.Expr]], unpac
     for e in [e for _, e in subs] + list(reduced):
         used |= {str(s) for s in e.free_symbols}
     # error_model="numpy": 1/0 gives inf and sqrt(-1) NaN (caught as a non-finite status) instead of raising
-    lines = ["@nb.njit(cache=True, error_model=\"numpy\")", f"def {name}({args}):"]
+    lines = [KERNEL_DECORATOR, f"def {name}({args}):"]
     if prologue:
         lines.append(f"    {prologue}")
     lines += [f"    {sym} = {src}" for sym, src in unpack.items() if sym in used]
@@ -118,7 +118,7 @@ def generate_source(system: OdeSystem) -> str:
         # writes it); the public ``jac`` zero-fills first, for callers that pass a fresh array
         _function("jac_pattern", "t, y, p, J", jac, unpack, printer),
         "",
-        "@nb.njit(cache=True, error_model=\"numpy\")\ndef jac(t, y, p, J):\n    J[:, :] = 0.0\n"
+        f"{KERNEL_DECORATOR}\ndef jac(t, y, p, J):\n    J[:, :] = 0.0\n"
         "    jac_pattern(t, y, p, J)\n    return",
         "",
         _function("dfdt", "t, y, p, out", dfdt, unpack, printer),

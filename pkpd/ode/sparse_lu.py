@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 __all__ = ["LuPlan", "plan_lu", "lu_source", "PIVOT_THRESHOLD", "GROWTH_LIMIT"]
 
+#: The decorator of every generated function: numba's ``error_model="numpy"`` (1/0 gives inf, caught as a
+#: non-finite status) and no reference counting (they never allocate; see pkpd/ode/_kernels.py, note 5).
+KERNEL_DECORATOR = '@nb.njit(cache=True, error_model="numpy", _nrt=False)'
 PIVOT_THRESHOLD = 0.1
 #: Largest accepted ``max |l| * max |u|`` of one pivot's update, relative to ``max |W|`` (see the module docstring).
 GROWTH_LIMIT = 10.0
@@ -112,7 +115,7 @@ def lu_source(plan: LuPlan | None) -> str:
     when a pivot fails the threshold test. With ``plan=None`` (dense problems) they are stubs and ``lu_sparse``
     always returns 1, so the dense LU is used.
     """
-    head = "@nb.njit(cache=True, error_model=\"numpy\")"
+    head = KERNEL_DECORATOR
     if plan is None:
         return "\n".join([f"SPARSE_LU = False", "", head, "def form_w_sparse(J, inv_hg, W):", "    return", "",
                           head, "def lu_sparse(A):", "    return 1", "", head, "def lu_sparse_solve(A, b):",
