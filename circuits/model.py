@@ -394,7 +394,7 @@ def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float 
     sched = schedule(durations) if durations.ndim == 0 else [schedule(d) for d in durations]
     tsys = trial_system()
     moving = [sysm.state_index(n) for n in tsys.state_names]
-    frozen = [i for i in range(sysm.n_states) if i not in set(moving)]
+    frozen = [sysm.state_index(n) for n in tsys.param_names[len(sysm.param_names):]]  # in freeze's order
     p_full = np.array(params, float, ndmin=2)
     p_trial = np.hstack([np.broadcast_to(p_full, (y0.shape[0], p_full.shape[1])), y0[:, frozen]])
     sol = solve(tsys, y0[:, moving], t_h, p_trial, method="rosenbrock", rtol=rtol,

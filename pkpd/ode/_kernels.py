@@ -28,7 +28,7 @@
 # 5. Only the two parallel entry points (solve_batch, observe_batch) allocate (scratch arrays per block of
 #    subjects). Every function they call, and every generated model function, is compiled without numba's
 #    reference counting (``_nrt=False``): it never allocates, and the atomic incref/decref that NRT wraps around
-#    each array argument and row view (K[s]) took a third of a POLL solve (perf, 2026-11-29: NRT_incref and
+#    each array argument and row view (K[s]) took a third of a POLL solve (perf, 2026-11-30: NRT_incref and
 #    NRT_decref 33 % of the samples; 1.32x faster without, results bitwise the same).
 from pkpd.ode.tableaus import DOP853 as _D8_TABLEAU, DOPRI5 as _DP_TABLEAU, RODAS4, RODAS5P
 

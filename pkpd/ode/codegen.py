@@ -51,8 +51,7 @@ class _Printer(PythonCodePrinter):
         super().__init__({"fully_qualified_modules": True, "strict": True})
 
 
-def _function(name: str, args: str, targets: list[tuple[str, sympy.Expr]], unpack: dict, printer,
-              prologue: str = "") -> str:
+def _function(name: str, args: str, targets: list[tuple[str, sympy.Expr]], unpack: dict, printer) -> str:
     """One numba function assigning ``target = expr`` lines after CSE; unpacks only the symbols it uses."""
     exprs = [e for _, e in targets]
     subs, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_c"), order="none") if exprs else ([], [])
@@ -61,8 +60,6 @@ def _function(name: str, args: str, targets: list[tuple[str, sympy.Expr]], unpac
         used |= {str(s) for s in e.free_symbols}
     # error_model="numpy": 1/0 gives inf and sqrt(-1) NaN (caught as a non-finite status) instead of raising
     lines = [KERNEL_DECORATOR, f"def {name}({args}):"]
-    if prologue:
-        lines.append(f"    {prologue}")
     lines += [f"    {sym} = {src}" for sym, src in unpack.items() if sym in used]
     lines += [f"    {s} = {printer.doprint(e)}" for s, e in subs]
     lines += [f"    {target} = {printer.doprint(e)}" for (target, _), e in zip(targets, reduced)]

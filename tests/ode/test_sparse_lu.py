@@ -53,6 +53,28 @@ def test_sparse_solve_matches_dense_solve(seed, tmp_path):
     np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-10)
 
 
+def test_w_formed_at_the_pattern_and_fill_in_factors_like_the_dense_w(tmp_path):
+    # form_w_sparse writes W = I/(hγ) - J only where the factorisation reads (the pattern, zeroed fill-in): a W
+    # full of NaN and a J with garbage off its pattern still solve like the dense I/(hγ) - J
+    rng = np.random.default_rng(7)
+    n = 15
+    pattern = {(i, j) for i in range(n) for j in range(n) if rng.random() < 0.15} | set(_arrow_pattern(n))
+    plan = plan_lu(pattern, n)
+    mod = _load(plan, tmp_path, "lu_form_w")
+    J = np.full((n, n), 1e300)  # off-pattern entries must never be read
+    J_dense = np.zeros((n, n))
+    for i, j in pattern | {(i, i) for i in range(n)}:
+        J[i, j] = J_dense[i, j] = rng.normal()
+    inv_hg = 6.0
+    W = np.full((n, n), np.nan)
+    mod.form_w_sparse(J, inv_hg, W)
+    assert mod.lu_sparse(W) == 0
+    b = rng.normal(size=n)
+    x = b.copy()
+    mod.lu_sparse_solve(W, x)
+    np.testing.assert_allclose(x, np.linalg.solve(inv_hg * np.eye(n) - J_dense, b), rtol=1e-10)
+
+
 def test_a_small_pivot_is_refused_so_the_dense_pivoting_lu_takes_over(tmp_path):
     plan = plan_lu([(0, 1), (1, 0)], 2)
     mod = _load(plan, tmp_path, "lu_pivot")
