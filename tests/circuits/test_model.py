@@ -208,24 +208,22 @@ def test_long_horizon_neural_tolerance_costs_no_accuracy(typical, after_ketamine
             (lambda s: s.observables[name][0])
         e_sol, e_ref = np.max(np.abs(get(sol) - get(truth))), np.max(np.abs(get(ref) - get(truth)))
         ratios[name] = e_sol / max(e_ref, 1e-7 * np.ptp(get(truth)))  # H: both errors ~5e-9 of its range
-    print(ratios)
     assert max(ratios.values()) <= 1.25, ratios
 
 
 def test_trial_subsystem_matches_the_whole_system(after_ketamine):
-    # run_trials holds TRIAL_FROZEN constant, with the neural states to TRIAL_NEURAL_ATOL; the
-    # oracle is the same trial on the whole 35-state system at rtol 1e-8, atol 1e-10. The DA peak and dip and the
-    # whole indicator trace agree within 2e-4 of the response (measured as documented at TRIAL_FROZEN)
+    # run_trials holds TRIAL_FROZEN constant, with the neural states to TRIAL_NEURAL_ATOL; the oracle is the same
+    # trial on the whole 35-state system at rtol 1e-8, atol 1e-10. The DA peak and dip and the whole indicator trace
+    # agree within 2e-4 of the response (measured as documented at TRIAL_FROZEN)
     from pkpd.ode import Schedule, solve
 
-    te, _, ref, p = after_ketamine
+    _, _, ref, p = after_ketamine
     system = circuit_system()
     assert model.trial_system().n_states == system.n_states - len(model.TRIAL_FROZEN)
     ys = ref.y[0, 2:5].copy()  # at the dose, 20 min and 4 h after it
     tr = run_trials(ys, p)
-    y_full = ys.copy()
     sched = Schedule().reset(tr.onset_s / 3600, "shock", 1.0).reset((tr.onset_s + tr.shock_s) / 3600, "shock", 0.0)
-    full = solve(system, y_full, tr.t_s / 3600, np.tile(p, (3, 1)), method="rosenbrock", rtol=1e-8, atol=1e-10,
+    full = solve(system, ys, tr.t_s / 3600, np.tile(p, (3, 1)), method="rosenbrock", rtol=1e-8, atol=1e-10,
                  schedule=sched)
     assert (tr.status == 0).all() and (full.status == 0).all()
     g = full.state("gcamp")
