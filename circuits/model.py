@@ -237,7 +237,8 @@ def parameter_vector(values: dict[str, float]) -> np.ndarray:
 
 def atol_vector(neural: float | None = None) -> np.ndarray:
     """Absolute tolerances per state (PK amounts in µmol; neural and slow states O(1)): 1e-8, DA 1e-9 µM; with
-    ``neural`` given, that value for every state of :data:`NEURAL_STATES` (:data:`LONG_NEURAL_ATOL`)."""
+    ``neural`` given, that value for every state of :data:`NEURAL_STATES` (:data:`LONG_NEURAL_ATOL`,
+    :data:`TRIAL_NEURAL_ATOL`)."""
     sysm = circuit_system()
     a = np.full(sysm.n_states, 1e-8)
     for i, n in enumerate(sysm.state_names):

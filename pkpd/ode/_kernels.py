@@ -381,7 +381,8 @@ def _midpoint_defect(t, h, y, ynew, p, u, rtol, atol, K):
 @nb.njit(cache=True, error_model="numpy", _nrt=False)
 def _rodas_segment(t, tb, y, p, u, rtol, atol, t_eval, oi, out, max_steps, cnt, K, ynew, ystage, f0, ft, J, W,
                    piv, D):
-    """Rodas4 from ``t`` to ``tb``; returns (status, t reached, next output index)."""
+    """The module's Rodas method (Rodas4, or Rodas5P in its family) from ``t`` to ``tb``; returns (status, t reached,
+    next output index)."""
     n_out = t_eval.shape[0]
     _f(t, y, p, u, f0)
     cnt[_RHS] += 1
