@@ -103,11 +103,7 @@ class CircuitProtocol:
                              f"{pr.drug_time_h:g} h)")
         _param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
         cv = spec.population.circuit_variation or {}
-        base = CircuitParams()
-        from .experiments import _group_of
-
-        for n in cv:
-            _group_of(base, n)  # ValueError for an unknown circuit parameter
+        vary(CircuitParams(), dict.fromkeys(cv, 0.0))  # ValueError for an unknown circuit parameter
 
     def grid(self, spec):
         pr = self.protocol(spec)

@@ -37,21 +37,27 @@ from .vta import VtaParams, d1_gate, vta_part
 
 __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
            "parameter_values", "parameter_vector", "initial_state", "initial_states", "run_long", "run_trials",
-           "trial_system", "TrialResult", "NEURAL_STATES", "SLOW_STATES", "TRIAL_FROZEN", "RTOL", "TRIAL_RTOL",
-           "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "atol_vector", "interneuron_potency_ratio"]
+           "trial_system", "TrialResult", "NEURAL_STATES", "SLOW_STATES", "TRIAL_FROZEN", "RTOL", "TRIAL_METHOD",
+           "TRIAL_RTOL", "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "atol_vector", "interneuron_potency_ratio"]
 
 INPUT_STATES = ("shock", "stress", "cno", "silence")
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
 SLOW_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")  # Z: post-anaesthetic state (mPFC part)
 RTOL = 1e-6
-#: Relative tolerance of the resolved readout trials (:func:`run_trials`). 1e-5 rather than :data:`RTOL`: a third
-#: fewer Rodas4 steps per trial (160 instead of 235 for the typical subject), measured against 1e-6 on 200-subject
-#: cohorts (``run_groups(virtual_cohort(200, 0), …)``, 2026-11-29): sLH + 10 mg/kg ketamine, failure probability
-#: changed by at most 8.1e-5 (absolute) and the DA response by 5.8e-5 (relative); sLH + 100 mg/kg 8.8e-5 / 6.7e-5;
-#: sLH + mTOR block (saline) 9.6e-5 / 9.0e-5; wLH + 10 mg/kg, whose test-to-test stress feedback amplifies them,
-#: 7.4e-4 / 5.4e-4. The peak is read on the 0.05-s output grid, whose own discretisation error (2.7e-3 against a
-#: 0.01-s grid) is larger; a 0.1-s grid would change the readouts by 4.6e-3 and is not used.
-TRIAL_RTOL = 1e-5
+#: Method of the resolved readout trials (:func:`run_trials`): Rodas5P (order 5, with the residual control of
+#: Rodas5Pr; :func:`pkpd.ode.solve`) at :data:`TRIAL_RTOL`. Measured against Rodas4 at rtol 1e-5, the method before
+#: (2026-11-30; ``run_groups(virtual_cohort(200, 0), …)`` on sLH + 10 and + 100 mg/kg, sLH under mTOR block and
+#: wLH + 10 mg/kg, against the whole circuit system at rtol 1e-7, atol 1e-8): 72 instead of 126 steps per trial,
+#: 0.80 instead of 0.91 ms of trials per subject on one thread (a Rodas5P step costs ~1.5x a Rodas4 step), and
+#: readouts closer to the reference: failure probability within 2.8e-4 (absolute) and DA response 2.4e-4
+#: (relative) in wLH, ≤ 4.4e-5 / 6.2e-5 in the sLH groups (Rodas4 at 1e-5: 5.3e-4 / 4.5e-4 and 6.4e-5 / 7.8e-5).
+#: Rodas5P at 1e-4 was faster still (0.72 ms) but farther off (7.1e-4 / 9.0e-4 in wLH).
+TRIAL_METHOD = "rodas5p"
+#: Relative tolerance of the resolved readout trials (:func:`run_trials`, :data:`TRIAL_METHOD`). Before Rodas5P,
+#: Rodas4 at 1e-5 (a third fewer steps than at :data:`RTOL`, with readouts within 1e-3 of 1e-6). The peak is read on
+#: the 0.05-s output grid, whose own discretisation error (2.7e-3 against a 0.01-s grid) is larger than either;
+#: a 0.1-s grid would change the readouts by 4.6e-3 and is not used.
+TRIAL_RTOL = 3e-5
 #: Absolute tolerance of the fast neural states (:data:`NEURAL_STATES`, each in its own unit: Hz, gating fraction,
 #: µM) in the long-horizon mode (:func:`run_long`), instead of 1e-8. There the readouts are the slow states, the
 #: drug levels and the states the trials start from; the neural states ride their slow manifold, and most steps
@@ -116,20 +122,31 @@ class CircuitParams:
 
     def replace(self, **changes) -> "CircuitParams":
         """A copy with fields changed by *field name* in any group (``replace(g_h=3.0, hm4di_da=1)``)."""
-        groups = {g: {} for g in ("mpfc", "vta", "plasticity", "behavior", "manipulations")}
-        top = {}
+        group_of = _group_of_field()
+        groups, top = {}, {}
         for k, v in changes.items():
-            for g in groups:
-                if k in {f.name for f in dataclasses.fields(getattr(self, g))}:
-                    groups[g][k] = v
-                    break
+            g = group_of.get(k)
+            if g is not None:
+                groups.setdefault(g, {})[k] = v
+            elif k == "interneuron_potency_ratio":
+                top[k] = v
             else:
-                if k == "interneuron_potency_ratio":
-                    top[k] = v
-                else:
-                    raise ValueError(f"unknown circuit parameter {k!r}; `ketamine params` lists them")
-        new = {g: dataclasses.replace(getattr(self, g), **c) for g, c in groups.items() if c}
+                raise ValueError(f"unknown circuit parameter {k!r}; `ketamine params` lists them")
+        new = {g: dataclasses.replace(getattr(self, g), **c) for g, c in groups.items()}
         return dataclasses.replace(self, **new, **top)
+
+
+_GROUPS = {"mpfc": MpfcParams, "vta": VtaParams, "plasticity": PlasticityParams, "behavior": BehaviorParams,
+           "manipulations": Manipulations}
+
+
+@functools.lru_cache(maxsize=None)
+def _group_of_field() -> dict[str, str]:
+    """Field name -> the :class:`CircuitParams` group that holds it (the first in :data:`_GROUPS` order)."""
+    out = {}
+    for g, cls in reversed(_GROUPS.items()):
+        out.update({f.name: g for f in dataclasses.fields(cls)})
+    return out
 
 
 def interneuron_potency_ratio() -> float:
@@ -217,16 +234,23 @@ def trial_system():
 def parameter_values(params: CircuitParams = CircuitParams(), *, species: str = "mouse",
                      weight_kg: float | None = None) -> dict[str, float]:
     """Every parameter of :func:`circuit_system` by name (PK of the species' default model + circuit)."""
+    v = dict(_pk_values(species, weight_kg, params.interneuron_potency_ratio))
+    for g in ("mpfc", "vta", "plasticity", "manipulations"):
+        v.update(values_of(getattr(params, g)))
+    return v
+
+
+@functools.lru_cache(maxsize=64)
+def _pk_values(species: str, weight_kg: float | None, ratio: float) -> dict[str, float]:
+    """The PK and receptor part of :func:`parameter_values` (the same for every subject of a cohort: computed once;
+    callers copy it)."""
     from pkpd.pk import parameter_values as pk_values
     from pkpd.pk_models import get_pk_model
     from pkpd.species import Subject
 
     subject = Subject(species, weight_kg, "male")
     model = get_pk_model(None, subject.species)
-    v = pk_values(model, subject, nmda=NmdaParams(interneuron_potency_ratio=params.interneuron_potency_ratio))
-    for g in ("mpfc", "vta", "plasticity", "manipulations"):
-        v.update(values_of(getattr(params, g)))
-    return v
+    return pk_values(model, subject, nmda=NmdaParams(interneuron_potency_ratio=ratio))
 
 
 def parameter_vector(values: dict[str, float]) -> np.ndarray:
@@ -360,7 +384,7 @@ class TrialResult:
 
 def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float = 15.0,
                dt_s: float = 0.05, t0_h: float = 0.0, rtol: float = TRIAL_RTOL,
-               neural_atol: float | None = TRIAL_NEURAL_ATOL) -> TrialResult:
+               neural_atol: float | None = TRIAL_NEURAL_ATOL, method: str = TRIAL_METHOD) -> TrialResult:
     """Fully dynamic single-trial mode: one foot shock from each state in ``y0`` (S, N).
 
     The trial integrates :func:`trial_system`: the inputs it does not switch, the slow states no fast equation reads
@@ -369,9 +393,10 @@ def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float 
     The trial starts at ``t0_h`` (only matters for time-dependent inputs; there are none) with ``stress`` 0; the
     shock input is switched to 1 at ``onset_s`` and back to 0 after ``shock_s`` by exact reset events.
     ``shock_s`` is one duration (s) for every row or one per row (array-like (S,), e.g. escape trials ended at
-    each subject's escape latency beside 10-s failure trials; one engine schedule per row). ``rtol``: the
-    solver's relative tolerance (default :data:`TRIAL_RTOL`, with its measured effect on the readouts);
-    ``neural_atol`` the neural states' absolute tolerance (default :data:`TRIAL_NEURAL_ATOL`; ``None``: 1e-8).
+    each subject's escape latency beside 10-s failure trials; one engine schedule per row). ``method`` and
+    ``rtol``: the solver and its relative tolerance (default :data:`TRIAL_METHOD` at :data:`TRIAL_RTOL`, with their
+    measured effect on the readouts); ``neural_atol`` the neural states' absolute tolerance (default
+    :data:`TRIAL_NEURAL_ATOL`; ``None``: 1e-8).
     """
     from pkpd.ode import Schedule, solve
 
@@ -398,7 +423,7 @@ def run_trials(y0, params, *, onset_s: float = 5.0, shock_s=3.0, total_s: float 
     frozen = [sysm.state_index(n) for n in tsys.param_names[len(sysm.param_names):]]  # in freeze's order
     p_full = np.array(params, float, ndmin=2)
     p_trial = np.hstack([np.broadcast_to(p_full, (y0.shape[0], p_full.shape[1])), y0[:, frozen]])
-    sol = solve(tsys, y0[:, moving], t_h, p_trial, method="rosenbrock", rtol=rtol,
+    sol = solve(tsys, y0[:, moving], t_h, p_trial, method=method, rtol=rtol,
                 atol=atol_vector(neural_atol)[moving], schedule=sched, observables=False)  # only the DA states
     out_shock = float(durations) if durations.ndim == 0 else durations.copy()
     return TrialResult(t_s, sol.state("r_DA"), sol.state("gcamp"), onset_s, out_shock, sol.status)

@@ -9,6 +9,7 @@ and converted once by :func:`per_s` (1/s → 1/h).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import sympy
@@ -82,4 +83,9 @@ def symbols_of(params_cls) -> dict[str, sympy.Symbol]:
 
 def values_of(obj) -> dict[str, float]:
     """``{field name: value}`` of a parameter dataclass instance."""
-    return {f.name: float(getattr(obj, f.name)) for f in dataclasses.fields(obj) if "unit" in f.metadata}
+    return {name: float(getattr(obj, name)) for name in _param_names(type(obj))}
+
+
+@functools.lru_cache(maxsize=None)
+def _param_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if "unit" in f.metadata)

@@ -19,6 +19,7 @@ lists the fields for ``ketamine params``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 __all__ = ["param", "check_bounds", "describe", "KINDS"]
@@ -45,14 +46,18 @@ def check_bounds(obj) -> None:
     ValueError
         ``"<Class>.<field>: expected a value in [lo, hi] <unit>, got x"``.
     """
-    for f in dataclasses.fields(obj):
-        if "bounds" not in f.metadata:
-            continue
-        v = getattr(obj, f.name)
-        lo, hi = f.metadata["bounds"]
+    for name, lo, hi, unit in _bounded_fields(type(obj)):
+        v = getattr(obj, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-            raise ValueError(f"{type(obj).__name__}.{f.name}: expected a value in [{lo:g}, {hi:g}] "
-                             f"{f.metadata['unit']}, got {v!r}")
+            raise ValueError(f"{type(obj).__name__}.{name}: expected a value in [{lo:g}, {hi:g}] {unit}, got {v!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _bounded_fields(cls) -> tuple:
+    """``(name, lo, hi, unit)`` of each bounded field of a dataclass (read once per class: a cohort builds
+    thousands of parameter objects, and ``dataclasses.fields`` was most of the check's cost)."""
+    return tuple((f.name, *f.metadata["bounds"], f.metadata["unit"]) for f in dataclasses.fields(cls)
+                 if "bounds" in f.metadata)
 
 
 def describe(obj, group: str | None = None) -> list[dict]:

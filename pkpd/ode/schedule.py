@@ -84,6 +84,16 @@ class Schedule:
         # stable sort: events at the same time keep the order in which they were given
         self._events = tuple(sorted(evs, key=lambda e: e.time))
 
+    def _then(self, events: tuple) -> "Schedule":
+        """This schedule followed by ``events`` (valid :class:`Event`, sorted by time): a concatenation where none
+        precedes the last event here, as the stable sort would give, without sorting (a cohort builds several
+        schedules per subject, mostly in time order)."""
+        if events and self._events and events[0].time < self._events[-1].time:
+            return Schedule(self._events + events)
+        out = object.__new__(Schedule)
+        out._events = self._events + events
+        return out
+
     @property
     def events(self) -> tuple[Event, ...]:
         return self._events
@@ -95,6 +105,8 @@ class Schedule:
         return iter(self._events)
 
     def __add__(self, other: "Schedule") -> "Schedule":
+        if isinstance(other, Schedule):
+            return self._then(other._events)
         return Schedule(self._events + tuple(other))
 
     def __eq__(self, other) -> bool:
@@ -108,7 +120,7 @@ class Schedule:
 
     def bolus(self, time: float, state, amount: float) -> "Schedule":
         """Add ``amount`` to ``state`` at ``time``."""
-        return Schedule(self._events + (Event("bolus", time, state, amount),))
+        return self._then((Event("bolus", time, state, amount),))
 
     def infusion(self, start: float, state, *, rate: float | None = None, amount: float | None = None,
                  duration: float | None = None, end: float | None = None) -> "Schedule":
@@ -125,11 +137,11 @@ class Schedule:
         if (rate is None) == (amount is None):
             raise ValueError("infusion needs exactly one of rate or amount")
         r = _finite(rate, "infusion rate") if rate is not None else _finite(amount, "infusion amount") / (end - start)
-        return Schedule(self._events + (Event("infusion", start, state, r, end),))
+        return self._then((Event("infusion", start, state, r, end),))
 
     def reset(self, time: float, state, value: float) -> "Schedule":
         """Set ``state`` to ``value`` at ``time``."""
-        return Schedule(self._events + (Event("reset", time, state, value),))
+        return self._then((Event("reset", time, state, value),))
 
     def repeat(self, every: float, times: int) -> "Schedule":
         """This schedule repeated ``times`` times, each copy shifted by ``every`` from the last."""

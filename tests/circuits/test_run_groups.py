@@ -5,8 +5,9 @@
   how they were computed before. Bitwise, a masked failure included.
 * A run still in its naive state (the sLH baseline test at 0 h) reuses the naive readout trial; oracle: the
   trial solved here from the fixed point and read by :func:`circuits.behavior.photometry`.
-* :data:`circuits.model.TRIAL_RTOL` (1e-5) against 1e-6: the readouts change by less than the accepted 1e-3
-  (failure probability, absolute; DA response, relative).
+* The readout trials' method and tolerance (:data:`circuits.model.TRIAL_METHOD`, Rodas5P at
+  :data:`~circuits.model.TRIAL_RTOL` 3e-5) against Rodas4 at rtol 1e-7: the readouts differ by less than the
+  accepted 1e-3 (failure probability, absolute; DA response, relative).
 """
 
 import dataclasses
@@ -57,15 +58,15 @@ def test_kept_time_courses_are_the_observables_of_the_stored_states(cohort, monk
     np.testing.assert_array_equal(lean.failure, full.failure)
 
 
-def test_trial_tolerance_changes_readouts_by_less_than_1e_3(cohort, monkeypatch):
+def test_trial_method_and_tolerance_change_readouts_by_less_than_1e_3(cohort, monkeypatch):
     pr = build_protocol("slh", regimen=ex._ket(10.0))
-    assert model.TRIAL_RTOL == 1e-5
+    assert (model.TRIAL_METHOD, model.TRIAL_RTOL) == ("rodas5p", 3e-5)
     fast = ex.run_groups(cohort, [pr])[0]
-    monkeypatch.setattr(ex, "run_trials", functools.partial(model.run_trials, rtol=1e-6))
+    monkeypatch.setattr(ex, "run_trials", functools.partial(model.run_trials, method="rosenbrock", rtol=1e-7))
     tight = ex.run_groups(cohort, [pr])[0]
     assert np.max(np.abs(fast.failure - tight.failure)) < 1e-3
     assert np.max(np.abs(fast.r_rel / tight.r_rel - 1.0)) < 1e-3
-    assert not np.array_equal(fast.r_rel, tight.r_rel)  # the tolerance is in effect
+    assert not np.array_equal(fast.r_rel, tight.r_rel)  # the method and tolerance are in effect
 
 
 def test_baseline_readout_reuses_the_naive_trial(cohort, monkeypatch):
