@@ -233,3 +233,21 @@ def test_bad_input_is_rejected_before_any_work(kwargs, message, monkeypatch):
 def test_bad_schedules_are_rejected(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_schedule_is_time_sorted_however_it_is_built():
+    # Schedule keeps its events sorted by time, and events at the same time in the order given (stable sort);
+    # appending in time order takes a path that skips the sort. Oracle: Python's stable sort of the same events.
+    from pkpd.ode.schedule import Event
+
+    steps = [("bolus", 2.0, "central", 1.0), ("reset", 2.0, "peripheral", 0.0), ("bolus", 1.0, "central", 3.0),
+             ("reset", 5.0, "central", 0.5), ("bolus", 5.0, "peripheral", 2.0), ("bolus", 0.5, "central", 4.0)]
+    s, given = Schedule(), []
+    for kind, t, state, v in steps:
+        s = getattr(s, kind)(t, state, v)
+        given.append(Event(kind, t, state, v))
+        assert s.events == tuple(sorted(given, key=lambda e: e.time))
+    early = Schedule().bolus(3.0, "central", 1.0).reset(3.0, "central", 0.0)
+    late = Schedule().bolus(5.0, "central", 9.0)
+    for a, b in ((early, late), (late, early), (s, early), (early, s)):
+        assert (a + b).events == tuple(sorted(a.events + b.events, key=lambda e: e.time))
