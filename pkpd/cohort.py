@@ -23,8 +23,9 @@ finished chunks; parts are named by chunk index and written atomically, so a chu
 a Dask retry after a worker died) replaces its part with the same values: nothing is lost or duplicated.
 
 Percentile bands are **exact**: the band series of every subject are kept (on the coarse grid, float32, in the
-``bands`` parts), and the percentiles are computed at the end from all subjects, a block of band times at a time
-(block chosen to stay under :data:`BAND_BLOCK_BYTES`, 256 MiB), never from all data at once.
+``bands`` parts), and the percentiles are computed at the end from all subjects, through a time-major scratch file
+a block of band times at a time (block chosen to stay under :data:`BAND_BLOCK_BYTES`, 256 MiB), never from all data
+at once (:func:`compute_percentiles`).
 
 Determinism: a subject's parameters depend only on (seed, id) (:mod:`pkpd.population`); the engine's result for a
 subject does not depend on the other subjects in its batch nor on the thread count; tolerances and time grids are
@@ -928,10 +929,18 @@ def read_bands(run_dir, series: str, times: slice = slice(None)) -> tuple[np.nda
 def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> dict:
     """Exact 5/50/95th percentiles of every band series at every band time, over all solved subjects.
 
-    Band parts hold one column per (series, band time), so a block of band times is read alone. The block is
-    chosen so that ``N × block × 16 bytes`` (float64 values and the partition's copy) stays under ``block_bytes``;
-    memory does not grow with N beyond ``N × 16`` bytes (one band time), and every part is read once per block.
+    Band parts hold one column per (series, band time), a chunk of subjects each. One pass reads every part once
+    and writes its columns into a time-major scratch file in the run directory (float32; each band time's values
+    over all subjects contiguous; removed at the end, in groups of band times if the disk has less than twice its
+    size free). The percentiles are then computed a block of band times at a time from that file, the block chosen
+    so that ``N × block × 20 bytes`` (the float32 read, its float64 copy and the partition's copy) stays under
+    ``block_bytes``. Memory does not grow with N beyond one band time (``N × 20`` bytes). (Reading each block from
+    every part instead needed every part's footer at hand — about 2 MB each for a circuit cohort's ~1100 band
+    columns, 1 GB at 10⁶ subjects — or parsed again for every block.)
     """
+    import os
+    import shutil
+
     import pyarrow.parquet as pq
 
     parts = _parts(run_dir, "bands")
@@ -940,37 +949,50 @@ def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> d
     meta = pq.read_schema(parts[0]).metadata
     t = np.asarray(json.loads(meta[b"time_h"]))
     names = json.loads(meta[b"series"])
-    metas = [pq.read_metadata(p) for p in parts]  # footers parsed once, not once per block
-    rows = [m.num_rows for m in metas]
+    rows = [pq.read_metadata(p).num_rows for p in parts]  # one footer at a time, not kept
     n_total = sum(rows)
-    block = max(1, min(t.size, block_bytes // max(1, 16 * n_total)))
-    out = {"time_h": t}
-    for name in names:
-        q = np.full((len(BAND_PERCENTILES), t.size), np.nan)
-        n_used = np.zeros(t.size, np.int64)
-        for b0 in range(0, t.size, block):
-            b1 = min(t.size, b0 + block)
-            cols = [_band_column(name, k) for k in range(b0, b1)]
-            v = np.empty((b1 - b0, n_total))  # time-major: each band time's values contiguous for the partition
-            r0 = 0
-            for p, m, n in zip(parts, metas, rows):
-                tab = pq.ParquetFile(p, metadata=m).read(columns=cols)
-                for j, c in enumerate(cols):
-                    v[j, r0:r0 + n] = tab.column(c).to_numpy()
-                r0 += n
-            nan = np.isnan(v)
-            n_used[b0:b1] = v.shape[1] - nan.sum(axis=1)
-            if not nan.any():  # the common case; nanpercentile loops over rows in Python
-                q[:, b0:b1] = np.percentile(v, BAND_PERCENTILES, axis=1)
-            elif (~nan).any():
-                import warnings
+    cols = [(name, k) for name in names for k in range(t.size)]  # the scratch file's rows, in this order
+    q = {name: np.full((len(BAND_PERCENTILES), t.size), np.nan) for name in names}
+    n_used = {name: np.zeros(t.size, np.int64) for name in names}
+    per_col = 4 * max(1, n_total)
+    group = int(max(1, min(len(cols), shutil.disk_usage(run_dir).free // 2 // per_col)))
+    block = int(max(1, min(group, block_bytes // (5 * per_col))))
+    scratch = Path(run_dir) / ".bands-by-time.tmp"
+    try:
+        with open(scratch, "wb+") as f:
+            for g0 in range(0, len(cols), group):
+                gcols = [_band_column(name, k) for name, k in cols[g0:g0 + group]]
+                r0 = 0
+                for p, n in zip(parts, rows):
+                    tab = pq.read_table(p, columns=gcols)
+                    for j, c in enumerate(gcols):
+                        a = np.ascontiguousarray(tab.column(c).to_numpy(), np.float32)
+                        os.pwrite(f.fileno(), a.data, 4 * (j * n_total + r0))
+                    r0 += n
+                    del tab
+                for b0 in range(0, len(gcols), block):
+                    b1 = min(len(gcols), b0 + block)
+                    f.seek(4 * b0 * n_total)
+                    v = np.fromfile(f, np.float32, (b1 - b0) * n_total).reshape(b1 - b0, n_total).astype(float)
+                    nan = np.isnan(v)
+                    used = v.shape[1] - nan.sum(axis=1)
+                    if not nan.any():  # the common case; nanpercentile loops over rows in Python
+                        p_block = np.percentile(v, BAND_PERCENTILES, axis=1)
+                    else:
+                        p_block = np.full((len(BAND_PERCENTILES), b1 - b0), np.nan)
+                        if (~nan).any():
+                            import warnings
 
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band time gives NaN
-                    q[:, b0:b1] = np.nanpercentile(v, BAND_PERCENTILES, axis=1)
-            del v, nan
-        out[name] = {"p": q, "n": n_used}
-    return out
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band time gives NaN
+                                p_block = np.nanpercentile(v, BAND_PERCENTILES, axis=1)
+                    for j, (name, k) in enumerate(cols[g0 + b0:g0 + b1]):
+                        q[name][:, k] = p_block[:, j]
+                        n_used[name][k] = used[j]
+                    del v, nan
+    finally:
+        scratch.unlink(missing_ok=True)
+    return {"time_h": t, **{name: {"p": q[name], "n": n_used[name]} for name in names}}
 
 
 def read_percentiles(run_dir):

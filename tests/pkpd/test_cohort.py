@@ -168,6 +168,26 @@ def test_percentile_bands_are_exact_percentiles_of_all_subjects(reference):
     a, b = compute_percentiles(out), compute_percentiles(out, block_bytes=1)
     for name in ("plasma_ketamine_uM", "nmda_occupancy_pyramidal"):
         assert np.array_equal(a[name]["p"], b[name]["p"]) and np.array_equal(a[name]["n"], b[name]["n"])
+    assert not (out / ".bands-by-time.tmp").exists()  # the time-major scratch file is removed
+
+
+def test_percentiles_in_groups_of_band_times_when_the_disk_is_short(reference, monkeypatch):
+    # with too little free disk for the whole time-major scratch file, it is filled and read a group of band times
+    # at a time (here: 3 band times, 2 per block): the same numbers, bit for bit
+    import shutil
+    import types
+
+    from pkpd.cohort import compute_percentiles
+
+    out, _ = reference
+    whole = compute_percentiles(out)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: types.SimpleNamespace(free=2 * 3 * 4 * N))
+    grouped = compute_percentiles(out, block_bytes=2 * 5 * 4 * N)
+    assert list(grouped) == list(whole)
+    for name in whole:
+        if name != "time_h":
+            assert np.array_equal(grouped[name]["p"], whole[name]["p"])
+            assert np.array_equal(grouped[name]["n"], whole[name]["n"])
 
 
 def _bad_population():
