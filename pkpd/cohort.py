@@ -940,6 +940,7 @@ def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> d
     """
     import os
     import shutil
+    import tempfile
 
     import pyarrow.parquet as pq
 
@@ -957,17 +958,17 @@ def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> d
     per_col = 4 * max(1, n_total)
     group = int(max(1, min(len(cols), shutil.disk_usage(run_dir).free // 2 // per_col)))
     block = int(max(1, min(group, block_bytes // (5 * per_col))))
-    scratch = Path(run_dir) / ".bands-by-time.tmp"
+    fd, scratch = tempfile.mkstemp(prefix=".bands-by-time-", suffix=".tmp", dir=run_dir)
     try:
-        with open(scratch, "wb+") as f:
+        with os.fdopen(fd, "wb+") as f:
             for g0 in range(0, len(cols), group):
                 gcols = [_band_column(name, k) for name, k in cols[g0:g0 + group]]
                 r0 = 0
                 for p, n in zip(parts, rows):
                     tab = pq.read_table(p, columns=gcols)
                     for j, c in enumerate(gcols):
-                        a = np.ascontiguousarray(tab.column(c).to_numpy(), np.float32)
-                        os.pwrite(f.fileno(), a.data, 4 * (j * n_total + r0))
+                        f.seek(4 * (j * n_total + r0))
+                        f.write(np.ascontiguousarray(tab.column(c).to_numpy(), np.float32).data)
                     r0 += n
                     del tab
                 for b0 in range(0, len(gcols), block):
@@ -991,7 +992,7 @@ def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> d
                         n_used[name][k] = used[j]
                     del v, nan
     finally:
-        scratch.unlink(missing_ok=True)
+        Path(scratch).unlink(missing_ok=True)
     return {"time_h": t, **{name: {"p": q[name], "n": n_used[name]} for name in names}}
 
 
