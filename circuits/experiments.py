@@ -13,8 +13,8 @@ from pkpd.dosing import Regimen
 
 from .behavior import (dff, escape_failure_distance, escape_latency_s, failure_probability, mean_latency_s,
                        photometry, response_index)
-from .model import (RTOL, CircuitParams, _group_of_field, circuit_system, initial_states, parameter_values,
-                    parameter_vector, run_long, run_trials)
+from .model import (RTOL, CircuitParams, circuit_system, initial_states, parameter_values, parameter_vector,
+                    run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
 __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
@@ -60,12 +60,7 @@ def virtual_cohort(n: int, seed: int = 0, base: CircuitParams = CircuitParams(),
 def vary(base: CircuitParams, etas: dict) -> CircuitParams:
     """``base`` with each named circuit parameter set to its typical value × exp(η) (η on the log scale): the one
     place where the cohort variation is applied (:func:`virtual_cohort`, :mod:`circuits.cohort`)."""
-    group_of = _group_of_field()
-    for name in etas:
-        if name not in group_of:
-            raise ValueError(f"unknown circuit parameter {name!r}")
-    return base.replace(**{name: getattr(getattr(base, group_of[name]), name) * float(np.exp(eta))
-                           for name, eta in etas.items()})
+    return base.replace(**{name: base.value(name) * float(np.exp(eta)) for name, eta in etas.items()})
 
 
 @dataclass(frozen=True, eq=False)

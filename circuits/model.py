@@ -135,6 +135,13 @@ class CircuitParams:
         new = {g: dataclasses.replace(getattr(self, g), **c) for g, c in groups.items()}
         return dataclasses.replace(self, **new, **top)
 
+    def value(self, name: str) -> float:
+        """A parameter's value by *field name* in any group (``value("g_h")``)."""
+        g = _group_of_field().get(name)
+        if g is None:
+            raise ValueError(f"unknown circuit parameter {name!r}; `ketamine params` lists them")
+        return getattr(getattr(self, g), name)
+
 
 _GROUPS = {"mpfc": MpfcParams, "vta": VtaParams, "plasticity": PlasticityParams, "behavior": BehaviorParams,
            "manipulations": Manipulations}

@@ -295,3 +295,13 @@ def test_replace_names_the_bad_field():
         CircuitParams().replace(nope=1.0)
     with pytest.raises(ValueError, match="PlasticityParams.g_h"):
         CircuitParams().replace(g_h=-1.0)
+    with pytest.raises(ValueError, match="unknown circuit parameter 'nope'"):
+        CircuitParams().value("nope")
+
+
+def test_fields_are_found_by_name_in_their_group():
+    # replace() and value() address a field by its name alone; oracle: the group dataclasses themselves
+    cp = CircuitParams().replace(g_h=3.0, j_pd_pA_per_Hz=7.0, b1=2.5, hm4di_da=1.0, interneuron_potency_ratio=2.0)
+    assert (cp.plasticity.g_h, cp.vta.j_pd_pA_per_Hz, cp.behavior.b1, cp.manipulations.hm4di_da) == (3.0, 7.0, 2.5, 1.0)
+    assert cp.interneuron_potency_ratio == 2.0 and cp.mpfc == CircuitParams().mpfc
+    assert [cp.value(n) for n in ("g_h", "j_pd_pA_per_Hz", "b1", "hm4di_da")] == [3.0, 7.0, 2.5, 1.0]
