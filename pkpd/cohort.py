@@ -1074,7 +1074,8 @@ def summarize_run(run_dir) -> dict:
 def format_summary(summary: Mapping) -> str:
     """A plain-text population summary: counts, failures and the 5/50/95th percentiles of every readout."""
     spec = summary["spec"]
-    doses = "; ".join(f"{d['amount']:g} {d['unit']} {d['route']} at {d['time_h']:g} h" for d in spec["regimen"])
+    when = "h" if spec["protocol"] == "pk" else "h after the protocol's drug time"  # circuit protocols: relative
+    doses = "; ".join(f"{d['amount']:g} {d['unit']} {d['route']} at {d['time_h']:g} {when}" for d in spec["regimen"])
     lines = [f"cohort: {summary['n']} {spec['species']} subjects ({spec['pk_model']}, {spec['drug']}), {doses}, "
              f"{spec['duration_h']:g} h, seed {spec['seed']}, protocol {spec['protocol']}",
              f"solved: {summary['n_ok']}   failed: {summary['n_failed']}"

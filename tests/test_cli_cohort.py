@@ -84,6 +84,7 @@ def test_summarize_prints_and_draws(tmp_path):
     res = runner.invoke(cli.app, ["cohort", "summarize", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
     assert "solved: 12   failed: 0" in res.stdout and "plasma_ketamine_cmax_uM" in res.stdout
+    assert "10 mg/kg ip at 0 h, 2 h" in res.stdout  # a PK cohort's dose times are absolute
     assert (tmp_path / "r" / "bands.png").stat().st_size > 1000
     res = runner.invoke(cli.app, ["cohort", "summarize", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "holds no cohort manifest" in res.stderr
