@@ -201,7 +201,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
     ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials keep
-    :data:`circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"``
+    :data:`circuits.model.TRIAL_METHOD` at :data:`~circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"``
     drops a failed run from later segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its
     readouts NaN); since the engine solves each run independently of its batch, the other runs' results are
     unchanged.

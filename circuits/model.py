@@ -74,9 +74,10 @@ LONG_NEURAL_ATOL = 1e-4
 #: silences DA firing, r_DA, DA and the indicator decay towards zero over four decades, and tracking them to 1e-8
 #: took half of a trial's steps (124 instead of 162 for a 3-s shock). Measured with the trial subsystem
 #: (:data:`TRIAL_FROZEN`) on ``virtual_cohort(200, 0)`` through sLH and wLH with 10 mg/kg, sLH with 100 mg/kg and
-#: sLH under mTOR block (2026-11-29), against the whole circuit system at rtol 1e-7 and atol 1e-8: failure
-#: probability within 5.3e-4 (absolute) and DA response 4.5e-4 (relative), both in wLH (whose test-to-test stress
-#: feedback amplifies them; ≤ 7.8e-5 in the sLH groups), as with the whole system at TRIAL_RTOL and 1e-8 (5.2e-4).
+#: sLH under mTOR block (2026-11-29, Rodas4 at rtol 1e-5; for Rodas5P see :data:`TRIAL_METHOD`), against the whole
+#: circuit system at rtol 1e-7 and atol 1e-8: failure probability within 5.3e-4 (absolute) and DA response 4.5e-4
+#: (relative), both in wLH (whose test-to-test stress feedback amplifies them; ≤ 7.8e-5 in the sLH groups), as with
+#: the whole system at rtol 1e-5 and 1e-8 (5.2e-4).
 #: 1e-5 and 1e-4 gave 6.6e-4 and 1.1e-3 (measured with a smaller subsystem that froze the PK too).
 TRIAL_NEURAL_ATOL = 1e-6
 
