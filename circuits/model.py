@@ -9,8 +9,9 @@ Data flow (each arrow is a sympy expression handed to the next part)::
 Input states switched by ``Schedule.reset`` events (d/dt = 0): ``shock`` (one trial: 1 during a shock),
 ``stress`` (session-averaged shock duty during an inescapable session; long-horizon mode), ``cno`` (CNO present),
 ``silence`` (mPFC silenced). The fast neural states (τ 10 ms–1.5 s) are genuine states of the same hours-based
-system; Rodas4 rides their slow manifold over days and resolves them when an input switches (to
-:data:`LONG_NEURAL_ATOL`). A readout trial holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
+system; Rodas4 rides their slow manifold over days (to :data:`LONG_NEURAL_ATOL`), and when an input switches they
+are set to their new quasi-steady state (:data:`LONG_QSS`) rather than integrated through the transient. A readout
+trial resolves them, and holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
 
 Two modes: :func:`run_long` (days; sessions as averaged drive) on the composed system, and :func:`run_trials`
 (seconds; one resolved shock from any state) on its trial subsystem, the same equations with the states that do not
@@ -38,7 +39,8 @@ from .vta import VtaParams, d1_gate, vta_part
 __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
            "parameter_values", "parameter_vector", "initial_state", "initial_states", "run_long", "run_trials",
            "trial_system", "TrialResult", "NEURAL_STATES", "SLOW_STATES", "TRIAL_FROZEN", "RTOL", "TRIAL_METHOD",
-           "TRIAL_RTOL", "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "atol_vector", "interneuron_potency_ratio"]
+           "TRIAL_RTOL", "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "LONG_QSS", "atol_vector",
+           "interneuron_potency_ratio"]
 
 INPUT_STATES = ("shock", "stress", "cno", "silence")
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
@@ -80,6 +82,17 @@ LONG_NEURAL_ATOL = 1e-4
 #: the whole system at rtol 1e-5 and 1e-8 (5.2e-4).
 #: 1e-5 and 1e-4 gave 6.6e-4 and 1.1e-3 (measured with a smaller subsystem that froze the PK too).
 TRIAL_NEURAL_ATOL = 1e-6
+#: States the long-horizon mode (:func:`run_long`) sets to their quasi-steady state at every input switch and dose
+#: (:func:`pkpd.ode.solve`'s ``qss``; Newton on their own equations, the slow states and drug held): the neural
+#: states, whose transients (τ 10 ms–30 s) after a switch cost most of the long horizon's steps and move nothing
+#: that lasts. Measured 2026-11-30: one thread, 1000 subjects through sLH + 10 mg/kg, 143 → 61 Rodas4 steps per
+#: segment and 1.39 → 0.73 ms per subject; ``wu2021(n=100)`` gives the same summary within 1e-4 except the
+#: mPFC-silencing control (4-h failures 80.7 → 81.1 %): there, and to a lesser degree under Drd1 activation, the
+#: *step* that switches the mPFC on or off made the resolved transient overshoot (a brief Drd1 surge that drives
+#: BDNF/mTOR), an artifact of an instantaneous switch that the projection leaves out (per subject ≤ 1.4e-2 on
+#: failure probability, ≤ 8.4e-3 on the DA response; ``tests/circuits/test_run_groups.py``). Between switches the
+#: neural states remain ordinary states held to :data:`LONG_NEURAL_ATOL`.
+LONG_QSS = NEURAL_STATES
 
 #: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).
 _RATIO_SOURCE = ("calibrated with f_EE and J_an to the inverted U of prefrontal glutamate with dose (Moghaddam "
@@ -365,15 +378,18 @@ def initial_state(params: CircuitParams = CircuitParams(), *, iterations: int = 
 
 
 def run_long(y0, params, t_eval_h, schedules=None, *, rtol: float = RTOL, max_steps: int = 200_000,
-             observables: bool = True, neural_atol: float | None = LONG_NEURAL_ATOL):
+             observables: bool = True, neural_atol: float | None = LONG_NEURAL_ATOL, qss=LONG_QSS):
     """Long-horizon integration (hours) of a batch: ``y0`` (S, N), ``params`` (S, P), one schedule per subject.
     ``observables=False`` leaves ``Solution.observables`` empty (for callers that observe the states themselves).
     ``neural_atol``: absolute tolerance of the fast neural states (default :data:`LONG_NEURAL_ATOL`, for sessions
-    as averaged drive); ``None`` keeps :func:`atol_vector`'s, to resolve individual shocks."""
+    as averaged drive); ``None`` keeps :func:`atol_vector`'s, to resolve individual shocks. ``qss``: the states set
+    to their quasi-steady state at every switch and dose (default :data:`LONG_QSS`); ``None`` integrates their
+    transients (individual shocks, or the oracle of the reduction)."""
     from pkpd.ode import solve
 
     return solve(circuit_system(), y0, np.asarray(t_eval_h, float), params, method="rosenbrock", rtol=rtol,
-                 atol=atol_vector(neural_atol), schedule=schedules, max_steps=max_steps, observables=observables)
+                 atol=atol_vector(neural_atol), schedule=schedules, max_steps=max_steps, observables=observables,
+                 qss=qss)
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,7 +25,12 @@
 #    stability-limited steps just under that, so the test would rarely fire (measured on Van der Pol, mu = 1000).
 # 4. Status codes, never exceptions: 0 ok, 1 max steps, 2 non-finite, 3 step too small. Outputs after a failure
 #    are NaN; the other subjects are not affected.
-# 5. Only the two parallel entry points (solve_batch, observe_batch) allocate (scratch arrays per block of
+# 5. Quasi-steady states (``qss``, optional): at the start and after the jumps at every later segment start, the listed
+#    states are set to the root of their own right-hand sides, the other states held (Newton with the analytic
+#    Jacobian's block; a caller's fast subsystem whose transients after an input switch last far less than
+#    anything it reads). If Newton does not converge the states are left as they were and the integrator resolves
+#    their transient as usual.
+# 6. Only the two parallel entry points (solve_batch, observe_batch) allocate (scratch arrays per block of
 #    subjects). Every function they call, and every generated model function, is compiled without numba's
 #    reference counting (``_nrt=False``): it never allocates, and the atomic incref/decref that NRT wraps around
 #    each array argument and row view (K[s]) took a third of a POLL solve (perf, 2026-11-30: NRT_incref and
@@ -616,8 +621,51 @@ def _input_rates(t, u, ekind, et0, et1, estate, evalue, ne):
             u[estate[k]] += evalue[k]
 
 
+_QSS_MAX_IT = 20     # Newton iterations of the quasi-steady-state projection
+_QSS_TOL = 1e-3      # ... converged when every update is below this fraction of the state's error tolerance
+
+
 @nb.njit(cache=True, error_model="numpy", _nrt=False)
-def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, ne, rtol, atol, max_steps, out,
+def _project_qss(t, y, p, u, qss, rtol, atol, cnt, f0, J, W, piv, dq, ysave):
+    """Newton on ``f_i(t, y) = 0`` for every state ``i`` in ``qss``, the other states held; returns True if it
+    converged (``y`` updated), else restores ``y``. The linear systems are solved densely on ``W`` = the Jacobian's
+    ``qss`` block embedded in the identity (the other rows and columns), so the full-size LU serves any subset."""
+    nq = qss.shape[0]
+    for i in range(N_STATES):
+        ysave[i] = y[i]
+    for it in range(_QSS_MAX_IT):
+        _f(t, y, p, u, f0)
+        jac_pattern(t, y, p, J)
+        cnt[_RHS] += 1
+        cnt[_JAC] += 1
+        for i in range(N_STATES):
+            dq[i] = 0.0
+            for j in range(N_STATES):
+                W[i, j] = 0.0
+            W[i, i] = 1.0
+        for a in range(nq):
+            i = qss[a]
+            dq[i] = -f0[i]
+            for b in range(nq):
+                W[i, qss[b]] = J[i, qss[b]]
+        if _lu_factor(W, piv) != 0:
+            break
+        _lu_solve(W, piv, dq)
+        converged = True
+        for a in range(nq):
+            i = qss[a]
+            y[i] += dq[i]
+            if not abs(dq[i]) <= _QSS_TOL * (atol[i] + rtol * abs(y[i])):  # also catches NaN
+                converged = False
+        if converged:
+            return True
+    for i in range(N_STATES):
+        y[i] = ysave[i]
+    return False
+
+
+@nb.njit(cache=True, error_model="numpy", _nrt=False)
+def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, ne, qss, rtol, atol, max_steps, out,
                        cnt, y, u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F):
     n_out = t_eval.shape[0]
     t = t_eval[0]
@@ -629,6 +677,8 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
         cnt[_STIFF] = 1
     _apply_jumps(t, y, ekind, et0, estate, evalue, ne)
     _input_rates(t, u, ekind, et0, et1, estate, evalue, ne)
+    if qss.shape[0] > 0:
+        _project_qss(t, y, p, u, qss, rtol, atol, cnt, f0, J, W, piv, ynew, ystage)
     for i in range(N_STATES):
         out[0, i] = y[i]
     oi = 1
@@ -672,6 +722,8 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
         t = tb
         _apply_jumps(t, y, ekind, et0, estate, evalue, ne)
         _input_rates(t, u, ekind, et0, et1, estate, evalue, ne)
+        if qss.shape[0] > 0 and t < t_end:  # the end is not a segment start: its output stays as integrated
+            _project_qss(t, y, p, u, qss, rtol, atol, cnt, f0, J, W, piv, ynew, ystage)
         while oi < n_out and t_eval[oi] == t:
             for i in range(N_STATES):
                 out[oi, i] = y[i]
@@ -680,12 +732,13 @@ def _integrate_subject(method, t_eval, y0, p, ekind, et0, et1, estate, evalue, n
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, rtol, atol, max_steps, n_blocks,
-                out, stats, status):
+def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, qss, rtol, atol, max_steps,
+                n_blocks, out, stats, status):
     """Integrate every subject; rows of ``Y0``, ``P`` and the event arrays broadcast when they have one row.
 
-    Shapes: t_eval (T,), Y0 (1|S, n), P (1|S, m), event arrays (1|S, E), ecount (1|S,), atol (n,),
-    out (S, T, n), stats (S, 5) int64, status (S,) int64.
+    Shapes: t_eval (T,), Y0 (1|S, n), P (1|S, m), event arrays (1|S, E), ecount (1|S,), qss (q,) int64 state
+    indices held at quasi-steady state (q = 0: none), atol (n,), out (S, T, n), stats (S, 5) int64, status (S,)
+    int64.
     """
     n_subjects = out.shape[0]
     n = N_STATES
@@ -710,8 +763,8 @@ def solve_batch(method, t_eval, Y0, P, ekind, et0, et1, estate, evalue, ecount, 
             sp = s if P.shape[0] > 1 else 0
             se = s if ecount.shape[0] > 1 else 0
             status[s] = _integrate_subject(method, t_eval, Y0[sy], P[sp], ekind[se], et0[se], et1[se], estate[se],
-                                           evalue[se], ecount[se], rtol, atol, max_steps, out[s], stats[s], y, u,
-                                           K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F)
+                                           evalue[se], ecount[se], qss, rtol, atol, max_steps, out[s], stats[s], y,
+                                           u, K, ynew, ystage, yerr, f0, ft, J, W, piv, D, F)
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")

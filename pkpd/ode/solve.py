@@ -171,7 +171,7 @@ def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, sche
 
 def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", rtol: float = 1e-6,
           atol=1e-9, schedule=None, threads: int | None = None, max_steps: int = 100_000,
-          observables: bool = True) -> Solution:
+          observables: bool = True, qss=None) -> Solution:
     """Integrate ``dy/dt = f(t, y, p)`` for a batch of subjects.
 
     Parameters
@@ -208,6 +208,14 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
         Evaluate the system's observables at every output time (default). ``False`` leaves
         ``Solution.observables`` empty, for callers that read only states (saves their evaluation, which for a
         short, densely sampled solve can cost a fifth of the time).
+    qss : sequence of str or int, optional
+        States held at quasi-steady state at discontinuities: at ``t_eval[0]`` and after the jumps of every event
+        before ``t_eval[-1]`` (and at infusion starts and ends), these states are set to the root of their own
+        right-hand sides with
+        the others held (Newton with the analytic Jacobian, to 1e-3 of their error tolerance), so a fast subsystem
+        starts each segment on its slow manifold instead of being resolved through its transient. Between events
+        they remain ordinary states. Where Newton does not converge they keep their values and the transient is
+        integrated. Meant for states whose transients are far shorter than anything read from the solution.
 
     Returns
     -------
@@ -220,8 +228,24 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
     """
     n_subjects, Y0, P, T, A, events = check_inputs(system, y0, t_eval, params, method, rtol, atol, schedule,
                                                   threads, max_steps)
+    qss_idx = _qss_indices(system, qss)
     from .codegen import compile_system  # compilation only after the inputs are known to be good
 
     compiled = compile_system(system, method)
     return compiled.run(n_subjects, Y0, P, T, A, events, METHODS[method], float(rtol), int(max_steps), threads,
-                        method_name=method, observables=bool(observables))
+                        method_name=method, observables=bool(observables), qss=qss_idx)
+
+
+def _qss_indices(system: OdeSystem, qss) -> np.ndarray:
+    """The state indices of ``qss`` (names or indices), checked: known, no repeats."""
+    if qss is None:
+        return np.zeros(0, np.int64)
+    if isinstance(qss, (str, int)):
+        raise ValueError(f"qss must be a sequence of state names or indices, got {qss!r}")
+    try:
+        idx = [system.state_index(s) for s in qss]
+    except (ValueError, TypeError, IndexError) as e:
+        raise ValueError(f"qss: {e}") from None
+    if len(set(idx)) != len(idx):
+        raise ValueError(f"qss: a state is listed twice in {list(qss)!r}")
+    return np.array(idx, np.int64)

@@ -5,6 +5,11 @@
   how they were computed before. Bitwise, a masked failure included.
 * A run still in its naive state (the sLH baseline test at 0 h) reuses the naive readout trial; oracle: the
   trial solved here from the fixed point and read by :func:`circuits.behavior.photometry`.
+* The long horizon's quasi-steady neural states (:data:`circuits.model.LONG_QSS`) against their resolved
+  transients: per subject, readouts within 1e-4 where only the stress drive switches, and within 2e-2 (failure
+  probability) and 1e-2 (DA response, relative) where a manipulation switches the mPFC on or off (measured on
+  ``virtual_cohort(100, 0)``: mPFC silencing 1.4e-2 and 8.4e-3, Drd1 activation 1e-7 and 3.8e-3; the cohort's mean
+  failure rate under mPFC silencing moves by 4.1e-3).
 * The readout trials' method and tolerance (:data:`circuits.model.TRIAL_METHOD`, Rodas5P at
   :data:`~circuits.model.TRIAL_RTOL` 3e-5) against Rodas4 at rtol 1e-7: the readouts differ by less than the
   accepted 1e-3 (failure probability, absolute; DA response, relative).
@@ -67,6 +72,21 @@ def test_trial_method_and_tolerance_change_readouts_by_less_than_1e_3(cohort, mo
     assert np.max(np.abs(fast.failure - tight.failure)) < 1e-3
     assert np.max(np.abs(fast.r_rel / tight.r_rel - 1.0)) < 1e-3
     assert not np.array_equal(fast.r_rel, tight.r_rel)  # the method and tolerance are in effect
+
+
+def test_quasi_steady_neural_states_change_readouts_by_less_than_stated(cohort, monkeypatch):
+    ket = ex._ket(10.0)
+    prs = [build_protocol("slh", regimen=ket), build_protocol("wlh", regimen=ket),
+           build_protocol("slh", regimen=ket, manipulations="mpfc_silencing", post_drug_tests_h=(4,)),
+           build_protocol("slh", manipulations="drd1_activation", post_drug_tests_h=(4,))]
+    qss = ex.run_groups(cohort, prs)
+    monkeypatch.setattr(ex, "run_long", functools.partial(model.run_long, qss=None))
+    resolved = ex.run_groups(cohort, prs)
+    for g, (a, b) in enumerate(zip(qss, resolved)):
+        tol_f, tol_r = (1e-4, 1e-4) if g < 2 else (2e-2, 1e-2)  # sLH, wLH: switches of the stress drive only
+        assert np.max(np.abs(a.failure - b.failure)) < tol_f, g
+        assert np.max(np.abs(a.r_rel / b.r_rel - 1.0)) < tol_r, g
+    assert not np.array_equal(qss[0].r_rel, resolved[0].r_rel)  # the projection is in effect
 
 
 def test_baseline_readout_reuses_the_naive_trial(cohort, monkeypatch):

@@ -251,3 +251,47 @@ def test_schedule_is_time_sorted_however_it_is_built():
     late = Schedule().bolus(5.0, "central", 9.0)
     for a, b in ((early, late), (late, early), (s, early), (early, s)):
         assert (a + b).events == tuple(sorted(a.events + b.events, key=lambda e: e.time))
+
+
+# ---- quasi-steady states at discontinuities ---------------------------------------------------------------------
+ys, yf, eps = sympy.symbols("ys yf eps")
+# a slow decay driving a fast, nonlinear state: yf' = (ys - yf^3)/eps; its quasi-steady state is yf = ys^(1/3)
+FAST_SLOW = OdeSystem([ys, yf], [-ys, (ys - yf**3) / eps], [eps], name="fast_slow")
+
+
+def test_qss_states_start_every_segment_at_their_root():
+    # oracle: the closed-form root ys^(1/3) with ys(t) = c e^{-t}. At t = 0 and right after a reset of ys at t = 1
+    # (outputs at event times are right-continuous), yf is the cube root of ys; between events it stays on its slow
+    # manifold, which for eps = 1e-6 is that root to O(eps); without qss the transient is integrated.
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
+    sched = Schedule().reset(1.0, "ys", 8.0)
+    kw = dict(method="rosenbrock", rtol=1e-8, atol=1e-10, schedule=sched)
+    with_qss = solve(FAST_SLOW, [1.0, 0.2], t, [1e-6], qss=["yf"], **kw)
+    resolved = solve(FAST_SLOW, [1.0, 0.2], t, [1e-6], **kw)
+    ys_exact = np.where(t < 1.0, np.exp(-t), 8.0 * np.exp(-(t - 1.0)))
+    np.testing.assert_allclose(with_qss.y[0, :, 0], ys_exact, rtol=1e-7)
+    np.testing.assert_allclose(with_qss.y[0, :, 1], np.cbrt(ys_exact), rtol=2e-6)
+    assert with_qss.y[0, 0, 1] == pytest.approx(1.0, rel=1e-12) and with_qss.y[0, 2, 1] == pytest.approx(2.0, rel=1e-12)
+    # the resolved run starts off its manifold and reaches it within microseconds: the same values later on,
+    # but not at the event times themselves
+    np.testing.assert_allclose(resolved.y[0, [1, 3, 4], 1], with_qss.y[0, [1, 3, 4], 1], rtol=1e-6)
+    assert resolved.y[0, 0, 1] == 0.2 and abs(resolved.y[0, 2, 1] - np.exp(-1.0 / 3.0)) < 1e-5
+    assert with_qss.n_accepted[0] < resolved.n_accepted[0]
+
+
+def test_qss_keeps_the_state_where_newton_fails():
+    # yf' = (ys - yf^3)/eps with ys < 0 has the root -|ys|^(1/3); from yf = 0 Newton's first step divides by
+    # 3 yf^2 = 0 (a singular Jacobian block): the state keeps its value and the transient is integrated instead
+    t = np.array([0.0, 1.0])
+    sol = solve(FAST_SLOW, [-1.0, 0.0], t, [1e-3], qss=["yf"], method="rosenbrock", rtol=1e-8, atol=1e-10)
+    ref = solve(FAST_SLOW, [-1.0, 0.0], t, [1e-3], method="rosenbrock", rtol=1e-8, atol=1e-10)
+    assert sol.status[0] == 0 and sol.y[0, 0, 1] == 0.0
+    np.testing.assert_array_equal(sol.y[0, 1], ref.y[0, 1])
+
+
+@pytest.mark.parametrize("qss, message", [
+    ("yf", "qss must be a sequence"), (["zz"], "qss: unknown state 'zz'"), (["yf", 1], "qss: a state is listed twice"),
+])
+def test_bad_qss_is_rejected(qss, message):
+    with pytest.raises(ValueError, match=message):
+        solve(FAST_SLOW, [1.0, 1.0], [0.0, 1.0], [1e-6], qss=qss)
