@@ -211,11 +211,11 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
     qss : sequence of str or int, optional
         States held at quasi-steady state at discontinuities: at ``t_eval[0]`` and after the jumps of every event
         before ``t_eval[-1]`` (and at infusion starts and ends), these states are set to the root of their own
-        right-hand sides with
-        the others held (Newton with the analytic Jacobian, to 1e-3 of their error tolerance), so a fast subsystem
-        starts each segment on its slow manifold instead of being resolved through its transient. Between events
-        they remain ordinary states. Where Newton does not converge they keep their values and the transient is
-        integrated. Meant for states whose transients are far shorter than anything read from the solution.
+        right-hand sides with the others held (Newton with the analytic Jacobian, to 1e-3 of their error
+        tolerance), so a fast subsystem starts each segment on its slow manifold instead of being resolved through
+        its transient. Between events they remain ordinary states. Where Newton does not converge they keep their
+        values and the transient is integrated. Meant for states whose transients are far shorter than anything
+        read from the solution.
 
     Returns
     -------
