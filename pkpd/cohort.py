@@ -975,25 +975,30 @@ def compute_percentiles(run_dir: Path, block_bytes: int = BAND_BLOCK_BYTES) -> d
                     b1 = min(len(gcols), b0 + block)
                     f.seek(4 * b0 * n_total)
                     v = np.fromfile(f, np.float32, (b1 - b0) * n_total).reshape(b1 - b0, n_total).astype(float)
-                    nan = np.isnan(v)
-                    used = v.shape[1] - nan.sum(axis=1)
-                    if not nan.any():  # the common case; nanpercentile loops over rows in Python
-                        p_block = np.percentile(v, BAND_PERCENTILES, axis=1)
-                    else:
-                        p_block = np.full((len(BAND_PERCENTILES), b1 - b0), np.nan)
-                        if (~nan).any():
-                            import warnings
-
-                            with warnings.catch_warnings():
-                                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band time gives NaN
-                                p_block = np.nanpercentile(v, BAND_PERCENTILES, axis=1)
+                    p_block, used = _row_percentiles(v)
+                    del v
                     for j, (name, k) in enumerate(cols[g0 + b0:g0 + b1]):
                         q[name][:, k] = p_block[:, j]
                         n_used[name][k] = used[j]
-                    del v, nan
     finally:
         Path(scratch).unlink(missing_ok=True)
     return {"time_h": t, **{name: {"p": q[name], "n": n_used[name]} for name in names}}
+
+
+def _row_percentiles(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:data:`BAND_PERCENTILES` of each row of ``v`` over its non-NaN values (NaN for an all-NaN row), shape
+    (len(BAND_PERCENTILES), rows), and the count of non-NaN values per row."""
+    nan = np.isnan(v)
+    used = v.shape[1] - nan.sum(axis=1)
+    if not nan.any():  # the common case; nanpercentile loops over rows in Python
+        return np.percentile(v, BAND_PERCENTILES, axis=1), used
+    if not (~nan).any():
+        return np.full((len(BAND_PERCENTILES), v.shape[0]), np.nan), used
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band time gives NaN
+        return np.nanpercentile(v, BAND_PERCENTILES, axis=1), used
 
 
 def read_percentiles(run_dir):

@@ -258,7 +258,7 @@ class CompiledSystem:
         return {k: o[:, :, i] for i, k in enumerate(names)}
 
     def run(self, n_subjects, Y0, P, T, atol, events, method_code, rtol, max_steps, threads, method_name,
-            observables: bool = True, qss=None):
+            observables: bool = True, qss=np.zeros(0, np.int64)):
         """Run the batch kernel on validated, packed inputs (see :func:`pkpd.ode.solve.solve`)."""
         import numba
 
@@ -276,9 +276,8 @@ class CompiledSystem:
         n_blocks = int(min(n_subjects, 64 * n_threads))
         try:
             numba.set_num_threads(n_threads)
-            self.module.solve_batch(method_code, T, Y0, P, ekind, et0, et1, estate, evalue, ecount,
-                                    np.zeros(0, np.int64) if qss is None else qss, rtol, atol, max_steps, n_blocks,
-                                    out, stats, status)
+            self.module.solve_batch(method_code, T, Y0, P, ekind, et0, et1, estate, evalue, ecount, qss, rtol, atol,
+                                    max_steps, n_blocks, out, stats, status)
         finally:
             numba.set_num_threads(previous)
         observables = self.observe(T, out, P, threads=n_threads) if observables else {}
