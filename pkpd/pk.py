@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,6 +228,22 @@ def _observables(trapping: bool, y: np.ndarray, p: np.ndarray) -> dict[str, np.n
     return {k: np.broadcast_to(np.asarray(fs[k](*cols, *p), float), (y.shape[0],)).copy() for k in names}
 
 
+def _columns(trapping: bool, p: np.ndarray, T: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Every output column (:data:`COLUMN_UNITS`) at times ``T`` (h) from the states ``y`` (n_times, n_states) and
+    the parameter vector ``p``."""
+    obs = _observables(trapping, y, p)
+    cols = {"time_h": T}
+    for k in ("plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM", "brain_norketamine_uM"):
+        cols[k] = obs[k]
+    cols["plasma_ketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_ketamine_uM"], "ketamine")
+    cols["nmda_occupancy_interneuron"] = obs["nmda_occupancy_interneuron"]
+    cols["nmda_occupancy_pyramidal"] = obs["nmda_occupancy_pyramidal"]
+    cols["plasma_norketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_norketamine_uM"], "norketamine")
+    cols["brain_free_ketamine_uM"] = obs["brain_free_ketamine_uM"]
+    cols["brain_free_norketamine_uM"] = obs["brain_free_norketamine_uM"]
+    return cols
+
+
 @dataclass(frozen=True, eq=False)
 class PkResult:
     """A simulated PK profile with units and provenance.
@@ -243,6 +259,11 @@ class PkResult:
     state_names : tuple of str
     metadata : mapping
         species, pk_model, drug, weight_kg, sex, doses (with salt and base amounts), backend, tolerances, version.
+    breaks_h : tuple of float
+        Times (h) where the solution may jump or kink: dose times and infusion ends.
+    solution : callable, optional
+        ``solution(times) -> states (n, n_states)`` at any sorted times in ``[0, duration]``: the continuous
+        solution behind :meth:`at` (the same backend and tolerances as the table).
     """
 
     t_h: np.ndarray
@@ -250,6 +271,9 @@ class PkResult:
     amounts_umol: np.ndarray
     state_names: tuple
     metadata: Mapping = field(default_factory=dict)
+    breaks_h: tuple = ()
+    solution: Callable | None = field(default=None, repr=False)
+    _column_args: tuple = field(default=(), repr=False)
 
     @property
     def units(self) -> dict[str, str]:
@@ -265,8 +289,25 @@ class PkResult:
     def state(self, name: str) -> np.ndarray:
         return self.amounts_umol[:, list(self.state_names).index(name)]
 
+    def at(self, times) -> dict[str, np.ndarray]:
+        """Every column at any ``times`` (h, sorted, within the simulated span) from the continuous solution.
+
+        Raises
+        ------
+        ValueError
+            If the result carries no solution (it was built from a table) or a time is out of range.
+        """
+        if self.solution is None:
+            raise ValueError("this PkResult holds a table only; simulate_pk results carry their solution")
+        ts = np.asarray(times, float)
+        if ts.ndim != 1 or ts.size == 0 or ts[0] < 0 or ts[-1] > self.metadata["duration_h"] \
+                or (np.diff(ts) < 0).any():
+            raise ValueError(f"times: expected sorted times within [0, {self.metadata['duration_h']:g}] h")
+        return _columns(*self._column_args, ts, self.solution(ts))
+
     def summary(self) -> dict:
-        """Exposure metrics (see :func:`pkpd.exposure.summarize`)."""
+        """Exposure metrics from the continuous solution, whatever the output grid (see
+        :func:`pkpd.exposure.summarize`)."""
         from .exposure import summarize
 
         return summarize(self)
@@ -345,28 +386,30 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
     if backend == "exact":
         from .closed_form import solve_linear
 
-        y = solve_linear(system, y0, T, p, sched)
+        def states(times):
+            return solve_linear(system, y0, times, p, sched)
     elif backend == "engine":
         from .ode import STATUS, solve
 
-        sol = solve(system, y0, T, p, schedule=sched, rtol=rtol, atol=atol, method="auto")
-        if sol.status[0] != 0:
-            raise RuntimeError(f"the ODE solver failed: {STATUS[int(sol.status[0])]}")
-        y = sol.y[0]
+        def states(times):
+            sol = solve(system, y0, times, p, schedule=sched, rtol=rtol, atol=atol, method="auto")
+            if sol.status[0] != 0:
+                raise RuntimeError(f"the ODE solver failed: {STATUS[int(sol.status[0])]}")
+            return sol.y[0]
     else:
         from .ode import solve_reference
 
-        y = solve_reference(system, y0, T, p, schedule=sched, rtol=max(rtol, 1e-10), atol=atol)[0]
-    obs = _observables(trapping, y, p)
-    cols = {"time_h": T}
-    for k in ("plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM", "brain_norketamine_uM"):
-        cols[k] = obs[k]
-    cols["plasma_ketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_ketamine_uM"], "ketamine")
-    cols["nmda_occupancy_interneuron"] = obs["nmda_occupancy_interneuron"]
-    cols["nmda_occupancy_pyramidal"] = obs["nmda_occupancy_pyramidal"]
-    cols["plasma_norketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_norketamine_uM"], "norketamine")
-    cols["brain_free_ketamine_uM"] = obs["brain_free_ketamine_uM"]
-    cols["brain_free_norketamine_uM"] = obs["brain_free_norketamine_uM"]
+        def states(times):
+            return solve_reference(system, y0, times, p, schedule=sched, rtol=max(rtol, 1e-10), atol=atol)[0]
+
+    def solution(times):
+        """States at sorted ``times`` (h), solved from 0 to the end (whose span holds every event)."""
+        grid, where = np.unique(np.concatenate([[0.0, float(duration_h)], np.asarray(times, float)]),
+                                return_inverse=True)
+        return states(grid)[where[2:]]
+
+    y = states(T)
+    cols = _columns(trapping, p, T, y)
     sp = get_species(subject.species)
     meta = {
         "species": subject.species, "pk_model": model.name, "pk_model_description": model.description,
@@ -378,4 +421,5 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         "units": {"amount": "umol (free base)", "time": "h", "concentration": "uM"},
         "version": __version__,
     }
-    return PkResult(T, cols, y, system.state_names, meta)
+    breaks = sorted({e.time for e in sched} | {e.end for e in sched if e.kind == "infusion"})
+    return PkResult(T, cols, y, system.state_names, meta, tuple(breaks), solution, (trapping, p))

@@ -48,12 +48,78 @@ def test_time_above_threshold():
     assert ex.time_above(np.array([0, 1, 2.0]), tri, 0.5) == pytest.approx(1.0, rel=1e-14)
 
 
-def test_occupancy_metrics():
-    occ = np.array([0.0, 0.5, 1.0, 0.5, 0.0])
-    m = ex.occupancy_metrics(np.arange(5.0), occ)
-    assert m["peak"] == 1.0 and m["t_peak_h"] == 2.0 and m["area_h"] == pytest.approx(2.0, rel=1e-15)
-
-
 def test_shape_errors():
     with pytest.raises(ValueError, match="same length"):
         ex.auc(T, C[:-1])
+
+
+# ---- metrics of a continuous solution -------------------------------------------------------------------------
+DURATIONS_H = (1.0, 4.0, 24.0, 7 * 24.0, 60 * 24.0)
+
+
+@pytest.mark.parametrize("t_end", DURATIONS_H)
+def test_quadrature_grid_integrates_exponentials_exactly(t_end):
+    # panels graded from each break: ∫ of a fast and a slow exponential started at a break, to rounding
+    breaks = [0.0, 0.3 * t_end]
+    t, w = ex.quadrature_grid(breaks, t_end)
+    s_ = np.maximum(t - breaks[1], 0.0)
+    f = np.where(t >= breaks[1], np.exp(-40.0 * s_) + np.exp(-0.05 * s_), 0.0)
+    s = t_end - breaks[1]
+    exact = (1 - math.exp(-40.0 * s)) / 40.0 + (1 - math.exp(-0.05 * s)) / 0.05
+    assert w @ f == pytest.approx(exact, rel=1e-12)
+    assert w.sum() == pytest.approx(t_end, rel=1e-14)
+
+
+def _bateman(ka, k, scale):
+    """One-compartment first-order absorption, the closed form of Gibaldi & Perrier, and its exact integral."""
+    def c(t):
+        t = np.asarray(t, float)
+        return scale * (np.exp(-k * t) - np.exp(-ka * t))
+
+    def integral(t):
+        return scale * ((1 - math.exp(-k * t)) / k - (1 - math.exp(-ka * t)) / ka)
+
+    return c, integral
+
+
+@pytest.mark.parametrize("t_end", DURATIONS_H)
+def test_solution_metrics_against_the_closed_form(t_end):
+    ka, k, scale = 12.0, 3.2, 10.0  # mouse-like i.p. absorption and a 13-min half-life
+    c, integral = _bateman(ka, k, scale)
+    m = ex.solution_metrics(c, [0.0], t_end)
+    tmax = math.log(ka / k) / (ka - k)  # dC/dt = 0
+    assert m["tmax_h"] == pytest.approx(tmax, abs=1e-6)  # refinement to ~1e-6 of a panel
+    assert m["cmax_uM"] == pytest.approx(float(c(tmax)), rel=1e-12)
+    assert m["auc_0_t_uM_h"] == pytest.approx(integral(t_end), rel=1e-10)
+    if t_end >= 4:  # the terminal phase is reached: λz = k, and the extrapolated area is the whole area
+        assert m["half_life_h"] == pytest.approx(math.log(2) / k, rel=1e-6)
+        assert m["auc_0_inf_uM_h"] == pytest.approx(scale * (1 / k - 1 / ka), rel=1e-9)
+
+
+@pytest.mark.parametrize("t_end", DURATIONS_H)
+def test_time_above_against_the_closed_form(t_end):
+    # C = 4 e^{-0.5 t} from a bolus at 0 and again at 1 h: above 1 µM from 0 until 2 ln(4 (1 + e^{0.5}))
+    def c(t):
+        t = np.asarray(t, float)
+        return 4 * np.exp(-0.5 * t) + np.where(t >= 1.0, 4 * np.exp(-0.5 * (t - 1.0)), 0.0)
+
+    m = ex.solution_metrics(c, [0.0, 1.0], t_end, threshold=1.0)
+    assert m["time_above_threshold_h"] == pytest.approx(min(t_end, 2 * math.log(4 * (1 + math.exp(0.5)))),
+                                                         abs=1e-7)
+    assert m["cmax_uM"] == pytest.approx(4 + 4 * math.exp(-0.5), rel=1e-14)  # the post-bolus value at 1 h
+    assert m["tmax_h"] == 1.0
+
+
+def test_occupancy_metrics_of_a_solution():
+    # O = C/(C + K) of a mono-exponential C = c0 e^{-kt}: ∫O dt = ln((c0 + K)/(c0 e^{-kT} + K))/k
+    c0, kd, k, t_end = 9.0, 1.0, 0.7, 24.0
+    occ = lambda t: c0 * np.exp(-k * np.asarray(t)) / (c0 * np.exp(-k * np.asarray(t)) + kd)  # noqa: E731
+    m = ex.solution_metrics(occ, [0.0], t_end, kind="occupancy")
+    assert m["peak"] == pytest.approx(0.9, rel=1e-14) and m["t_peak_h"] == 0.0
+    assert m["area_h"] == pytest.approx(math.log((c0 + kd) / (c0 * math.exp(-k * t_end) + kd)) / k, rel=1e-10)
+    assert m["time_above_threshold_h"] == pytest.approx(math.log(c0 / kd) / k, abs=1e-7)  # O = 0.5 where C = K
+
+
+def test_solution_metrics_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind"):
+        ex.solution_metrics(lambda t: t, [0.0], 1.0, kind="volume")
