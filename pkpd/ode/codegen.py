@@ -156,6 +156,19 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _private_dir(d: Path) -> None:
+    """Create ``d`` (mode 0700) and refuse it if another user owns it or others may write to it: its modules and
+    numba's pickled index files are imported, so whoever can write there could run code in every process."""
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: ACLs, not mode bits
+        return
+    st = d.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise ValueError(f"cache: {d} is owned by another user or writable by group/others (mode "
+                         f"{st.st_mode & 0o777:o}); generated code is imported from there, so it must be private. "
+                         "Set KETAMINE_QSP_CACHE to a directory only you can write (chmod 700)")
+
+
 def module_path(system: OdeSystem, family: int = 0) -> Path:
     """The content-hashed path of the generated file for ``system`` and a method family (may not exist yet)."""
     return cache_dir() / "generated" / _generated(system, family)[0]
@@ -194,8 +207,10 @@ def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
         hit = _LOADED.get(str(path))
         if hit is not None:
             return hit
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
+        _private_dir(path.parent)
+        # the name carries the source's hash; import only a file whose text is that source (a corrupted or
+        # altered file is rewritten, and numba, seeing a new modification time, recompiles instead of loading)
+        if not path.exists() or path.read_text() != source:
             _write_atomic(path, source)
         modname = f"_kqsp_generated_{path.stem}"
         spec = importlib.util.spec_from_file_location(modname, path)

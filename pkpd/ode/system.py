@@ -7,13 +7,14 @@ the NumPy functions for the scipy reference, LaTeX for the docs — is derived f
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 
 import sympy
 
-__all__ = ["OdeSystem"]
+__all__ = ["OdeSystem", "parse_expression", "TEXT_FUNCTIONS"]
 
 
 def _as_symbols(items: Iterable, what: str) -> tuple[sympy.Symbol, ...]:
@@ -27,6 +28,69 @@ def _as_symbols(items: Iterable, what: str) -> tuple[sympy.Symbol, ...]:
     return tuple(out)
 
 
+#: Functions a right-hand side given as text may call (sympy's own classes; each is printable by the code
+#: generator). Text never reaches ``eval``/``sympify``: :func:`parse_expression` builds the sympy tree itself.
+TEXT_FUNCTIONS = {f.__name__: f for f in (sympy.exp, sympy.log, sympy.sqrt, sympy.sin, sympy.cos, sympy.tan,
+                                          sympy.tanh, sympy.Abs, sympy.Max, sympy.Min, sympy.Heaviside)}
+TEXT_CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
+
+
+def parse_expression(text: str, symbols: Mapping[str, sympy.Symbol], what: str = "expression") -> sympy.Expr:
+    """A sympy expression from arithmetic text, without evaluating any code.
+
+    Allowed: numbers, the names in ``symbols``, ``pi`` and ``E``, ``+ - * / **``, unary signs, parentheses and
+    calls of :data:`TEXT_FUNCTIONS` with positional arguments. Anything else (attributes, subscripts, keywords,
+    other names or calls, ``^``) is refused by name.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and the construct that is not allowed.
+    """
+    try:
+        tree = ast.parse(str(text), mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"{what}: cannot parse {text!r} as arithmetic ({e.msg})") from None
+
+    def build(node):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return sympy.Integer(node.value) if isinstance(node.value, int) else sympy.Float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in symbols:
+                return symbols[node.id]
+            if node.id in TEXT_CONSTANTS:
+                return TEXT_CONSTANTS[node.id]
+            raise ValueError(f"{what}: unknown name {node.id!r} in {text!r}; expected a state, a parameter, the "
+                             "time or pi/E")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return _BINARY[type(node.op)](build(node.left), build(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = build(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in TEXT_FUNCTIONS \
+                and not node.keywords:
+            return TEXT_FUNCTIONS[node.func.id](*(build(a) for a in node.args))
+        hint = " (use ** for powers)" if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor) else ""
+        raise ValueError(f"{what}: {type(node).__name__} is not allowed in {text!r}{hint}; expected arithmetic "
+                         f"on states and parameters and the functions {', '.join(TEXT_FUNCTIONS)}")
+
+    return build(tree.body)
+
+
+def _expression(e, symbols: Mapping[str, sympy.Symbol], what: str) -> sympy.Expr:
+    """A sympy expression, a plain number, or text through :func:`parse_expression` (never ``sympify`` on text)."""
+    if isinstance(e, sympy.Basic):
+        return e
+    if isinstance(e, str):
+        return parse_expression(e, symbols, what)
+    if isinstance(e, bool) or not isinstance(e, (int, float)):
+        raise ValueError(f"{what} must be a sympy expression, a number or arithmetic text, got {e!r} "
+                         f"({type(e).__name__})")
+    return sympy.sympify(e)
+
+
 class OdeSystem:
     """A system of ordinary differential equations ``dy/dt = f(t, y, p)`` written in sympy.
 
@@ -35,7 +99,8 @@ class OdeSystem:
     states : sequence of sympy.Symbol or str
         State variables ``y``, in the order of the state vector.
     rhs : sequence of sympy expressions
-        ``rhs[i]`` is ``d states[i] / dt``; same length as ``states``.
+        ``rhs[i]`` is ``d states[i] / dt``; same length as ``states``. Numbers and arithmetic text (read by
+        :func:`parse_expression`, which evaluates no code) are accepted too.
     params : sequence of sympy.Symbol or str, optional
         Parameters ``p``, in the order of the parameter vector.
     time : sympy.Symbol, optional
@@ -64,9 +129,11 @@ class OdeSystem:
         if len(rhs) != len(self.states):
             raise ValueError(f"rhs must have one expression per state: got {len(rhs)} expressions "
                              f"for {len(self.states)} states")
-        self.rhs = tuple(sympy.sympify(e) for e in rhs)
+        symbols = {str(s): s for s in (*self.states, *self.params, self.time)}
+        self.rhs = tuple(_expression(e, symbols, f"rhs[{i}]") for i, e in enumerate(rhs))
         observables = dict(observables or {})
-        self.observables = {str(k): sympy.sympify(v) for k, v in observables.items()}
+        self.observables = {str(k): _expression(v, symbols, f"observables[{str(k)!r}]")
+                            for k, v in observables.items()}
         self.name = str(name) if name is not None else "system"
         if not self.name.replace("_", "").isalnum():
             raise ValueError(f"name must be letters, digits and underscores, got {self.name!r}")

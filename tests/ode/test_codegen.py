@@ -113,3 +113,27 @@ def test_numba_cache_is_used_by_a_new_process(compiled, tmp_path):
     assert res.returncode == 0, res.stderr
     misses, hits = map(int, res.stdout.split()[-2:])
     assert (misses, hits) == (0, 1)
+
+
+# ---- the cache is trusted only as far as it must be -------------------------------------------------------------
+TINY = OdeSystem([a], [-k1 * a], [k1], name="tiny_cache_check")
+
+
+def test_an_altered_generated_file_is_replaced_before_import(tmp_path, monkeypatch):
+    monkeypatch.setenv("KETAMINE_QSP_CACHE", str(tmp_path / "cache"))
+    path = module_path(TINY)
+    path.parent.mkdir(parents=True, mode=0o700)
+    marker = tmp_path / "imported"
+    path.write_text(f"open({str(marker)!r}, 'w').close()\n")  # what a writer of a shared cache could plant
+    compiled = compile_system(TINY)
+    assert not marker.exists()
+    assert compiled.path.read_text().startswith(generate_source(TINY))
+
+
+def test_a_cache_others_can_write_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("KETAMINE_QSP_CACHE", str(tmp_path / "shared"))
+    gen = module_path(TINY).parent
+    gen.mkdir(parents=True)
+    gen.chmod(0o777)
+    with pytest.raises(ValueError, match="writable by group/others"):
+        compile_system(TINY)

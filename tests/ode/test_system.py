@@ -83,3 +83,35 @@ def test_equations_and_latex_print_every_state():
     assert text[0] == "ddepot/dt = -depot*ka"
     assert text[-1] == "conc = central/V"
     assert s.latex().count(r"\frac{d") == 3
+
+
+# ---- right-hand sides as text: parsed, never evaluated ----------------------------------------------------------
+def test_text_rhs_equals_the_sympy_rhs():
+    text = OdeSystem(["x", "y"], ["-k*x*y + t", "k*x*y - exp(-y)/2 + sqrt(x)**2"], ["k"],
+                     observables={"total": "x + y", "c": 3})
+    ref = OdeSystem([x, y], [-k * x * y + t, k * x * y - sympy.exp(-y) / 2 + sympy.sqrt(x) ** 2], [k],
+                    observables={"total": x + y, "c": sympy.Integer(3)})
+    assert text.fingerprint == ref.fingerprint  # the same sympy trees, so the same generated code
+
+
+@pytest.mark.parametrize("text,message", [
+    ("__import__('os').system('touch {p}')", "Call is not allowed"),
+    ("x.__class__", "Attribute is not allowed"),
+    ("x[0]", "Subscript is not allowed"),
+    ("x^2", "use \\*\\* for powers"),
+    ("exp(x, base=2)", "Call is not allowed"),
+    ("lambda: 0", "Lambda is not allowed"),
+    ("z + 1", "unknown name 'z'"),
+    ("'a'", "Constant is not allowed"),
+    ("x +", "cannot parse"),
+])
+def test_text_that_is_not_arithmetic_is_refused_unevaluated(tmp_path, text, message):
+    marker = tmp_path / "ran"
+    with pytest.raises(ValueError, match=message):
+        OdeSystem(["x"], [text.format(p=marker)], name="unsafe")
+    assert not marker.exists()  # nothing was executed
+
+
+def test_a_rhs_of_another_type_is_refused():
+    with pytest.raises(ValueError, match=r"rhs\[0\] must be a sympy expression"):
+        OdeSystem(["x"], [True])
