@@ -143,6 +143,12 @@ def find_figures(run_dir, extra=()) -> list[Path]:
 
 def _figure_html(path: Path, run_dir: Path) -> str:
     mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml"
+    try:  # a study record or a link must not pull other files (``/etc/shadow``, ``../x``) into a shareable page
+        path.resolve().relative_to(run_dir.resolve())
+    except ValueError:
+        return f"<p class=meta>figure {_e(path)} lies outside the run directory; not embedded</p>"
+    if path.suffix.lower() not in (".png", ".svg"):
+        return f"<p class=meta>figure {_e(path)} is not a .png or .svg; not embedded</p>"
     if not path.is_file():
         return f"<p class=meta>figure {_e(path)} is listed but missing</p>"
     data = path.read_bytes()

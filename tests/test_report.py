@@ -197,3 +197,17 @@ def test_a_directory_without_a_run_is_an_error(tmp_path):
     assert res.exit_code == 2 and "holds no run" in res.stderr and "Traceback" not in res.output
     res = runner.invoke(cli.app, ["report", str(tmp_path), "--out", str(tmp_path / "r.txt")])
     assert res.exit_code == 2 and "must end in .html" in res.stderr
+
+
+def test_a_study_cannot_embed_files_outside_its_run_directory(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG not for sharing")
+    (run / "link.png").symlink_to(secret)  # a link inside the directory that points out of it
+    rec = {"kind": "x", "command": "ketamine x", "figures": [str(secret), "../secret.png", "/etc/passwd"]}
+    (run / "x.study.json").write_text(json.dumps(rec))
+    page = build_report(run)
+    assert parse(page).images == [] and "PNG not for sharing" not in page
+    # the link and both spellings of the secret's path are one file (figures are listed once): 2 refusals
+    assert page.count("lies outside the run directory; not embedded") == 2 and "/etc/passwd" in page
