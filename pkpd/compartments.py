@@ -155,7 +155,7 @@ class CompartmentGraph:
         return tuple(seen.values())
 
     def to_ode_system(self, name: str, params=None) -> OdeSystem:
-        """The :class:`~pkpd.ode.OdeSystem` of this graph.
+        """The :class:`~pkpd.ode.OdeSystem` of this graph; its compartments (amounts) are declared non-negative.
 
         Parameters
         ----------
@@ -168,7 +168,8 @@ class CompartmentGraph:
         states = [c.symbol for c in self.compartments] + [s for s, _ in self.extra_states]
         exprs = [rhs[c.name] for c in self.compartments] + [r for _, r in self.extra_states]
         return OdeSystem(states, exprs, tuple(params) if params is not None else self.parameters(),
-                         observables=dict(self.observables), name=name)
+                         observables=dict(self.observables), name=name,
+                         nonnegative=[c.symbol for c in self.compartments])
 
     def describe(self) -> list[str]:
         """One line per flow: ``source -> target  [rate]``."""

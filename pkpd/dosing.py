@@ -205,15 +205,21 @@ class Regimen:
 
 # ---- event tables ------------------------------------------------------------------------------------------
 _COLUMNS = ("time", "amount", "unit", "route", "duration", "salt", "repeat", "interval")
+#: Most doses one regimen may hold after ``repeat`` is expanded (**assumed** ceiling: a dose every hour for more
+#: than a year), so that a typo such as ``repeat = 1e9`` is refused at once instead of filling memory.
+MAX_DOSES = 10_000
 _REQUIRED = ("time", "amount", "unit", "route")
 
 
-def regimen_from_rows(rows, source: str = "regimen") -> Regimen:
+def regimen_from_rows(rows, source: str = "regimen", *, allow_duplicates: bool = False) -> Regimen:
     """Build a :class:`Regimen` from event-table rows (mappings of column name to text or number).
 
-    Every error names the source, the row (1-based, counting data rows) and the column.
+    Every error names the source, the row (1-based, counting data rows) and the column. Two doses by the same
+    route at the same time (after ``repeat`` is expanded) are an error — a copied row would silently double a
+    dose — unless ``allow_duplicates``, when both are given (their amounts add up). At most :data:`MAX_DOSES`.
     """
     doses: list[Dose] = []
+    rows_of: list[int] = []
     n = 0
     for i, row in enumerate(rows, start=1):
         n = i
@@ -263,15 +269,26 @@ def regimen_from_rows(rows, source: str = "regimen") -> Regimen:
                 raise ValueError(f"{source} row {i}, column 'interval': missing value; a repeated dose "
                                  f"(repeat = {times}) needs an interval such as '48h'")
             every = cell("interval", lambda v: parse_time(v, "interval", default_unit="h", allow_zero=False))
-            doses.extend(Regimen((dose,)).repeat(every, times).doses)
-        else:
-            doses.append(dose)
+        if len(doses) + times > MAX_DOSES:
+            raise ValueError(f"{source} row {i}, column 'repeat': the regimen would hold {len(doses) + times} doses; "
+                             f"expected at most {MAX_DOSES}")
+        doses.extend(Regimen((dose,)).repeat(every, times).doses if times > 1 else (dose,))
+        rows_of.extend([i] * times)
     if n == 0:
         raise ValueError(f"{source}: the event table holds no doses; expected at least one row")
+    if not allow_duplicates:
+        seen: dict = {}
+        for d, row in zip(doses, rows_of):  # one row's repeats never coincide (interval > 0)
+            other = seen.setdefault((d.time_h, d.route), row)
+            if other != row:
+                raise ValueError(f"{source} rows {other} and {row}: two {d.route} doses at {format_hours(d.time_h)}; "
+                                 "merge them into one row, or allow duplicates to give both")
     return Regimen(tuple(doses))
 
 
 def _number(v, what: str) -> float:
+    if isinstance(v, bool) or (isinstance(v, str) and not v.isascii()):  # TOML `amount = true` is not 1
+        raise ValueError(f"{what}: expected a number written with ASCII digits, got {v!r}")
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -288,7 +305,7 @@ def _count(v) -> int:
     return int(x)
 
 
-def read_regimen(path) -> Regimen:
+def read_regimen(path, *, allow_duplicates: bool = False) -> Regimen:
     """Read an event table from a ``.csv`` or ``.toml`` file (see the module docstring for the columns).
 
     Raises
@@ -317,7 +334,7 @@ def read_regimen(path) -> Regimen:
             if None in row:
                 raise ValueError(f"{p.name} row {i}: more values than header columns")
             rows.append(row)
-        return regimen_from_rows(rows, p.name)
+        return regimen_from_rows(rows, p.name, allow_duplicates=allow_duplicates)
     if suffix == ".toml":
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -326,12 +343,13 @@ def read_regimen(path) -> Regimen:
         rows = data.get("dose")
         if not isinstance(rows, list):
             raise ValueError(f"{p.name}: expected an array of [[dose]] tables, found keys {sorted(data)}")
-        return regimen_from_rows(rows, p.name)
+        return regimen_from_rows(rows, p.name, allow_duplicates=allow_duplicates)
     raise ValueError(f"regimen: unknown file type {p.suffix!r} for {p.name}; expected .csv or .toml")
 
 
 def build_regimen(*, dose: str | None = None, route: str | None = None, regimen_file=None,
-                  infusion_time: str | None = None, salt: str | None = None) -> Regimen:
+                  infusion_time: str | None = None, salt: str | None = None,
+                  allow_duplicates: bool = False) -> Regimen:
     """The regimen of the ``ketamine pk`` options: one dose from ``dose`` + ``route`` (+ ``infusion_time`` for
     ``iv-infusion``), or an event table ``regimen_file`` — exactly one of the two.
 
@@ -346,7 +364,7 @@ def build_regimen(*, dose: str | None = None, route: str | None = None, regimen_
     if regimen_file is not None:
         if dose is not None or route is not None or infusion_time is not None:
             raise ValueError("regimen: give either --regimen FILE or --dose/--route/--infusion-time, not both")
-        reg = read_regimen(regimen_file)
+        reg = read_regimen(regimen_file, allow_duplicates=allow_duplicates)
         if salt is not None:
             reg = Regimen(tuple(replace(d, salt=d.salt or parse_salt(salt)) for d in reg))
         return reg

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "MOLAR_MASS_G_PER_MOL", "KETAMINE_BASE_G_PER_MOL", "KETAMINE_HCL_G_PER_MOL", "NORKETAMINE_BASE_G_PER_MOL",
-    "SALTS", "TIME_UNITS", "MASS_UNITS_MG", "DOSE_UNITS", "DoseAmount",
+    "SALTS", "TIME_UNITS", "MASS_UNITS_MG", "DOSE_UNITS", "MAX_DOSE_MG_PER_KG", "MAX_DOSE_MG", "DoseAmount",
     "salt_factor", "parse_salt", "to_hours", "parse_time", "parse_dose", "dose_amount", "dose_to_umol",
     "mg_to_umol", "umol_to_mg", "uM_to_ng_per_mL", "ng_per_mL_to_uM", "parse_weight", "format_hours",
 ]
@@ -58,7 +58,15 @@ _MOLAR_UNITS_UMOL = {"mmol": 1e3, "umol": 1.0, "µmol": 1.0, "μmol": 1.0}
 #: Every accepted dose unit (the canonical spelling).
 DOSE_UNITS = tuple(f"{u}{k}" for u in ("g", "mg", "ug", "ng", "mmol", "umol") for k in ("", "/kg"))
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# ASCII digits only: ``\d`` (and ``float``) also take full-width and other Unicode digits ("１０mg/kg")
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+
+#: Largest dose accepted, per kg of body weight and in total (mg of the form weighed; molar doses converted with
+#: the base's molar mass). **Assumed** ceilings, set far above any dose in use — anaesthesia in rodents is 100–
+#: 200 mg/kg (ketamine:xylazine 100:12.5 mg/kg in Wu et al. 2021 eLife Methods) — so that they catch unit
+#: mistakes such as ``1e6g/kg`` or mg typed for µg, never a real protocol.
+MAX_DOSE_MG_PER_KG = 1000.0
+MAX_DOSE_MG = 100_000.0
 
 
 def _canon_mass(u: str) -> str:
@@ -66,6 +74,8 @@ def _canon_mass(u: str) -> str:
 
 
 def _finite_number(x, field: str) -> float:
+    if isinstance(x, bool) or (isinstance(x, str) and not x.isascii()):
+        raise ValueError(f"{field}: expected a number written with ASCII digits, got {x!r}")
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -172,6 +182,13 @@ class DoseAmount:
         if v <= 0:
             raise ValueError(f"dose: expected a positive amount, got {self.value!r} {self.unit}")
         u = _canon_unit(self.unit)
+        base, _, per = u.partition("/")
+        mg = v * (MASS_UNITS_MG[base] if base in MASS_UNITS_MG
+                  else _MOLAR_UNITS_UMOL[base] * KETAMINE_BASE_G_PER_MOL * 1e-3)
+        ceiling = MAX_DOSE_MG_PER_KG if per else MAX_DOSE_MG
+        if mg > ceiling:
+            raise ValueError(f"dose: {self.value!r} {u} is {mg:.4g} mg{'/kg' if per else ''}, above the ceiling of "
+                             f"{ceiling:g} mg{'/kg' if per else ''} (far beyond anaesthetic doses); check the unit")
         object.__setattr__(self, "value", v)
         object.__setattr__(self, "unit", u)
 

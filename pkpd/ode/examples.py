@@ -50,7 +50,7 @@ __all__ = ["SYSTEMS", "PROBLEMS", "Problem", "two_compartment", "robertson", "hi
 def two_compartment() -> OdeSystem:
     """Linear two-compartment PK with first-order absorption from a depot (amounts; rates in 1/time).
 
-    States: ``depot``, ``central``, ``peripheral`` (amounts). Params: ``ka``, ``k10``, ``k12``, ``k21`` (1/time),
+    States: ``depot``, ``central``, ``peripheral`` (amounts, declared non-negative). Params: ``ka``, ``k10``, ``k12``, ``k21`` (1/time),
     ``V`` (volume). Observable ``conc = central / V``.
     """
     depot, central, peripheral = sympy.symbols("depot central peripheral")
@@ -59,7 +59,8 @@ def two_compartment() -> OdeSystem:
            ka * depot - (k10 + k12) * central + k21 * peripheral,
            k12 * central - k21 * peripheral]
     return OdeSystem([depot, central, peripheral], rhs, [ka, k10, k12, k21, V],
-                     observables={"conc": central / V}, name="two_compartment")
+                     observables={"conc": central / V}, name="two_compartment",
+                     nonnegative=[depot, central, peripheral])
 
 
 # ------------------------------------------------------------------------------------------------------------------

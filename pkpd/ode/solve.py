@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .schedule import Schedule, pack_schedules
+from .schedule import BOLUS, INFUSION, RESET, Schedule, pack_schedules
 from .system import OdeSystem
 
 __all__ = ["solve", "Solution", "METHODS", "STATUS"]
@@ -113,6 +113,24 @@ def _batch(x, name: str, width: int, what: str) -> np.ndarray:
     return np.require(a, float, ["C", "W"])
 
 
+def _check_nonnegative(system: OdeSystem, Y0: np.ndarray, events) -> None:
+    """Refuse negative initial values, boluses, infusion rates and resets on the system's non-negative states."""
+    if not system.nonnegative:
+        return
+    idx = np.array([system.state_index(s) for s in system.nonnegative])
+    bad = np.flatnonzero((Y0[:, idx] < 0).any(axis=0))
+    if bad.size:
+        raise ValueError(f"y0: state {system.nonnegative[bad[0]]!r} is an amount and must be >= 0")
+    kind, t0, _, state, value, count = events
+    live = np.arange(kind.shape[1])[None, :] < count[:, None]
+    neg = live & (value < 0) & np.isin(state, idx)
+    if neg.any():
+        r, k = map(int, np.argwhere(neg)[0])
+        what = {BOLUS: "bolus", INFUSION: "infusion rate", RESET: "reset value"}[int(kind[r, k])]
+        raise ValueError(f"schedule: {what} {value[r, k]:g} at t={t0[r, k]:g} on state "
+                         f"{system.state_names[state[r, k]]!r}, an amount that must stay >= 0")
+
+
 def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, schedule, threads, max_steps):
     """Validate every argument of :func:`solve`; returns the packed arrays. Raises ``ValueError``."""
     if not isinstance(system, OdeSystem):
@@ -142,6 +160,8 @@ def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, sche
         raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
     if rtol < 1e-13:
         raise ValueError(f"rtol must be at least 1e-13 (double precision), got {rtol!r}")
+    if rtol >= 1:
+        raise ValueError(f"rtol must be below 1 (a relative error of 100 % controls nothing), got {rtol!r}")
     A = _float_array(atol, "atol")
     if A.ndim == 0:
         A = np.full(n, float(A))
@@ -166,6 +186,7 @@ def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, sche
         raise ValueError(f"schedule must be a Schedule or a list of one Schedule per subject, "
                          f"got {type(schedule).__name__}")
     events = pack_schedules(schedule, system.state_index, n_subjects, float(T[0]), float(T[-1]))
+    _check_nonnegative(system, Y0, events)
     return n_subjects, Y0, P, np.require(T, float, ["C", "W"]), np.require(A, float, ["C", "W"]), events
 
 

@@ -109,6 +109,9 @@ class OdeSystem:
         Named functions of ``(t, y, p)`` computed on the solution (for example a concentration = amount / volume).
     name : str, optional
         A label used in generated file names and printed output.
+    nonnegative : sequence of str or sympy.Symbol, optional
+        States that are amounts and must never be driven negative: :func:`pkpd.ode.solve` refuses a negative
+        initial value, bolus, infusion rate or reset on them. Not part of the equations (nor the fingerprint).
 
     Raises
     ------
@@ -117,7 +120,8 @@ class OdeSystem:
         a parameter nor the time.
     """
 
-    def __init__(self, states, rhs, params=(), *, time=sympy.Symbol("t"), observables=None, name=None):
+    def __init__(self, states, rhs, params=(), *, time=sympy.Symbol("t"), observables=None, name=None,
+                 nonnegative=()):
         self.states = _as_symbols(states, "states")
         self.params = _as_symbols(params, "params")
         if not isinstance(time, sympy.Symbol):
@@ -155,6 +159,7 @@ class OdeSystem:
         for key in self.observables:
             if not key.isidentifier():
                 raise ValueError(f"observable name {key!r} must be a Python identifier")
+        self.nonnegative = tuple(self.state_names[self.state_index(str(s))] for s in nonnegative)
 
     # ---- names and indices -------------------------------------------------------------------------------
     @property
@@ -214,7 +219,8 @@ class OdeSystem:
         if not keep:
             raise ValueError("states: freezing every state leaves no equation")
         return OdeSystem([self.states[i] for i in keep], [self.rhs[i] for i in keep], (*self.params, *frozen),
-                         time=self.time, observables=self.observables, name=name or f"{self.name}_frozen")
+                         time=self.time, observables=self.observables, name=name or f"{self.name}_frozen",
+                         nonnegative=[s for s in self.nonnegative if self.states[self.state_index(s)] not in frozen])
 
     # ---- derived symbolic objects ------------------------------------------------------------------------
     @cached_property

@@ -90,6 +90,32 @@ def test_malformed_csv_names_row_and_column(tmp_path, body, match):
         read_regimen(p)
 
 
+@pytest.mark.parametrize("body,match", [
+    ('[[dose]]\ntime = 0\namount = true\nunit = "mg"\nroute = "ip"\n',
+     r"row 1, column 'amount': expected a number written with ASCII digits, got True"),
+    ('[[dose]]\ntime = 0\namount = 1\nunit = "mg"\nroute = "ip"\nrepeat = 1e9\ninterval = "1h"\n',
+     r"row 1, column 'repeat': the regimen would hold 1000000000 doses; expected at most 10000"),
+    ('[[dose]]\ntime = "0h"\namount = 1\nunit = "mg"\nroute = "ip"\n'
+     '[[dose]]\ntime = "0min"\namount = 1\nunit = "mg"\nroute = "ip"\n',
+     r"rows 1 and 2: two ip doses at 0 h; merge them into one row, or allow duplicates"),
+])
+def test_toml_values_are_read_strictly(tmp_path, body, match):
+    p = tmp_path / "strict.toml"
+    p.write_text(body)
+    with pytest.raises(ValueError, match=match):
+        read_regimen(p)
+
+
+def test_duplicate_doses_can_be_allowed_and_then_add_up(tmp_path):
+    p = tmp_path / "twice.csv"
+    p.write_text("time,amount,unit,route,repeat,interval\n0h,1,mg,ip,3,24h\n48h,2,mg,ip\n48h,1,mg,sc\n")
+    with pytest.raises(ValueError, match="rows 1 and 2: two ip doses at 2 d"):
+        read_regimen(p)
+    r = read_regimen(p, allow_duplicates=True)
+    assert [(d.time_h, d.amount.value, d.route) for d in r] == [(0, 1, "ip"), (24, 1, "ip"), (48, 1, "ip"),
+                                                                 (48, 2, "ip"), (48, 1, "sc")]
+
+
 def test_malformed_toml(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text('[[dose]]\ntime = "0h"\namount = 1\nunit = "mg"\nroute = "ipp"\n')

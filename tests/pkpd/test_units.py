@@ -21,10 +21,26 @@ def test_parse_dose(text, value, unit):
     ("10mg/lb", "dose: unknown unit 'mg/lb'"), ("-1mg/kg", "dose: expected a positive amount"),
     ("0mg", "dose: expected a positive amount"), ("10", "dose: '10' has no unit"),
     ("ten mg", "dose: cannot read 'ten mg'"), ("10 furlongs", "dose: unknown unit"),
+    ("１０mg/kg", "dose: cannot read"),  # full-width digits: float() would take them
+    ("1e6g/kg", r"dose: 1000000.0 g/kg is 1e\+09 mg/kg, above the ceiling of 1000 mg/kg"),
+    ("1001mg/kg", "above the ceiling of 1000 mg/kg"), ("101g", "above the ceiling of 100000 mg"),
+    ("5mmol/kg", r"is 1189 mg/kg, above the ceiling"),  # 5 mmol × 237.73 g/mol
 ])
 def test_bad_doses_name_the_field(text, match):
     with pytest.raises(ValueError, match=match):
         parse_dose(text)
+
+
+def test_the_dose_ceiling_admits_anaesthetic_doses():
+    # ketamine:xylazine anaesthesia is 100 mg/kg in mice (Wu et al. 2021 eLife Methods); the ceiling itself passes
+    assert parse_dose("200mg/kg").value == 200 and parse_dose("1000mg/kg").value == 1000
+    assert parse_dose("100g").value == 100
+
+
+@pytest.mark.parametrize("value", [True, "１", "٣"])
+def test_numbers_must_be_numbers_in_ascii(value):
+    with pytest.raises(ValueError, match="ASCII digits"):
+        DoseAmount(value, "mg")
 
 
 def test_salt_conversion():
