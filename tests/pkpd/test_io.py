@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from pkpd.io import atomic_path, write_json, write_table
+from pkpd.io import atomic_path, file_digest, run_lock, write_json, write_table
 
 COLS = {"time_h": np.array([0.0, 0.5, 1.0]), "conc_uM": np.array([1.25, 0.1 + 0.2, 1e-300])}
 
@@ -64,3 +64,58 @@ def test_written_files_get_the_permissions_of_a_normal_file(tmp_path):
     finally:
         os.umask(mask)
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+# ---- one writer per run directory -------------------------------------------------------------------------------
+def test_a_locked_run_directory_refuses_a_second_writer_and_names_the_first(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    take = ("import sys; from pkpd.io import run_lock\n"
+            "try:\n    with run_lock(sys.argv[1]): print('got it')\nexcept ValueError as e: print(e)\n")
+    with run_lock(run):
+        # another process (a second `ketamine cohort --out run`) is refused at once, told who holds the lock
+        out = subprocess.run([sys.executable, "-c", take, str(run)], capture_output=True, text=True, timeout=60,
+                             cwd=os.getcwd()).stdout
+        assert f"is in use by another run (pid {os.getpid()} on " in out and "choose another directory" in out
+        with pytest.raises(ValueError, match="is in use by another run"):  # also a second lock in this process
+            with run_lock(run):
+                pass
+    out = subprocess.run([sys.executable, "-c", take, str(run)], capture_output=True, text=True, timeout=60,
+                         cwd=os.getcwd()).stdout
+    assert out.strip() == "got it"  # released on exit
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pkpd.io import run_lock\n"
+                               "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)\n",
+                               str(run)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="in use"):
+            with run_lock(run):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    t0 = time.monotonic()
+    with run_lock(run):  # the kernel released the killed holder's lock: no manual clean-up
+        assert time.monotonic() - t0 < 5
+
+
+def test_file_digest_is_sha256_of_the_bytes(tmp_path):
+    import hashlib
+
+    p = tmp_path / "part.bin"
+    data = bytes(range(256)) * 9000  # spans several read chunks
+    p.write_bytes(data)
+    assert file_digest(p, chunk_bytes=4096) == hashlib.sha256(data).hexdigest()
