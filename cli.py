@@ -388,7 +388,7 @@ def experiment(
     """
     import json
 
-    from circuits.experiments import write_wu2021
+    from circuits.figures import write_wu2021
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
@@ -410,10 +410,6 @@ cohort_app = typer.Typer(help="Virtual cohorts at scale: run N subjects in chunk
                               "(`ketamine cohort --n ... --out DIR`), or summarize one (`ketamine cohort summarize "
                               "DIR`).", no_args_is_help=False)
 app.add_typer(cohort_app, name="cohort")
-
-#: --protocol values: PK only, or the circuit protocols (registered by circuits/cohort.py).
-COHORT_PROTOCOLS = {"none": "pk", "pk": "pk", "slh": "slh", "wlh": "wlh"}
-
 
 def _cohort_progress():
     """A rich progress bar on stderr (subjects done, rate, time left) and its ``progress(done, total)``."""
@@ -492,32 +488,15 @@ def cohort(
     try:
         if n is None or out is None:
             raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
-        if protocol not in COHORT_PROTOCOLS:
-            raise ValueError(f"protocol: unknown {protocol!r}; expected one of {', '.join(COHORT_PROTOCOLS)}")
-        proto = COHORT_PROTOCOLS[protocol]
-        if manipulation is not None:
-            from circuits.protocols import MANIPULATIONS
+        from circuits.registry import cohort_protocol
 
-            if proto not in ("slh", "wlh"):
-                raise ValueError(f"manipulation: only the circuit protocols slh and wlh take a manipulation; "
-                                 f"protocol is {protocol!r}")
-            if manipulation not in MANIPULATIONS:
-                raise ValueError(f"manipulation: unknown {manipulation!r}; expected one of "
-                                 f"{', '.join(MANIPULATIONS)}")
-            if manipulation != "none":
-                proto = f"{proto}+{manipulation}"
+        proto = cohort_protocol(protocol, manipulation)
         if dose is None and regimen is None:
             raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
         reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
                             infusion_time=infusion_time)
-        if duration is not None:
-            duration_h = parse_time(duration, "duration", allow_zero=False)
-        elif proto != "pk":
-            from circuits.cohort import protocol_duration_h
-
-            duration_h = protocol_duration_h(proto, reg)
-        else:
-            duration_h = 24.0
+        duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
+                      else proto.default_duration_h(reg))
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
                           species=species, pk_model=pk_model, seed=seed, protocol=proto,
                           trajectories=trajectories)
@@ -579,7 +558,7 @@ def report(
 
     Example: ketamine report runs/c1 --out c1.html
     """
-    from pkpd.report import write_report
+    from circuits.report import write_report
 
     try:
         path = write_report(run_dir, out)

@@ -42,22 +42,22 @@ def _child_circuit(n: int, chunk_size: int, threads: int | None, protocol: str) 
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from circuits.cohort import protocol_duration_h
     from circuits.experiments import run_groups
-    from pkpd.cohort import CohortSpec, get_protocol
+    from circuits.registry import get_protocol
+    from pkpd.cohort import CohortSpec
     from pkpd.dosing import Regimen
 
     reg = Regimen.single("10mg/kg", "ip")
-    duration_h = protocol_duration_h(protocol, reg)
-    spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h, seed=1, protocol=protocol)
     proto = get_protocol(protocol)
+    duration_h = proto.default_duration_h(reg)
+    spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h, seed=1, protocol=proto)
     pr = proto.protocol(spec)
 
     def bare(m):
-        inp = proto.inputs(spec, spec.population.sample(spec.seed, np.arange(m)))  # prepared, not timed
-        c = inp.context
+        inp = proto.prepare(spec, spec.population.sample(spec.seed, np.arange(m)))  # prepared, not timed
+        c = inp.engine
         t0 = time.perf_counter()
-        run_groups(c["cohort"], [pr], extra_t_h=inp.t_eval, pk_values=c["pk_values"], weights_kg=c["weights_kg"],
+        run_groups(c.cohort, [pr], extra_t_h=inp.t_eval, pk_values=c.pk_values, weights_kg=c.weights_kg,
                    on_failure="mask")
         return time.perf_counter() - t0
 
@@ -98,23 +98,24 @@ def _child(n: int, chunk_size: int, duration_h: float, threads: int | None) -> d
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from pkpd.cohort import PROTOCOLS, CohortSpec
+    from pkpd.cohort import CohortSpec, PkProtocol
     from pkpd.dosing import Regimen
     from pkpd.ode import solve
 
     spec = CohortSpec(n=n, regimen=Regimen.single("10mg/kg", "ip"), duration_h=duration_h, seed=1)
-    proto = PROTOCOLS["pk"]
+    proto = PkProtocol()
     # warm up: load the compiled system from the numba cache (not timed)
-    warm = proto.inputs(spec, spec.population.sample(spec.seed, np.arange(4)))
-    solve(warm.system, warm.y0, warm.t_eval, warm.params, rtol=spec.rtol, atol=warm.atol,
-          schedule=warm.schedules, threads=threads)
+    warm = proto.prepare(spec, spec.population.sample(spec.seed, np.arange(4)))
+    e = warm.engine
+    solve(e.system, e.y0, warm.t_eval, e.params, rtol=spec.rtol, atol=e.atol, schedule=e.schedules, threads=threads)
     m = min(n, chunk_size)
-    inp = proto.inputs(spec, spec.population.sample(spec.seed, np.arange(m)))
+    inp = proto.prepare(spec, spec.population.sample(spec.seed, np.arange(m)))
+    e = inp.engine
     t_engine = float("inf")
     for _ in range(2):  # best of 2: the machine may be shared
         t0 = time.perf_counter()
-        sol = solve(inp.system, inp.y0, inp.t_eval, inp.params, method="auto", rtol=spec.rtol, atol=inp.atol,
-                    schedule=inp.schedules, threads=threads)
+        sol = solve(e.system, e.y0, inp.t_eval, e.params, method="auto", rtol=spec.rtol, atol=e.atol,
+                    schedule=e.schedules, threads=threads)
         t_engine = min(t_engine, time.perf_counter() - t0)
     steps = float(np.mean(sol.n_accepted + sol.n_rejected))
     del sol, inp

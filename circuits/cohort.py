@@ -1,7 +1,7 @@
 """The circuit model in the cohort runner: protocols ``slh`` and ``wlh`` and their per-subject readouts.
 
-Imported by :mod:`pkpd.cohort` on first use of an unknown protocol or readout name (``PLUGIN_MODULES``), in every
-process, Dask workers included. Nothing here simulates on its own: a chunk is run by
+:class:`CircuitProtocol` implements the runner's contract (:class:`pkpd.cohort.CohortProtocol`); the registry
+(:mod:`circuits.registry`) hands it to the runner by name. Nothing here simulates on its own: a chunk is run by
 :func:`circuits.experiments.run_groups` (the same path as ``ketamine experiment`` / ``simulate``), fed with
 
 * each subject's circuit phenotype: ``typical × exp(η)`` of :data:`circuits.experiments.COHORT_VARIATION`
@@ -23,16 +23,19 @@ is the runner's own ``status``/``reason`` columns (a failed subject keeps its ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from pkpd.cohort import (ReadoutContext, SimInputs, cohort_time_grid, pk_parameters, register_protocol,
-                         register_readout)
+from pkpd.cohort import (ChunkInputs, ChunkSolution, CohortProtocol, ReadoutContext, cohort_time_grid,
+                         curve_metrics, label_with_unit, param_bounds, pk_parameters)
 
 from .experiments import COHORT_VARIATION, output_times, run_groups, vary
 from .model import CircuitParams, circuit_system
-from .protocols import MANIPULATIONS, PROTOCOLS, build_protocol
+from .protocols import build_protocol
 
-__all__ = ["CircuitProtocol", "circuit_population", "protocol_duration_h", "BAND_OBSERVABLES", "BAND_UNITS"]
+__all__ = ["CircuitProtocol", "CircuitInputs", "CircuitTestResults", "circuit_population", "protocol_duration_h",
+           "BAND_OBSERVABLES", "BAND_UNITS", "BAND_LABELS"]
 
 #: time courses run_groups keeps (observables and slow states), available as bands
 BAND_OBSERVABLES = ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM", "w",
@@ -68,40 +71,95 @@ def protocol_duration_h(name: str, regimen=None) -> float:
     return build_protocol(base, regimen=regimen, manipulations=(m,) if m else ()).duration_h
 
 
-class CircuitProtocol:
+@dataclass(frozen=True, eq=False)
+class CircuitInputs:
+    """The engine inputs of a circuit chunk of ``S`` subjects (what :func:`run_groups` takes).
+
+    Attributes
+    ----------
+    cohort : list of CircuitParams, length S
+        Each subject's circuit phenotype.
+    pk_values : list of dict, length S
+        Each subject's PK engine parameters by name (NaN for subjects that are not valid).
+    weights_kg : ndarray, shape (S,)
+        Body weights, kg (mg/kg doses scale with them).
+    """
+
+    cohort: list
+    pk_values: list
+    weights_kg: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitTestResults:
+    """Per-subject results at the protocol's tests, rows of the solved subjects (``ChunkSolution.results``).
+
+    Attributes
+    ----------
+    labels : tuple of str
+        Test labels (:attr:`circuits.protocols.Protocol.tests`).
+    r_rel, failure, latency_s : ndarray, shape (V, n_tests)
+        Post-shock DA peak relative to naive, failure probability, mean escape latency (s).
+    drug_time_h : float
+        The protocol's drug time, h.
+    first_dose_h : float or None
+        Time of the first dose, h (None for saline).
+    """
+
+    labels: tuple
+    r_rel: np.ndarray
+    failure: np.ndarray
+    latency_s: np.ndarray
+    drug_time_h: float
+    first_dose_h: float | None
+
+
+class CircuitProtocol(CohortProtocol):
     """``slh`` / ``wlh`` with the cohort's regimen at the protocol's drug time (see module docstring), optionally
-    under one manipulation of :data:`circuits.protocols.MANIPULATIONS` (registered as ``"slh+mtor_block"`` etc.)."""
+    under one manipulation of :data:`circuits.protocols.MANIPULATIONS` (named ``"slh+mtor_block"`` etc.)."""
 
     default_readouts = ("circuit_tests", "circuit_peaks", "circuit_exposure")
-    allows_saline = True  # an empty regimen is the protocol's saline group (CohortSpec accepts it)
+    allows_saline = True  # an empty regimen is the protocol's saline group
     default_bands = ("occupancy_mpfc_pyramidal", "r_e", "w")
-    units = BAND_UNITS
-    labels = BAND_LABELS
-    default_population = staticmethod(circuit_population)
+    dose_time_origin = "the protocol's drug time"
 
-    def __init__(self, name: str, manipulation: str = "none"):
-        self.name = name
+    def __init__(self, base: str, manipulation: str = "none"):
+        self.base = base
         self.manipulation = manipulation
 
+    @property
+    def name(self) -> str:
+        return self.base if self.manipulation == "none" else f"{self.base}+{self.manipulation}"
+
+    def __repr__(self) -> str:
+        return f"CircuitProtocol({self.base!r}, {self.manipulation!r})"
+
     def protocol(self, spec):
-        return build_protocol(self.name, regimen=spec.regimen,
+        """The timed :class:`circuits.protocols.Protocol` of ``spec``'s regimen."""
+        return build_protocol(self.base, regimen=spec.regimen,
                               manipulations=() if self.manipulation == "none" else (self.manipulation,))
 
+    def default_population(self, species: str, pk_model: str):
+        return circuit_population(species, pk_model)
+
+    def default_duration_h(self, regimen) -> float:
+        """The protocol's own length with this regimen (a spec must match it)."""
+        return protocol_duration_h(self.name, regimen)
+
     def check(self, spec) -> None:
-        from pkpd.cohort import _param_bounds
         from pkpd.pk_models import get_pk_model
 
         if spec.species != "mouse":
-            raise ValueError(f"species: the circuit protocol {self.name!r} is a mouse model; got {spec.species!r}")
+            raise ValueError(f"species: the circuit protocol {self.base!r} is a mouse model; got {spec.species!r}")
         if spec.pk_model != get_pk_model(None, "mouse").name:
             raise ValueError(f"pk-model: the circuit model is calibrated with the default mouse PK; got "
                              f"{spec.pk_model!r}")
         pr = self.protocol(spec)
         if abs(spec.duration_h - pr.duration_h) > 1e-9:
-            raise ValueError(f"duration: the {self.name} protocol with this regimen lasts {pr.duration_h:.6g} h; "
+            raise ValueError(f"duration: the {self.base} protocol with this regimen lasts {pr.duration_h:.6g} h; "
                              f"got {spec.duration_h:g} h (dose times are relative to the drug time "
                              f"{pr.drug_time_h:g} h)")
-        _param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
+        param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
         cv = spec.population.circuit_variation or {}
         vary(CircuitParams(), dict.fromkeys(cv, 0.0))  # ValueError for an unknown circuit parameter
 
@@ -119,6 +177,13 @@ class CircuitProtocol:
     def observable_names(self, spec) -> tuple[str, ...]:
         return BAND_OBSERVABLES
 
+    def series_label(self, name: str) -> str:
+        return label_with_unit(BAND_LABELS.get(name, name), BAND_UNITS.get(name))
+
+    def readouts(self):
+        return {"circuit_tests": circuit_tests_readout, "circuit_peaks": circuit_peaks_readout,
+                "circuit_exposure": circuit_exposure_readout}
+
     def per_subject_bytes(self, spec) -> int:
         """An upper bound, ``T × (n_states + 3 × len(BAND_OBSERVABLES)) × 8 + 64 KiB`` for ``T`` output times:
         run_groups keeps 16 time courses on the output grid and holds one segment's states and observables and a
@@ -128,7 +193,9 @@ class CircuitProtocol:
         n_states = circuit_system().n_states
         return int(T * (n_states + 3 * len(BAND_OBSERVABLES)) * 8 + 64 * 1024)
 
-    def inputs(self, spec, sample) -> SimInputs:
+    def prepare(self, spec, sample) -> ChunkInputs:
+        """Each subject's PK parameters (:func:`pkpd.cohort.pk_parameters`, with the circuit's interneuron potency
+        ratio) and circuit phenotype (:func:`vary` of its ``eta_<name>`` columns); the protocol's grid."""
         from pkpd.pk import ketamine_system
         from pkpd.pk_models import get_pk_model
         from pkpd.receptor import NmdaParams
@@ -150,63 +217,42 @@ class CircuitProtocol:
                                              for d in spec.regimen]]))
         band_idx = np.searchsorted(T, band_t)
         keep = (band_idx < T.size) & np.isclose(T[np.minimum(band_idx, T.size - 1)], band_t, rtol=0, atol=1e-9)
-        return SimInputs(circuit_system(), np.zeros((S, 0)), np.zeros(0), [None] * S, np.zeros(0), T,
-                         band_idx[keep], valid, reasons,
-                         context={"cohort": cohort, "pk_values": pk_values,
-                                  "weights_kg": np.asarray(sample["weight_kg"], float)})
+        return ChunkInputs(T, band_idx[keep], valid, reasons,
+                           engine=CircuitInputs(cohort, pk_values, np.asarray(sample["weight_kg"], float)))
 
-    def solve(self, spec, inp: SimInputs, v: np.ndarray, threads=None):
-        """Run the valid subjects ``v`` through the protocol with :func:`run_groups`; returns what the runner
-        reads from an engine solution (status, step counts, observables, failures) plus the test results."""
-        from types import SimpleNamespace
-
+    def solve(self, spec, inputs: ChunkInputs, rows: np.ndarray, threads: int | None = None) -> ChunkSolution:
+        """Run the subjects ``rows`` through the protocol with :func:`run_groups` (the path of ``ketamine
+        experiment`` and ``simulate``): the band observables and the test results; steps are not counted (0)."""
         pr = self.protocol(spec)
-        ctx = inp.context
-        extra = inp.t_eval
-        g = run_groups([ctx["cohort"][i] for i in v], [pr], extra_t_h=extra,
-                       pk_values=[ctx["pk_values"][i] for i in v], weights_kg=ctx["weights_kg"][v],
+        e = inputs.engine
+        g = run_groups([e.cohort[i] for i in rows], [pr], extra_t_h=inputs.t_eval,
+                       pk_values=[e.pk_values[i] for i in rows], weights_kg=e.weights_kg[rows],
                        on_failure="mask", rtol=spec.rtol)[0]
-        if g.t_h.size != inp.t_eval.size or not np.array_equal(g.t_h, inp.t_eval):
+        if g.t_h.size != inputs.t_eval.size or not np.array_equal(g.t_h, inputs.t_eval):
             raise RuntimeError("circuit cohort: run_groups' output grid differs from the protocol grid")
-        obs = {k: g.long[k] for k in BAND_OBSERVABLES}
         failures = [(j, g.reasons[j]) for j in np.flatnonzero(g.status != 0)]
-        zeros = np.zeros(v.size, np.int64)
-        return SimpleNamespace(status=g.status, n_accepted=zeros, n_rejected=zeros, observables=obs,
-                               failures=failures,
-                               results={"labels": g.labels, "r_rel": g.r_rel, "failure": g.failure,
-                                        "latency_s": g.latency_s, "drug_time_h": pr.drug_time_h,
-                                        "first_dose_h": min(d.time_h for d in pr.regimen) if len(pr.regimen) else None})
+        tests = CircuitTestResults(g.labels, g.r_rel, g.failure, g.latency_s, pr.drug_time_h,
+                                   min(d.time_h for d in pr.regimen) if len(pr.regimen) else None)
+        return ChunkSolution(g.status, np.zeros(rows.size, np.int64), {k: g.long[k] for k in BAND_OBSERVABLES},
+                             failures, tests)
 
 
-def _scatter(ctx: ReadoutContext, a: np.ndarray) -> np.ndarray:
-    """Rows of the valid subjects -> (S, …) with NaN for the others."""
-    S = ctx.ok.size
-    out = np.full((S,) + a.shape[1:], np.nan)
-    out[np.flatnonzero(ctx.inputs.valid)] = a
-    return out
-
-
-@register_readout("circuit_tests")
 def circuit_tests_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     """At each test: DA post-shock peak relative to the same subject naive (``da_response_rel_<test>``), failure
     probability of an escape trial (``failure_prob_<test>``) and mean escape latency (``latency_s_<test>``, s)."""
     res = ctx.results
-    S = ctx.ok.size
-    if not res:  # no subject solved in this chunk: the labels still come from the protocol
-        from pkpd.cohort import get_protocol
-
-        labels = [lbl for lbl, _ in get_protocol(ctx.spec.protocol).protocol(ctx.spec).tests]
-        return {f"{p}_{lbl}": np.full(S, np.nan) for lbl in labels
+    if res is None:  # no subject solved in this chunk: the labels still come from the protocol
+        labels = [lbl for lbl, _ in ctx.spec.protocol.protocol(ctx.spec).tests]
+        return {f"{p}_{lbl}": np.full(ctx.ok.size, np.nan) for lbl in labels
                 for p in ("da_response_rel", "failure_prob", "latency_s")}
     out = {}
-    for j, lbl in enumerate(res["labels"]):
-        out[f"da_response_rel_{lbl}"] = _scatter(ctx, res["r_rel"][:, j])
-        out[f"failure_prob_{lbl}"] = _scatter(ctx, res["failure"][:, j])
-        out[f"latency_s_{lbl}"] = _scatter(ctx, res["latency_s"][:, j])
+    for j, lbl in enumerate(res.labels):
+        out[f"da_response_rel_{lbl}"] = ctx.scatter(res.r_rel[:, j])
+        out[f"failure_prob_{lbl}"] = ctx.scatter(res.failure[:, j])
+        out[f"latency_s_{lbl}"] = ctx.scatter(res.latency_s[:, j])
     return out
 
 
-@register_readout("circuit_peaks")
 def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     """Peak NMDA occupancy at mPFC (interneuron, pyramidal) over the run, and the peak mPFC response: the
     maximum of r_E within 4 h after the first dose relative to r_E at the dose, and the time average of r_E over the
@@ -216,9 +262,8 @@ def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     out = {"nmda_occupancy_interneuron_peak": np.max(obs["occupancy_mpfc_interneuron"], axis=1),
            "nmda_occupancy_pyramidal_peak": np.max(obs["occupancy_mpfc_pyramidal"], axis=1)}
     S = ctx.ok.size
-    t_dose = ctx.results.get("first_dose_h") if ctx.results else None
-    if t_dose is None and ctx.results:
-        t_dose = ctx.results.get("drug_time_h")
+    res = ctx.results
+    t_dose = None if res is None else (res.drug_time_h if res.first_dose_h is None else res.first_dose_h)
     if t_dose is None:
         out["mpfc_response_peak_rel"] = np.full(S, np.nan)
         out["mpfc_response_mean_1h_rel"] = np.full(S, np.nan)
@@ -233,22 +278,17 @@ def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
         # whose dose-response is the inverted U of Moghaddam 1997 (the wu2021 "mPFC response, mean of 1st h")
         # (curve_metrics sums each row left to right: unlike np.trapezoid, its rounding does not depend on how
         # many subjects the chunk holds)
-        from pkpd.cohort import curve_metrics
-
         h1 = (t >= t_dose - 1e-9) & (t <= t_dose + 1.0 + 1e-9)
         area = curve_metrics(t[h1], re[:, h1], log_down=False)[2]
         out["mpfc_response_mean_1h_rel"] = area / (t[h1][-1] - t[h1][0]) / re[:, i0]
     return out
 
 
-@register_readout("circuit_exposure")
 def circuit_exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     """Cmax (µM), Tmax (h, from the start of the protocol) and AUC over the whole protocol (µM·h, linear-up/
     log-down, :func:`pkpd.cohort.curve_metrics`) of plasma ketamine and free brain ketamine, on the circuit
     cohort's output grid (every minute for 30 min after each dose, 5 min to 4 h; the columns of the PK protocol's
     ``exposure`` readout, same names). Zero for saline."""
-    from pkpd.cohort import curve_metrics
-
     out = {}
     for name in ("plasma_ketamine", "brain_free_ketamine"):
         cmax, tmax, area = curve_metrics(ctx.t, ctx.observables[f"{name}_uM"])
@@ -256,10 +296,3 @@ def circuit_exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
         out[f"{name}_tmax_h"] = tmax
         out[f"{name}_auc_uM_h"] = area
     return out
-
-
-for _name in PROTOCOLS:
-    register_protocol(_name, CircuitProtocol(_name))
-    for _m in MANIPULATIONS:
-        if _m != "none":
-            register_protocol(f"{_name}+{_m}", CircuitProtocol(_name, _m))

@@ -19,7 +19,7 @@ from .protocols import Protocol, apply_manipulations, build_protocol, schedule_f
 
 __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
            "PAPER", "DOSE_GRID",
-           "naive_reference", "baseline_signature", "write_wu2021", "simulate_protocol"]
+           "naive_reference", "baseline_signature", "simulate_protocol"]
 
 #: Per-subject lognormal variation (SD of log) of a few circuit parameters, independent. ``j_pd_pA_per_Hz`` (the
 #: mPFC→DA burst drive, which sets each mouse's naive post-shock DA response and so its baseline failure rate):
@@ -479,27 +479,6 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
                "r_signed_signature_vs_ket_response": corr(sig["escape_minus_failure"], resp),
                "n": n, "seed": seed}
     return summary, details
-
-
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
-    """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
-    summary."""
-    from pathlib import Path
-
-    from pkpd.io import write_json
-
-    from .figures import wu2021_figures
-
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress)
-    write_json(summary, out / "summary.json")
-    wu2021_figures(summary, details, out)
-    return summary
 
 
 def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, manipulations=(), n: int = 1,

@@ -4,6 +4,8 @@ courses of ``ketamine simulate``.
 Each ``*_figure`` function returns a matplotlib ``Figure`` (nothing written; tests read its axes), and
 :func:`wu2021_figures` / :func:`plot_simulation` save them through :func:`pkpd.figures.save_figure` (PNG with an
 SVG twin, the version and the parameters in the metadata). Every axis label names its unit.
+:func:`write_wu2021` runs the replication and writes its summary and figures (figures sit above the experiments
+they draw).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import numpy as np
 
 from pkpd.figures import check_figure_path, pyplot, save_figure
 
-__all__ = ["wu2021_figures", "plot_simulation", "failure_rates_figure", "da_trace_figure", "controls_figure",
-           "dose_figure", "individual_figure", "timecourses_figure", "simulation_figure", "WU2021_FIGURES",
-           "CONTROL_EXPECTATIONS"]
+from .experiments import PAPER, wu2021
+
+__all__ = ["write_wu2021", "wu2021_figures", "plot_simulation", "failure_rates_figure", "da_trace_figure",
+           "controls_figure", "dose_figure", "individual_figure", "timecourses_figure", "simulation_figure",
+           "WU2021_FIGURES", "CONTROL_EXPECTATIONS"]
 
 #: the files :func:`wu2021_figures` writes (each a PNG with an SVG twin), in order
 WU2021_FIGURES = ("fig1_failure_rates.png", "fig2_da_response.png", "fig3_controls.png", "fig4_dose_response.png",
@@ -59,8 +63,6 @@ def _bars(ax, labels, model, sd, paper, title):
 
 def failure_rates_figure(summary: dict, details: dict):
     """sLH and wLH failure rates of the model (cohort mean ± SD) beside the paper's, one panel each."""
-    from .experiments import PAPER
-
     res = details["groups"]
     fig, axs = pyplot().subplots(1, 2, figsize=(11, 4))
     keys = ["baseline", "lh", "ket_4h", "ket_24h", "ket_72h", "saline_4h"]
@@ -243,6 +245,24 @@ def wu2021_figures(summary: dict, details: dict, out: Path, *, svg: bool = True)
         save_figure(fig, p, parameters=params, svg=svg)
         paths.append(p)
     return paths
+
+
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
+    """Run :func:`circuits.experiments.wu2021`, write ``summary.json`` (atomically) and the figures into
+    ``out_dir``; return the summary."""
+    from pkpd.io import write_json
+    from pkpd.parameters import is_integer
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+    if not is_integer(n) or n < 1:
+        raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    summary, details = wu2021(n, seed, progress=progress)
+    write_json(summary, out / "summary.json")
+    wu2021_figures(summary, details, out)
+    return summary
 
 
 def simulation_figure(result: dict):

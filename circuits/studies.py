@@ -252,15 +252,16 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
         raise ValueError("duration: the mouse study runs the slh protocol, whose length is fixed by the protocol; "
                          "expected no duration")
     specs = []
-    from .cohort import protocol_duration_h
+    from .registry import get_protocol
 
+    proto = get_protocol(protocol)
     for dose in d:
         reg = _regimen(dose, route, infusion_time_h)
         if dose == 0 and protocol == "pk":
             specs.append(None)  # no drug, no exposure: exactly 0, nothing to simulate
             continue
-        dur = protocol_duration_h(protocol, reg) if protocol != "pk" else float(duration_h)
-        specs.append(CohortSpec(n=int(n), regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=protocol))
+        dur = proto.default_duration_h(reg) if protocol != "pk" else float(duration_h)
+        specs.append(CohortSpec(n=int(n), regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=proto))
     columns = [READOUTS[r].column for r in names]
 
     # ---- run ---------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ which version and which inputs drew it (read it back with :func:`read_png_metada
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,10 +39,10 @@ def figure_metadata(title: str, parameters: Mapping | None = None) -> dict[str, 
     """``{"Title", "Software", "Description"}``: the figure's title, ``ketamine-qsp <version>`` and the
     parameters as compact JSON (NumPy values allowed)."""
     from . import __version__
-    from .io import _jsonable
+    from .io import dumps_json
 
     return {"Title": str(title), "Software": f"ketamine-qsp {__version__}",
-            "Description": json.dumps(dict(parameters or {}), default=_jsonable, sort_keys=True)}
+            "Description": dumps_json(dict(parameters or {}), sort_keys=True)}
 
 
 def _format_metadata(fmt: str, meta: Mapping[str, str]) -> dict:

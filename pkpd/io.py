@@ -1,7 +1,9 @@
 """Writing tables and JSON atomically (a temporary file in the target directory, then ``os.replace``), one
 writer per run directory (:func:`run_lock`), and file checksums (:func:`file_digest`).
 
-A reader never sees a half-written file, and an interrupted run leaves the previous file intact.
+A reader never sees a half-written file, and an interrupted run leaves the previous file intact. Every JSON the
+package writes goes through :func:`jsonable` (:func:`dumps_json`, :func:`write_json`): strict JSON, NaN and
+infinities written as ``null`` (``NaN`` is not JSON; strict parsers and ``jq`` reject it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import datetime
 import hashlib
 import json
+import math
 import os
 import socket
 import tempfile
@@ -19,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_table", "write_json", "TABLE_FORMATS", "run_lock", "LOCK_NAME", "file_digest"]
+__all__ = ["atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "TABLE_FORMATS", "run_lock",
+           "LOCK_NAME", "file_digest"]
 
 TABLE_FORMATS = (".csv", ".json", ".parquet")
 
@@ -46,18 +50,31 @@ def _umask() -> int:
     return mask
 
 
-def _jsonable(x):
+def jsonable(x):
+    """``x`` as plain JSON values: mappings (keys as text), lists, tuples and NumPy arrays as lists, NumPy scalars
+    as Python numbers, NaN and ±inf as None. Anything else is returned as is (``json`` then names its type)."""
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        return x.tolist()
+        return jsonable(x.tolist())
     if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"cannot write {type(x).__name__} as JSON")
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def dumps_json(obj, **kwargs) -> str:
+    """``json.dumps`` of :func:`jsonable` ``(obj)``: strict JSON (``kwargs``: ``indent``, ``sort_keys`` …)."""
+    return json.dumps(jsonable(obj), allow_nan=False, **kwargs)
 
 
 def write_json(obj, path) -> Path:
-    """Write ``obj`` as indented JSON (NumPy arrays and scalars allowed), atomically."""
+    """Write ``obj`` as indented strict JSON (:func:`dumps_json`), atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+        tmp.write_text(dumps_json(obj, indent=2) + "\n")
     return Path(path)
 
 
@@ -100,8 +117,7 @@ def write_table(data, path) -> Path:
     with atomic_path(path) as tmp:
         if suffix == ".json":
             n = len(next(iter(cols.values()), []))
-            tmp.write_text(json.dumps([{k: v[i] for k, v in cols.items()} for i in range(n)], indent=1,
-                                      default=_jsonable) + "\n")
+            tmp.write_text(dumps_json([{k: v[i] for k, v in cols.items()} for i in range(n)], indent=1) + "\n")
         else:
             with open(tmp, "w", newline="") as fh:
                 w = csv.writer(fh)

@@ -8,13 +8,12 @@ form applied and the amount of free base) travels with them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .io import TABLE_FORMATS, write_json, write_table
+from .io import TABLE_FORMATS, jsonable, write_json, write_table  # jsonable: the one converter, re-exported
 
 __all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable"]
 
@@ -37,22 +36,6 @@ def table_format(path) -> str:
     return suffix
 
 
-def jsonable(x):
-    """``x`` with NumPy arrays and scalars turned into lists and floats, and NaN/inf into None."""
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [jsonable(v) for v in x.tolist()]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
 def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[str, str] | None = None,
                    metadata: Mapping | None = None) -> Path:
     """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically."""
@@ -60,7 +43,7 @@ def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[st
     if fmt == ".json":
         doc = {"columns": list(columns), "units": dict(units or {}), "data": dict(columns),
                "metadata": dict(metadata or {})}
-        return write_json(jsonable(doc), path)
+        return write_json(doc, path)
     return write_table({k: np.asarray(v, float) for k, v in columns.items()}, path)
 
 

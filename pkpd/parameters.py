@@ -21,10 +21,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 
-__all__ = ["param", "check_bounds", "describe", "KINDS"]
+__all__ = ["param", "check_bounds", "describe", "is_finite_real", "is_integer", "KINDS"]
 
 KINDS = ("published", "calibrated", "assumed", "derived")
+
+
+def is_finite_real(x) -> bool:
+    """Whether ``x`` is a finite real number: an int or float (NumPy scalars included), not a bool, NaN or ±inf.
+
+    The one test of user-given numbers; callers raise their own ``ValueError`` naming the field."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def is_integer(x) -> bool:
+    """Whether ``x`` is an integer (Python or NumPy), not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def param(default: float, unit: str, source: str, *, bounds: tuple[float, float], kind: str):

@@ -44,7 +44,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _check_seed(seed) -> int:
+def check_seed(seed) -> int:
+    """``seed`` as an int in [0, 2^63); ``ValueError`` naming ``seed`` otherwise."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < _MAX_SEED:
         raise ValueError(f"seed: expected an integer in [0, 2^63), got {seed!r}")
     return int(seed)
@@ -62,7 +63,7 @@ def uniforms(seed: int, stream: str, ids, k: int) -> np.ndarray:
 
     Entry ``[i, j]`` depends only on ``(seed, stream, ids[i], j)``.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     ids = _check_ids(ids)
     with np.errstate(over="ignore"):
         key = _mix(np.array([seed], np.uint64) ^ _mix(np.array([zlib.crc32(stream.encode())], np.uint64)))

@@ -67,12 +67,11 @@ def test_a_manipulation_selects_the_manipulated_circuit_protocol(tmp_path, monke
                                   "--manipulation", "spine_block", "--out", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
     from circuits.cohort import protocol_duration_h
-    from pkpd.cohort import get_protocol
 
     spec = seen["spec"]
-    assert spec.protocol == "slh+spine_block"
+    assert spec.protocol.name == "slh+spine_block"
     assert spec.duration_h == protocol_duration_h("slh+spine_block", spec.regimen)
-    assert get_protocol(spec.protocol).protocol(spec).overrides == {"spine_block": 1.0}
+    assert spec.protocol.protocol(spec).overrides == {"spine_block": 1.0}
 
 
 def test_summarize_prints_and_draws(tmp_path):

@@ -2,13 +2,14 @@
 
 This package knows nothing about ketamine. The flow is::
 
-    OdeSystem (sympy)  ->  codegen (real .py files, numba cache)  ->  solve(...) -> Solution
+    OdeSystem (sympy)  ->  codegen (real .py files, numba cache)  ->  solve(...) -> Solution (solution.py)
 
 Public names: :class:`OdeSystem`, :class:`Schedule`, :func:`solve`, :class:`Solution`, :func:`solve_reference`.
 """
 
 from .schedule import Event, Schedule
-from .solve import METHODS, STATUS, Solution, solve
+from .solution import METHODS, STATUS, Solution
+from .solve import solve
 from .system import OdeSystem
 
 

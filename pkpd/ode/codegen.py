@@ -24,6 +24,7 @@ import numpy as np
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from .solution import METHODS, Solution
 from .sparse_lu import KERNEL_DECORATOR, lu_source, plan_lu
 from .system import OdeSystem
 
@@ -129,7 +130,7 @@ def generate_source(system: OdeSystem) -> str:
     return "\n".join(parts)
 
 
-#: method code (pkpd.ode.solve.METHODS) -> the family compiled for it: explicit 1, dop853 3, rodas5p 4, and 0 for
+#: method code (pkpd.ode.solution.METHODS) -> the family compiled for it: explicit 1, dop853 3, rodas5p 4, and 0 for
 #: both ``auto`` and ``rosenbrock`` (DOPRI5 + Rodas4). Each family is its own generated module, compiled on first use.
 FAMILY_OF_METHOD = {0: 0, 1: 1, 2: 0, 3: 3, 4: 4}
 FAMILY_NAMES = {0: "stiff", 1: "explicit", 3: "dop853", 4: "rodas5p"}
@@ -198,8 +199,6 @@ def _generated(system: OdeSystem, family: int) -> tuple[str, str]:
 def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
     """Generate (if needed) and import the numba module for ``system`` and the family of ``method``; cached per
     process and on disk."""
-    from .solve import METHODS
-
     family = FAMILY_OF_METHOD[METHODS[method]]
     name, source = _generated(system, family)
     path = cache_dir() / "generated" / name
@@ -276,8 +275,6 @@ class CompiledSystem:
             observables: bool = True, qss=np.zeros(0, np.int64)):
         """Run the batch kernel on validated, packed inputs (see :func:`pkpd.ode.solve.solve`)."""
         import numba
-
-        from .solve import Solution
 
         n = self.system.n_states
         ekind, et0, et1, estate, evalue, ecount = events

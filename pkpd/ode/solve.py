@@ -7,85 +7,15 @@ argument fails in milliseconds with a message naming it.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from ..parameters import is_finite_real
+from .codegen import compile_system
 from .schedule import BOLUS, INFUSION, RESET, Schedule, pack_schedules
+from .solution import METHODS, STATUS, Solution
 from .system import OdeSystem
 
 __all__ = ["solve", "Solution", "METHODS", "STATUS"]
-
-#: method name -> kernel code. ``auto`` starts explicit and switches a subject to Rosenbrock when it detects
-#: stiffness (see :mod:`pkpd.ode._kernels`).
-METHODS = {"auto": 0, "explicit": 1, "dopri5": 1, "rosenbrock": 2, "rodas4": 2, "dop853": 3, "rodas5p": 4}
-
-#: status code -> meaning. 0 is success; the others name why a subject stopped early.
-STATUS = {
-    0: "ok",
-    1: "max-steps: the step budget (max_steps) ran out before the end of t_eval",
-    2: "non-finite: the state or its derivative became NaN or infinite",
-    3: "step-too-small: the step size fell below the floating-point resolution of t",
-}
-STATUS_OK, STATUS_MAX_STEPS, STATUS_NON_FINITE, STATUS_STEP_TOO_SMALL = 0, 1, 2, 3
-
-
-@dataclass(frozen=True, eq=False)
-class Solution:
-    """The result of :func:`solve` for a batch of subjects.
-
-    Attributes
-    ----------
-    t : ndarray, shape (n_times,)
-        Output times (the ``t_eval`` given).
-    y : ndarray, shape (n_subjects, n_times, n_states)
-        States at the output times; rows after a subject's failure are NaN.
-    status : ndarray of int, shape (n_subjects,)
-        0 for success, else a key of :data:`STATUS`.
-    n_accepted, n_rejected, n_rhs, n_jac : ndarray of int, shape (n_subjects,)
-        Accepted and rejected steps, right-hand side and Jacobian evaluations.
-    stiff : ndarray of bool, shape (n_subjects,)
-        Whether the subject was integrated (from some time on) by the Rosenbrock method.
-    observables : mapping of str to ndarray, shape (n_subjects, n_times)
-    state_names : tuple of str
-    method : str
-    rtol : float
-    atol : ndarray, shape (n_states,)
-    """
-
-    t: np.ndarray
-    y: np.ndarray
-    status: np.ndarray
-    n_accepted: np.ndarray
-    n_rejected: np.ndarray
-    n_rhs: np.ndarray
-    n_jac: np.ndarray
-    stiff: np.ndarray
-    state_names: tuple
-    method: str
-    rtol: float
-    atol: np.ndarray
-    observables: Mapping = field(default_factory=dict)
-
-    @property
-    def ok(self) -> np.ndarray:
-        """Boolean mask of subjects that reached the end, shape (n_subjects,)."""
-        return self.status == STATUS_OK
-
-    @property
-    def failures(self) -> list[tuple[int, str]]:
-        """``(subject index, reason)`` for every subject that did not finish."""
-        return [(int(i), STATUS[int(self.status[i])]) for i in np.flatnonzero(self.status != STATUS_OK)]
-
-    def state(self, name: str) -> np.ndarray:
-        """One state's trajectories, shape (n_subjects, n_times)."""
-        try:
-            return self.y[:, :, self.state_names.index(name)]
-        except ValueError:
-            raise ValueError(f"unknown state {name!r}; expected one of {list(self.state_names)}") from None
-
 
 def _float_array(x, name: str) -> np.ndarray:
     try:
@@ -155,8 +85,7 @@ def check_inputs(system: OdeSystem, y0, t_eval, params, method, rtol, atol, sche
     if T.size > 1 and not (np.diff(T) > 0).all():
         k = int(np.argmax(~(np.diff(T) > 0)))
         raise ValueError(f"t_eval must be strictly increasing: t_eval[{k}] = {T[k]} >= t_eval[{k + 1}] = {T[k + 1]}")
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating)) or not (rtol > 0) \
-            or not math.isfinite(rtol):
+    if not is_finite_real(rtol) or rtol <= 0:
         raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
     if rtol < 1e-13:
         raise ValueError(f"rtol must be at least 1e-13 (double precision), got {rtol!r}")
@@ -250,7 +179,6 @@ def solve(system: OdeSystem, y0, t_eval, params=None, *, method: str = "auto", r
     n_subjects, Y0, P, T, A, events = check_inputs(system, y0, t_eval, params, method, rtol, atol, schedule,
                                                   threads, max_steps)
     qss_idx = _qss_indices(system, qss)
-    from .codegen import compile_system  # compilation only after the inputs are known to be good
 
     compiled = compile_system(system, method)
     return compiled.run(n_subjects, Y0, P, T, A, events, METHODS[method], float(rtol), int(max_steps), threads,

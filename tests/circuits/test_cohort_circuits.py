@@ -16,6 +16,7 @@ import pytest
 from circuits.cohort import protocol_duration_h
 from circuits.experiments import COHORT_VARIATION, run_groups
 from circuits.model import CircuitParams
+from circuits.registry import get_protocol
 from pkpd.cohort import CohortSpec, read_subjects, run_chunk, run_cohort
 from pkpd.dosing import Regimen
 
@@ -25,7 +26,8 @@ TESTS = ("baseline", "lh", "4h", "24h", "72h")
 
 
 def _spec(**kw):
-    base = dict(n=N, regimen=REG, duration_h=protocol_duration_h("slh", REG), protocol="slh", seed=3)
+    base = dict(n=N, regimen=REG, duration_h=protocol_duration_h("slh", REG), protocol=get_protocol("slh"),
+                seed=3)
     base.update(kw)
     return CohortSpec(**base)
 
@@ -154,8 +156,8 @@ def test_a_failing_subject_keeps_its_row(monkeypatch):
 
     from circuits.cohort import CircuitProtocol
 
-    inp = CircuitProtocol("slh").inputs(spec, spec.population.sample(spec.seed, np.arange(4)))
-    want = inp.context["pk_values"][2]["k_brain_central"]
+    inp = CircuitProtocol("slh").prepare(spec, spec.population.sample(spec.seed, np.arange(4)))
+    want = inp.engine.pk_values[2]["k_brain_central"]
     monkeypatch.setattr(ex, "run_long", failing)
     res = run_chunk(spec, 0, 0, 4)["subjects"]
     assert res["status"][2] == 2 and "long-horizon solve failed" in res["reason"][2]
@@ -168,7 +170,8 @@ def test_a_failing_subject_keeps_its_row(monkeypatch):
 
 def test_local_cluster_of_two_workers_gives_identical_rows(run, tmp_path):
     """The same chunk function in 2 Dask worker processes (a real LocalCluster on loopback): every subject row
-    bit-identical to the in-process run (tolerance 0; workers import circuits.cohort by the plugin hook)."""
+    bit-identical to the in-process run (tolerance 0; workers unpickle the spec's protocol object, which imports
+    circuits.cohort)."""
     _, tab = run
     run_cohort(_spec(), tmp_path / "d", chunk_size=4, scheduler="local", n_workers=2)
     td = read_subjects(tmp_path / "d").to_pydict()
@@ -183,7 +186,7 @@ def test_wlh_readouts_at_every_daily_test():
     calibrated 11.9 % → 48.9 % progression; strict increase, no tolerance needed: each test adds stress)."""
     from circuits.cohort import protocol_duration_h as dur
 
-    spec = CohortSpec(n=3, regimen=REG, duration_h=dur("wlh", REG), protocol="wlh", seed=3)
+    spec = CohortSpec(n=3, regimen=REG, duration_h=dur("wlh", REG), protocol=get_protocol("wlh"), seed=3)
     res = run_chunk(spec, 0, 0, 3)["subjects"]
     f = np.array([res[f"failure_prob_test{k}"] for k in range(1, 7)])
     assert np.all(res["status"] == 0) and np.all(np.diff(f[:4], axis=0) > 0)
@@ -197,7 +200,7 @@ def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(r
     test_each_subject_matches_the_direct_circuit_path), and the manipulation acts: mTOR block loses the 24-h rescue,
     DA silencing the 4-h rescue, against the unmanipulated cohort of the same subjects (Wu 2021; SCIENCE §6.3, 6.6)."""
     _, ref = run
-    spec = _spec(n=4, protocol=f"slh+{manipulation}")
+    spec = _spec(n=4, protocol=get_protocol(f"slh+{manipulation}"))
     tab = run_chunk(spec, 0, 0, 4)["subjects"]
     g = _direct(spec, tab, manipulations=(manipulation,))
     for j, lbl in enumerate(TESTS):
@@ -225,9 +228,10 @@ def test_a_killed_circuit_run_resumes_to_the_uninterrupted_result(run, tmp_path)
         from pkpd.cohort import CohortSpec, run_cohort
         from pkpd.dosing import Regimen
         from circuits.cohort import protocol_duration_h
+        from circuits.registry import get_protocol
         reg = Regimen.single("10mg/kg", "ip")
-        run_cohort(CohortSpec(n={N}, regimen=reg, duration_h=protocol_duration_h("slh", reg), protocol="slh",
-                              seed=3), {str(out)!r}, chunk_size=4)
+        run_cohort(CohortSpec(n={N}, regimen=reg, duration_h=protocol_duration_h("slh", reg),
+                              protocol=get_protocol("slh"), seed=3), {str(out)!r}, chunk_size=4)
     """)
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, ENV_STOP_AFTER: "1"},
                           capture_output=True, text=True, timeout=600)
@@ -240,3 +244,20 @@ def test_a_killed_circuit_run_resumes_to_the_uninterrupted_result(run, tmp_path)
         x, y = np.asarray(tab[k]), np.asarray(tb[k])
         assert (np.array_equal(x.view(np.uint64), y.view(np.uint64)) if x.dtype.kind == "f"
                 else list(x) == list(y)), k
+
+
+@pytest.mark.parametrize("protocol, name, label", [
+    ("slh", "r_da", "VTA DA rate r_DA (Hz)"),
+    ("slh", "da_uM", "extracellular DA (µM)"),
+    ("slh", "occupancy_mpfc_interneuron", "NMDA occupancy, mPFC interneurons (fraction)"),
+    ("wlh", "w", "mPFC→VTA efficacy w (dimensionless)"),
+    ("slh", "theta", "activity reference θ (Hz)"),
+])
+def test_series_labels_name_the_unit(protocol, name, label):
+    assert get_protocol(protocol).series_label(name) == label
+
+
+def test_every_circuit_band_observable_has_a_unit():
+    from circuits.cohort import BAND_LABELS, BAND_OBSERVABLES, BAND_UNITS
+
+    assert set(BAND_UNITS) == set(BAND_OBSERVABLES) == set(BAND_LABELS)

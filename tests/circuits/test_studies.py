@@ -12,6 +12,7 @@ import pytest
 
 from circuits import studies
 from circuits.cohort import protocol_duration_h
+from circuits.registry import get_protocol
 from circuits.studies import READOUTS, DoseResponseResult, dose_response, plot_dose_response
 from pkpd.cohort import CohortSpec, read_subjects, run_cohort
 from pkpd.dosing import Regimen
@@ -51,7 +52,8 @@ def test_dose_equals_a_direct_cohort_run_bit_for_bit(mouse, tmp_path):
     although chunked differently (a subject's results do not depend on its chunk)."""
     res, _, _ = mouse
     reg = Regimen.single("10mg/kg", "ip")
-    spec = CohortSpec(n=N, regimen=reg, duration_h=protocol_duration_h("slh", reg), protocol="slh", seed=SEED)
+    spec = CohortSpec(n=N, regimen=reg, duration_h=protocol_duration_h("slh", reg), protocol=get_protocol("slh"),
+                      seed=SEED)
     run_cohort(spec, tmp_path / "direct", chunk_size=2)
     x = np.asarray(read_subjects(tmp_path / "direct").to_pydict()["failure_prob_4h"])
     np.testing.assert_array_equal(read_subjects(res.runs[1]).to_pydict()["failure_prob_4h"], x)
@@ -67,7 +69,7 @@ def test_exposure_readouts_match_the_pk_cohort_of_the_same_subjects(mouse, tmp_p
     res, work, _ = mouse
     tab = read_subjects(work / "dose_10").to_pydict()
     reg = Regimen.single("10mg/kg", "ip")
-    spec = CohortSpec(n=N, regimen=reg, duration_h=protocol_duration_h("slh", reg) - 96.0, protocol="pk", seed=SEED)
+    spec = CohortSpec(n=N, regimen=reg, duration_h=protocol_duration_h("slh", reg) - 96.0, seed=SEED)
     run_cohort(spec, tmp_path / "pk", chunk_size=N)
     pk = read_subjects(tmp_path / "pk").to_pydict()
     np.testing.assert_array_equal(tab["weight_kg"], pk["weight_kg"])

@@ -119,3 +119,25 @@ def test_file_digest_is_sha256_of_the_bytes(tmp_path):
     data = bytes(range(256)) * 9000  # spans several read chunks
     p.write_bytes(data)
     assert file_digest(p, chunk_bytes=4096) == hashlib.sha256(data).hexdigest()
+
+def test_json_is_strict_nan_and_infinities_become_null(tmp_path):
+    """Every JSON writer of the package (write_json, write_table's .json, figure metadata) goes through one
+    converter: NaN and ±inf (Python or NumPy, in arrays or scalars) are written as null, NumPy values as plain
+    numbers, so that a strict parser (NaN is not JSON) reads every file."""
+    import math
+
+    from pkpd.figures import figure_metadata
+    from pkpd.io import dumps_json
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+    obj = {"nan": math.nan, "inf": np.float32(np.inf), "row": np.array([1.5, np.nan, -np.inf]),
+           "n": np.int64(3), "ok": np.bool_(True), 2: (0.25, None)}
+    want = {"nan": None, "inf": None, "row": [1.5, None, None], "n": 3, "ok": True, "2": [0.25, None]}
+    assert strict(write_json(obj, tmp_path / "a.json").read_text()) == want
+    assert strict(dumps_json(obj)) == want
+    assert strict(write_table({"x": [1.0, np.nan]}, tmp_path / "t.json").read_text()) == [{"x": 1.0}, {"x": None}]
+    assert strict(figure_metadata("t", {"p": np.nan})["Description"]) == {"p": None}
+    with pytest.raises(TypeError, match="set"):
+        dumps_json({"s": {1}})

@@ -13,6 +13,9 @@ The reproduce command comes from ``command.json`` (written by the CLI commands t
 ``{"command" or "commands", "version", "created", "inputs"?}``) or from a study's ``"command"``. Every figure in
 the directory (``*.png``, and ``*.svg`` without a PNG twin) and every figure a study lists is embedded as a base64
 data URI; the page loads nothing from outside. All text is HTML-escaped.
+
+It reads runs of every layer (PK cohorts, circuit replications, studies), so it lives with the circuit model, above
+the PK package.
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ def _figure_html(path: Path, run_dir: Path) -> str:
     data = path.read_bytes()
     caption = path.name
     if mime == "image/png":
-        from .figures import read_png_metadata
+        from pkpd.figures import read_png_metadata
 
         try:
             meta = read_png_metadata(path)
@@ -186,7 +189,7 @@ def _command_block(commands: list[str], note: str = "") -> str:
 
 
 def _cohort_section(run_dir: Path) -> str:
-    from .cohort import summarize_run
+    from pkpd.cohort import summarize_run
 
     manifest = _read_json(run_dir / "manifest.json")
     spath = run_dir / "summary.json"
@@ -206,10 +209,8 @@ def _cohort_section(run_dir: Path) -> str:
 
 def _wu2021_section(run_dir: Path, inputs) -> str:
     summary = _read_json(run_dir / "summary.json")
-    try:
-        from circuits.experiments import PAPER
-    except ImportError:  # pragma: no cover - circuits is part of the package
-        PAPER = {}
+    from .experiments import PAPER
+
     parts = [f"<h2>Inputs</h2>{_render(inputs) if inputs else '<p class=meta>not recorded</p>'}",
              "<h2>Results: failure rates, model beside Wu et al. 2021</h2>"]
     for proto, title in (("slh", "strong learned helplessness"), ("wlh", "weak learned helplessness")):
@@ -221,10 +222,8 @@ def _wu2021_section(run_dir: Path, inputs) -> str:
         parts.append(f"<h3>{_e(title)}</h3><table><tr><th>test</th><th>model</th><th>paper</th></tr>{rows}</table>")
     controls = summary.get("controls", {})
     if isinstance(controls, Mapping) and controls:
-        try:
-            from circuits.figures import CONTROL_EXPECTATIONS as expect
-        except ImportError:  # pragma: no cover
-            expect = {}
+        from .figures import CONTROL_EXPECTATIONS as expect
+
         ref = summary.get("slh", {}).get("failure_rate", {})
         rows = "".join(f'<tr><th>{_e(k)}</th><td class="num">{_e(_fmt(v))}</td><td>{_e(expect.get(k, "?"))}</td>'
                        f"</tr>" for k, v in controls.items())
@@ -263,7 +262,7 @@ def build_report(run_dir) -> str:
         If ``run_dir`` is not a directory or holds no run (no manifest.json, summary.json of a replication or
         ``*.study.json``).
     """
-    from . import __version__
+    from pkpd import __version__
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -314,14 +313,14 @@ def write_report(run_dir, out=None, *, draw_bands: bool = True) -> Path:
     With ``draw_bands``, a finished cohort run without ``bands.png`` first gets one (:func:`pkpd.cohort.plot_bands`,
     as ``ketamine cohort summarize`` draws it), so that its report shows the percentile bands.
     """
-    from .io import atomic_path
+    from pkpd.io import atomic_path
 
     run_dir = Path(run_dir)
     out = run_dir / "report.html" if out is None else Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"out: {str(out)!r} must end in .html")
     if draw_bands and (run_dir / "manifest.json").is_file() and not (run_dir / "bands.png").exists():
-        from .cohort import plot_bands, summarize_run
+        from pkpd.cohort import plot_bands, summarize_run
 
         if not (run_dir / "percentiles.parquet").is_file():
             summarize_run(run_dir)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pkpd import __version__
-from pkpd.cohort import CohortSpec, bands_figure, plot_bands, read_percentiles, run_cohort, series_label
+from pkpd.cohort import CohortSpec, PkProtocol, bands_figure, plot_bands, read_percentiles, run_cohort
 from pkpd.dosing import Regimen
 from pkpd.figures import pyplot, read_png_metadata
 
@@ -51,19 +51,18 @@ def test_plot_bands_writes_png_and_svg_with_provenance(run, tmp_path):
         plot_bands(run, tmp_path / "b.gif")
 
 
-@pytest.mark.parametrize("protocol, name, label", [
-    ("slh", "r_da", "VTA DA rate r_DA (Hz)"),
-    ("slh", "da_uM", "extracellular DA (µM)"),
-    ("slh", "occupancy_mpfc_interneuron", "NMDA occupancy, mPFC interneurons (fraction)"),
-    ("wlh", "w", "mPFC→VTA efficacy w (dimensionless)"),
-    ("slh", "theta", "activity reference θ (Hz)"),
-    ("pk", "plasma_ketamine_uM", "plasma ketamine (µM)"),
+@pytest.mark.parametrize("name, label", [
+    ("plasma_ketamine_uM", "plasma ketamine (µM)"),
+    ("nmda_occupancy_interneuron", "NMDA occupancy interneuron (fraction)"),
+    ("plasma_ketamine_ng_per_ml", "plasma ketamine (ng/mL)"),
 ])
-def test_series_labels_name_the_unit(protocol, name, label):
-    assert series_label(protocol, name) == label
+def test_pk_series_labels_name_the_unit(name, label):
+    assert PkProtocol().series_label(name) == label
 
 
-def test_every_circuit_band_observable_has_a_unit():
-    from circuits.cohort import BAND_LABELS, BAND_OBSERVABLES, BAND_UNITS
-
-    assert set(BAND_UNITS) == set(BAND_OBSERVABLES) == set(BAND_LABELS)
+def test_the_figure_reads_the_labels_from_the_manifest(run):
+    """The run carries its band labels (the protocol's), so a reader needs no protocol object."""
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["spec"]["band_labels"] == {"plasma_ketamine_uM": "plasma ketamine (µM)",
+                                        "brain_free_ketamine_uM": "brain free ketamine (µM)",
+                                        "nmda_occupancy_pyramidal": "NMDA occupancy pyramidal (fraction)"}

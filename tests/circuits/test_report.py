@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import cli
 from pkpd import __version__
 from pkpd.figures import pyplot, save_figure
-from pkpd.report import build_report, write_report
+from circuits.report import build_report, write_report
 
 runner = CliRunner()
 

@@ -1,0 +1,123 @@
+"""What determines a cohort's results: :class:`CohortSpec` (and nothing that does not, such as chunking)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dosing import Regimen
+from ..population import Population
+from .contract import CohortProtocol
+from .pk_protocol import PkProtocol
+
+__all__ = ["CohortSpec"]
+
+
+def _regimen_manifest(regimen: Regimen) -> list[dict]:
+    return [{"time_h": d.time_h, "amount": d.amount.value, "unit": d.amount.unit, "route": d.route,
+             "duration_h": d.duration_h, "salt": d.salt} for d in regimen]
+
+
+@dataclass(frozen=True, eq=False)
+class CohortSpec:
+    """Everything that determines a cohort's results (and nothing that does not, such as chunking or scheduler).
+
+    Attributes
+    ----------
+    n : int
+        Number of subjects (ids 0 … n−1), > 0.
+    regimen : Regimen
+    duration_h : float
+        Simulated time, h.
+    species : {"mouse", "human"}
+    pk_model : str, optional
+        PK parameter set (default: the species default).
+    population : Population, optional
+        Variability and covariates (default: the protocol's :meth:`~CohortProtocol.default_population`).
+    seed : int
+    protocol : CohortProtocol, optional
+        What each subject goes through (default :class:`~pkpd.cohort.pk_protocol.PkProtocol`: PK and NMDA
+        occupancy). Models built on the PK provide their own; the caller hands the object over.
+    readouts : tuple of str
+        Keys of the protocol's :meth:`~CohortProtocol.readouts` reduced to per-subject columns (default: the
+        protocol's).
+    bands : tuple of str
+        Observables kept on the band grid for percentile bands (default: the protocol's).
+    trajectories : bool
+        Also write every observable on the solve grid, chunk by chunk.
+    drug : str, optional
+        Enantiomeric composition (default: the PK model's own).
+    rtol : float
+        Relative tolerance of the engine.
+    """
+
+    n: int
+    regimen: Regimen
+    duration_h: float
+    species: str = "mouse"
+    pk_model: str | None = None
+    population: Population | None = None
+    seed: int = 0
+    protocol: CohortProtocol | None = None
+    readouts: tuple[str, ...] | None = None
+    bands: tuple[str, ...] | None = None
+    trajectories: bool = False
+    drug: str | None = None
+    rtol: float = 1e-6
+
+    def __post_init__(self):
+        from ..parameters import is_finite_real, is_integer
+        from ..pk_models import get_pk_model
+        from ..population import check_seed
+        from ..species import get_species
+
+        n = self.n
+        if not is_integer(n) or n <= 0:
+            raise ValueError(f"n: expected a positive number of subjects, got {n!r}")
+        object.__setattr__(self, "n", int(n))
+        proto = PkProtocol() if self.protocol is None else self.protocol
+        if not isinstance(proto, CohortProtocol):
+            raise ValueError(f"protocol: expected a CohortProtocol object, got {proto!r}")
+        object.__setattr__(self, "protocol", proto)
+        if not isinstance(self.regimen, Regimen) or (len(self.regimen) == 0 and not proto.allows_saline):
+            raise ValueError("regimen: expected at least one dose")
+        d = self.duration_h
+        if not is_finite_real(d) or d <= 0:
+            raise ValueError(f"duration: expected a positive simulated time in hours, got {d!r}")
+        object.__setattr__(self, "duration_h", float(d))
+        self.regimen.check_within(self.duration_h)
+        sp = get_species(self.species)
+        object.__setattr__(self, "species", sp.name)
+        model = get_pk_model(self.pk_model, sp.name)
+        object.__setattr__(self, "pk_model", model.name)
+        object.__setattr__(self, "drug", model.check_enantiomer(self.drug))
+        if self.population is None:
+            object.__setattr__(self, "population", proto.default_population(sp.name, model.name))
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        proto.check(self)
+        known = proto.readouts()
+        readouts = tuple(proto.default_readouts if self.readouts is None else self.readouts)
+        for r in readouts:
+            if r not in known:
+                raise ValueError(f"readouts: unknown readout {r!r}; expected readouts of {proto.name!r}: "
+                                 f"{', '.join(known)}")
+        object.__setattr__(self, "readouts", readouts)
+        bands = tuple(proto.default_bands if self.bands is None else self.bands)
+        observables = proto.observable_names(self)
+        for b in bands:
+            if b not in observables:
+                raise ValueError(f"bands: unknown time course {b!r}; expected observables of {proto.name!r}: "
+                                 f"{', '.join(observables)}")
+        object.__setattr__(self, "bands", bands)
+        if not (isinstance(self.rtol, float) and 1e-12 <= self.rtol <= 1e-2):
+            raise ValueError(f"rtol: expected a relative tolerance in [1e-12, 1e-2], got {self.rtol!r}")
+
+    def manifest(self) -> dict:
+        """A JSON-able description of the spec (what a resumed run must match), with what a reader of the run
+        needs of the protocol: where dose times count from and the band series' labels with units."""
+        return {"n": self.n, "species": self.species, "pk_model": self.pk_model, "drug": self.drug,
+                "regimen": _regimen_manifest(self.regimen), "duration_h": self.duration_h, "seed": self.seed,
+                "protocol": self.protocol.name, "dose_time_origin": self.protocol.dose_time_origin,
+                "readouts": list(self.readouts), "bands": list(self.bands),
+                "band_labels": {b: self.protocol.series_label(b) for b in self.bands},
+                "trajectories": bool(self.trajectories), "rtol": self.rtol,
+                "population": self.population.manifest()}
