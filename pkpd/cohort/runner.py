@@ -18,6 +18,7 @@ LAPACK's elementwise results could differ between CPU builds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -28,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..io import run_lock
 from .contract import ReadoutContext
 from .spec import CohortSpec
-from .store import check_run_dir, is_finished, new_manifest, write_chunk
+from .store import check_run_dir, new_manifest, open_run, write_chunk
 from .summary import summarize_run
 
 __all__ = ["CohortRun", "run_cohort", "run_chunk", "chunk_bounds", "estimate_memory", "available_memory_bytes",
@@ -179,6 +181,13 @@ def _connect(scheduler: str, n_workers: int | None, timeout_s: float):
                          f"({type(err).__name__}); is it running and reachable?") from None
 
 
+def _close(client, cluster) -> None:
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def run_cohort(spec: CohortSpec, out, *, chunk_size: int = 5000, scheduler: str | None = None,
                resume: bool = False, threads: int | None = None, n_workers: int | None = None,
                memory_limit_bytes: int | None = None, connect_timeout_s: float = 5.0,
@@ -231,18 +240,17 @@ def run_cohort(spec: CohortSpec, out, *, chunk_size: int = 5000, scheduler: str 
     run_dir = Path(out)
     bounds = chunk_bounds(spec.n, chunk_size)
     manifest = new_manifest(spec.manifest(), chunk_size, len(bounds))
-    new_run = check_run_dir(run_dir, manifest, resume)  # before connecting: a refused directory costs nothing
-    client = cluster = None
-    if scheduler is not None:
-        client, cluster = _connect(scheduler, n_workers, connect_timeout_s)
-    t_start = time.perf_counter()
-    try:
-        if new_run:  # only once the run can start: an unreachable scheduler leaves no half-made directory
-            from ..io import write_json
-
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(manifest, run_dir / "manifest.json")
-        todo = [(i, s, e) for i, (s, e) in enumerate(bounds) if not is_finished(run_dir, i)]
+    check_run_dir(run_dir, manifest, resume)  # before connecting: a refused directory costs nothing
+    with contextlib.ExitStack() as stack:
+        client = cluster = None
+        if scheduler is not None:
+            client, cluster = _connect(scheduler, n_workers, connect_timeout_s)
+            stack.callback(_close, client, cluster)
+        t_start = time.perf_counter()
+        # only once the run can start (an unreachable scheduler leaves no directory): one writer at a time
+        stack.enter_context(run_lock(run_dir))
+        pending = open_run(run_dir, manifest, [e - s for s, e in bounds], resume)
+        todo = [(i, *bounds[i]) for i in pending]
         done = spec.n - sum(e - s for _, s, e in todo)
         if progress:
             progress(done, spec.n)
@@ -279,12 +287,7 @@ def run_cohort(spec: CohortSpec, out, *, chunk_size: int = 5000, scheduler: str 
                 finish(fut.result())
                 fut.release()
         t_s = time.perf_counter()
-        summary = summarize_run(run_dir)
+        summary = summarize_run(run_dir, verified=True)  # every chunk was checked or written above, under the lock
         timing["summary_s"] = time.perf_counter() - t_s
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     return CohortRun(run_dir, manifest, summary, len(todo), len(bounds) - len(todo), time.perf_counter() - t_start,
                      timing)

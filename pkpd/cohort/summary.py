@@ -9,30 +9,42 @@ from pathlib import Path
 import numpy as np
 
 from .percentiles import BAND_BLOCK_BYTES, compute_percentiles, read_percentiles
-from .store import BAND_PERCENTILES, is_finished, part_path, read_manifest, read_subjects, write_parquet
+from .store import (BAND_PERCENTILES, chunk_rows, part_path, read_manifest, read_subjects, verify_run,
+                    write_parquet)
 
 __all__ = ["summarize_run", "format_summary", "bands_figure", "plot_bands"]
 
 
-def summarize_run(run_dir) -> dict:
+def summarize_run(run_dir, *, verified: bool = False) -> dict:
     """Write ``percentiles.parquet`` and ``summary.json`` for a finished run and return the summary.
 
     The summary holds the counts (subjects, solved, failed by reason) and the 5/50/95th percentiles of every
-    numeric readout column over solved subjects.
+    numeric readout column over solved subjects. Unless ``verified`` (the caller holds the run's lock and has
+    just checked every chunk), it takes the lock and checks every part against its recorded checksum first.
     """
+    run_dir = Path(run_dir)
+    if verified:
+        return _summarize(run_dir)
+    from ..io import run_lock
+
+    manifest = read_manifest(run_dir)  # before the lock, which would create a missing directory
+    with run_lock(run_dir, "run"):
+        problems = [(i, why) for i, why in enumerate(verify_run(run_dir, chunk_rows(manifest))) if why is not None]
+        if problems:
+            i, why = problems[0]
+            raise ValueError(f"run: {len(problems)} of {len(chunk_rows(manifest))} chunks are not finished or intact "
+                             f"(first: chunk {i}, {why}); resume the run to compute them")
+        return _summarize(run_dir)
+
+
+def _summarize(run_dir: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from ..io import write_json
 
     numeric = {pa.float64(), pa.float32(), pa.int64(), pa.int32()}
-    run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    n_chunks = manifest["chunking"]["n_chunks"]
-    missing = [i for i in range(n_chunks) if not is_finished(run_dir, i)]
-    if missing:
-        raise ValueError(f"run: {len(missing)} of {n_chunks} chunks are not finished (first: {missing[0]}); "
-                         f"resume the run first")
     # one column at a time over all parts: memory O(N) per column, never the whole table
     schema = pq.read_schema(part_path(run_dir, "subjects", 0))
     status = read_subjects(run_dir, ["status"]).column(0).to_numpy()

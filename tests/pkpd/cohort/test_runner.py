@@ -24,8 +24,8 @@ from .common import N, ROOT, bad_population, make_spec, same_run
 
 def test_reference_run_layout_and_summary(reference):
     out, run = reference
-    assert sorted(p.name for p in out.iterdir()) == ["bands", "manifest.json", "percentiles.parquet", "subjects",
-                                                    "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "bands", "done", "manifest.json",
+                                                     "percentiles.parquet", "subjects", "summary.json"]
     tab = read_subjects(out)
     assert tab.num_rows == N and tab.column("id").to_pylist() == list(range(N))
     assert run.summary["n_ok"] == N and run.summary["failures"] == {}
