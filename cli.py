@@ -13,6 +13,7 @@ output path checked before the computation) exits 2; a fault during the run (``O
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -133,12 +134,28 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+class _EchoHandler(logging.Handler):
+    """Log records as plain lines on the current stderr (the library's announcements, such as a first compile)."""
+
+    def emit(self, record):
+        typer.echo(record.getMessage(), err=True)
+
+
+def show_compiles() -> None:
+    """Print the engine's one-line announcement of a model's first (slow) compile on stderr; idempotent."""
+    log = logging.getLogger("pkpd.ode.codegen")
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler(logging.INFO))
+        log.setLevel(logging.INFO)
+
+
 @app.callback()
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ):
     """ketamine-qsp command line."""
+    show_compiles()
 
 
 def reproduce_command() -> str:
