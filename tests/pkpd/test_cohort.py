@@ -1,6 +1,6 @@
 """The cohort runner: exposure readouts against the exact solution, bitwise determinism across chunk sizes, thread
 counts and schedulers (in-process, a real 2-worker LocalCluster, a cluster whose worker dies), resume after a
-killed process, failing subjects that keep their rows, and every bad input of issue 5.
+killed process, failing subjects that keep their rows, and every bad input.
 
 Uses the compiled ``ketamine_pk`` system (numba disk cache); each Dask worker process loads it from the cache.
 """
