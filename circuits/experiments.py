@@ -1,6 +1,7 @@
 """In-silico experiments: virtual cohorts through protocols, and the replication of Wu et al. 2021 eLife 10:e64041
 (experiments 1–6; 7–8 add the controls of Li et al. 2010, Moda-Sava et al. 2019 and Moghaddam et al. 1997). Every
-number returned is computed by integrating the composed model; nothing is hard-coded except the paper's own values, which are kept apart in :data:`PAPER` for side-by-side figures.
+number returned is computed by integrating the composed model; nothing is hard-coded except the paper's own
+values, which are kept apart in :data:`PAPER` for side-by-side figures.
 """
 
 from __future__ import annotations
