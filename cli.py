@@ -781,7 +781,7 @@ def dose_response_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Table (.csv, .json or .parquet): per dose and readout the "
                                                      "mean, SEM, 5/50/95th percentiles; also writes "
                                                      "<stem>.study.json beside it (fit, inputs, command).")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Figure (.png with an .svg twin, .svg or .pdf).")] = None,
+    plot: PlotOpt = None,
     work_dir: Annotated[Optional[Path], typer.Option(help="Directory of the per-dose cohort runs (default "
                                                           "<out stem>_runs beside --out; a temporary directory "
                                                           "without --out).")] = None,
