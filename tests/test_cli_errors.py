@@ -8,7 +8,6 @@ full disk.
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -218,8 +217,8 @@ def test_version_from_a_directory_with_an_unrelated_cli_py(tmp_path):
     # happens to lie in the working directory. Run the installed script (or pip's template of it) with this
     # checkout first on the path, from a directory holding a decoy.
     (tmp_path / "cli.py").write_text("raise SystemExit('decoy cli.py was imported')\n")
-    script = shutil.which("ketamine")
-    if script is None or not Path(script).read_text(errors="replace").startswith("#!"):
+    script = Path(sys.executable).parent / "ketamine"  # what pip installed for this interpreter, if it did
+    if not script.is_file() or "python" not in script.read_text(errors="replace").split("\n", 1)[0]:
         script = tmp_path / "bin" / "ketamine"
         script.parent.mkdir()
         script.write_text("import sys\nfrom cli import app\nsys.exit(app())\n")
