@@ -1,23 +1,129 @@
 """The ``ketamine`` command line: a thin layer over importable functions that return data.
 
 Heavy modules (numba, sympy, the engine) are imported inside the commands so that ``ketamine --help`` and
-``ketamine --version`` answer instantly.
+``ketamine --version`` answer instantly; at import this module reads only the names the options offer (routes from
+:mod:`pkpd.dosing`, protocols and manipulations from :mod:`circuits.protocols`, neither of which imports numpy's
+heavy dependants).
+
+Errors end at this boundary as one line on stderr (:func:`user_errors`): bad input (``ValueError``, including an
+output path checked before the computation) exits 2; a fault during the run (``OSError`` such as a full disk,
+``MemoryError``, a solver failure ``RuntimeError``) exits 1.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(
+from circuits.protocols import MANIPULATIONS, PROTOCOLS
+from pkpd.dosing import ROUTES
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error and exit with ``code``: 2 for bad user input, 1 for a fault during the run."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=code)
+
+
+def _os_message(e: OSError) -> str:
+    """One line for an OS error: the path(s) and the system's reason (``'x/y.csv': No space left on device``)."""
+    paths = " -> ".join(repr(str(f)) for f in (e.filename, e.filename2) if f is not None)
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{paths}: {reason}" if paths else reason
+
+
+def user_errors(fn):
+    """Wrap a command so that its errors end as one line without a traceback (exit 2 bad input, 1 a fault).
+
+    ``ValueError`` is the library's bad-input contract. ``OSError``, ``MemoryError`` and ``RuntimeError`` (the
+    solvers' failures) escaping a command happened after its inputs and outputs were checked, so they are faults of
+    the run; writers are atomic (:func:`pkpd.io.atomic_path`), so nothing half-written is left. Anything else is a
+    bug and keeps its traceback.
+    """
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise
+        except ValueError as e:
+            fail(str(e))
+        except OSError as e:
+            fail(_os_message(e), code=1)
+        except MemoryError as e:
+            fail(f"out of memory{': ' + str(e) if str(e) else ''}; try a shorter --duration, a coarser --step or "
+                 f"fewer subjects", code=1)
+        except RuntimeError as e:
+            fail(str(e), code=1)
+
+    return run
+
+
+class _Typer(typer.Typer):
+    """A Typer app whose commands and callbacks are wrapped by :func:`user_errors`."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+        return lambda fn: register(user_errors(fn))
+
+    def callback(self, *args, **kwargs):
+        register = super().callback(*args, **kwargs)
+        return lambda fn: register(user_errors(fn))
+
+
+app = _Typer(
     name="ketamine",
     help="ketamine-qsp: a mechanistic simulator of ketamine's antidepressant action (after Wu et al., eLife 2021).",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# ---- options shared by several commands, declared once --------------------------------------------------------
+# Here and not in pkpd/ or circuits/: the libraries do not depend on typer, and the top-level layout is fixed, so
+# the command line's vocabulary lives with the command line. The names offered come from the domain modules.
+def _names(names):
+    """A shell-completion callback offering ``names``."""
+    return lambda incomplete: [n for n in names if n.startswith(incomplete)]
+
+
+def _pk_model_names(incomplete: str) -> list[str]:
+    from pkpd.pk_models import PK_MODELS  # numpy and scipy: only when completing
+
+    return [n for n in PK_MODELS if n.startswith(incomplete)]
+
+
+_MANIPULATION_NAMES = [m for m in MANIPULATIONS if m != "none"]
+#: --protocol of `cohort`: PK only (pk, or none) or a circuit protocol
+COHORT_PROTOCOL_NAMES = ("pk", "none", *PROTOCOLS)
+
+DoseOpt = Annotated[Optional[str], typer.Option(
+    help="Dose with unit, e.g. 10mg/kg, 0.5mg/kg, 56mg, 12.5ug. Mass doses are of the salt form (mouse: HCl, "
+         "human: base; `pk` also takes --salt).")]
+RouteOpt = Annotated[Optional[str], typer.Option(
+    help=f"Route of --dose: {', '.join(ROUTES)} (`pk` needs it; elsewhere ip by default).",
+    autocompletion=_names(ROUTES))]
+RegimenOpt = Annotated[Optional[Path], typer.Option(
+    help="Event table (.csv or .toml) with columns time, amount, unit, route[, duration, salt, repeat, interval], "
+         "times in h; instead of --dose.")]
+InfusionTimeOpt = Annotated[Optional[str], typer.Option(help="Infusion duration of an iv-infusion dose, e.g. "
+                                                              "40min.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")]
+PkModelOpt = Annotated[Optional[str], typer.Option(
+    help="PK parameter set: mouse; kamp2020 (human default), fanta2015, perez-ruixo2021 (default: the species' "
+         "own; `ketamine params` lists them).", autocompletion=_pk_model_names)]
+PlotOpt = Annotated[Optional[Path], typer.Option(help="Draw the figure to FILE (.png, .pdf, .svg; a .png also gets "
+                                                      "an .svg twin).")]
+ManipulationsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--manipulation", help=f"Manipulation (repeatable): {', '.join(_MANIPULATION_NAMES)}.",
+    autocompletion=_names(_MANIPULATION_NAMES))]
+ManipulationOpt = Annotated[Optional[str], typer.Option(
+    help=f"slh/wlh only: one manipulation for the whole cohort: {', '.join(_MANIPULATION_NAMES)}.",
+    autocompletion=_names(_MANIPULATION_NAMES))]
 
 
 def _version(value: bool):
@@ -28,18 +134,28 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+class _EchoHandler(logging.Handler):
+    """Log records as plain lines on the current stderr (the library's announcements, such as a first compile)."""
+
+    def emit(self, record):
+        typer.echo(record.getMessage(), err=True)
+
+
+def show_compiles() -> None:
+    """Print the engine's one-line announcement of a model's first (slow) compile on stderr; idempotent."""
+    log = logging.getLogger("pkpd.ode.codegen")
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler(logging.INFO))
+        log.setLevel(logging.INFO)
+
+
 @app.callback()
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ):
     """ketamine-qsp command line."""
-
-
-def fail(message: str) -> None:
-    """Print a one-line error for bad user input and exit with code 2 (no traceback)."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code=2)
+    show_compiles()
 
 
 def reproduce_command() -> str:
@@ -75,6 +191,35 @@ def record_command(run_dir: Path, *, inputs: dict | None = None, resume: bool = 
             rec = old | {"commands": list(old.get("commands") or [old["command"]]) + [rec["command"]],
                          "resumed": now}
     return write_json(rec, path)
+
+
+#: Bytes one subject holds per output time point: ~64 float64 values (states, observables, the table and its
+#: copies while it is built and written). An order-of-magnitude allowance for refusing absurd grids before they are
+#: allocated, not a measurement; cohorts use :func:`pkpd.cohort.estimate_memory` instead.
+BYTES_PER_POINT = 64 * 8
+#: Most time points one subject's time course may have: 1e7 rows is a CSV of ~1 GB, and the exact PK solver steps
+#: through every point in Python. A ceiling against typing slips (``--duration 1e9h``), assumed.
+MAX_POINTS = 10 ** 7
+
+
+def check_grid_size(span_h: float, step_h: float, field: str, subjects: int = 1) -> None:
+    """``ValueError`` naming ``field`` (with the estimate) if ``span_h / step_h`` output times are more than
+    :data:`MAX_POINTS` or, for ``subjects``, would not fit in the memory available now; called before anything of
+    that size is allocated."""
+    from pkpd.cohort import available_memory_bytes
+
+    points = span_h / step_h + 1
+    need = points * subjects * BYTES_PER_POINT
+    limit = available_memory_bytes()
+    grid = f"{span_h:g} h in steps of {step_h:.3g} h is {points:.3g} time points"
+    if points > MAX_POINTS:
+        raise ValueError(f"{field}: {grid}; expected at most {MAX_POINTS:.0e} (a shorter duration or a coarser "
+                         f"step)")
+    if need > limit:
+        hint = "fewer subjects" if field == "n" else "a shorter duration or a coarser step"
+        raise ValueError(f"{field}: {grid}{f' for {subjects} subjects' if subjects > 1 else ''}, an estimated "
+                         f"{need / 2 ** 30:.3g} GiB, more than the {limit / 2 ** 30:.2f} GiB available; expected "
+                         f"{hint}")
 
 
 # ---- engine commands -----------------------------------------------------------------------------------------
@@ -115,13 +260,15 @@ def equations(
 def bench(
     subjects: Annotated[int, typer.Option(min=1, help="Virtual subjects per engine run.")] = 2000,
     quick: Annotated[bool, typer.Option(help="A fast smoke run: fewer subjects, skip the slowest peers.")] = False,
-    out: Annotated[Optional[str], typer.Option(help="Also write the table as .csv or .json.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the table as .csv, .json or .parquet.")] = None,
 ):
     """Benchmark the engine against its peers (scipy solve_ivp loops, numbalsoda): accuracy and speed together."""
     from benchmarks.bench_engine import format_table, run_benchmark
 
-    from pkpd.io import write_table
+    from pkpd.io import TABLE_FORMATS, check_output, write_table
 
+    if out is not None:
+        check_output(out, formats=TABLE_FORMATS)
     rows = run_benchmark(subjects=subjects, quick=quick)
     typer.echo(format_table(rows))
     if out:
@@ -132,19 +279,12 @@ def bench(
 @app.command()
 def pk(
     species: Annotated[str, typer.Option(help="Species: mouse or human.")] = "mouse",
-    dose: Annotated[Optional[str], typer.Option(help="Dose with unit, e.g. 10mg/kg, 0.5mg/kg, 56mg, 12.5ug. "
-                                                     "Mass doses are of the salt form given by --salt.")] = None,
-    route: Annotated[Optional[str], typer.Option(help="Route: iv, iv-infusion, ip, sc, im, intranasal, oral.")]
-    = None,
-    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) with columns time, amount, "
-                                                         "unit, route[, duration, salt, repeat, interval]; "
-                                                         "instead of --dose/--route.")] = None,
+    dose: DoseOpt = None,
+    route: RouteOpt = None,
+    regimen: RegimenOpt = None,
     duration: Annotated[str, typer.Option(help="Simulated time with unit, e.g. 4h, 90min, 14d.")] = "4h",
-    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
-    = None,
-    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set: mouse; kamp2020 (human default), "
-                                                         "fanta2015, perez-ruixo2021. `ketamine params` lists them.")]
-    = None,
+    infusion_time: InfusionTimeOpt = None,
+    pk_model: PkModelOpt = None,
     weight: Annotated[Optional[str], typer.Option(help="Body weight with unit, e.g. 25g or 70kg (default: 25 g "
                                                        "mouse, 70 kg human).")] = None,
     sex: Annotated[str, typer.Option(help="Sex: male or female (a clearance covariate in some models).")] = "male",
@@ -176,7 +316,8 @@ def pk(
     import numpy as np
 
     from pkpd.dosing import build_regimen
-    from pkpd.figures import check_figure_path
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import check_output
     from pkpd.output import jsonable, plot_pk, table_format, write_pk_table
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
@@ -184,16 +325,20 @@ def pk(
     try:
         if out is not None:
             table_format(out)
+            check_output(out)
         if plot is not None:
-            check_figure_path(plot)
+            check_output(plot, "plot", formats=FIGURE_FORMATS)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt)
         duration_h = parse_time(duration, "duration", allow_zero=False)
         weight_kg = parse_weight(weight) if weight is not None else None
         t_eval = None
-        if step is not None:
+        if step is None:  # the default grid (pkpd.pk.default_time_grid) steps at most 24 h
+            check_grid_size(duration_h, 24.0, "duration")
+        else:
             dt = parse_time(step, "step", allow_zero=False)
             if dt > duration_h:
                 raise ValueError(f"step: {step} is longer than the duration {duration}")
+            check_grid_size(duration_h, dt, "step")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
                              salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend)
@@ -283,7 +428,7 @@ def params(
             typer.echo(f"  {r['name']:<38} {r['value']:>12.6g} {r['unit']:<6} {r['kind']:<10} {r['source']}")
 
 
-# ---- circuits: protocols and replications (issue 4) ----------------------------------------------------------
+# ---- circuits: protocols and replications --------------------------------------------------------------------
 def _progress(description: str):
     """A rich progress bar on stderr and the ``progress(fraction)`` callback that advances it."""
     from rich.console import Console
@@ -297,25 +442,17 @@ def _progress(description: str):
 
 @app.command()
 def simulate(
-    protocol: Annotated[str, typer.Option(help="Behavioural protocol: slh (strong learned helplessness) or wlh "
-                                               "(weak).")] = "slh",
-    dose: Annotated[Optional[str], typer.Option(help="Drug dose with unit, e.g. 10mg/kg (HCl salt for the mouse), "
-                                                     "given at the protocol's drug time (sLH: 48 h after the last "
-                                                     "induction; wLH: 4 h before test 5). Omit for saline.")]
-    = None,
-    route: Annotated[Optional[str], typer.Option(help="Route of --dose: ip (default), iv, iv-infusion, sc, im, "
-                                                      "intranasal, oral.")] = None,
-    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) as for `ketamine pk`, times "
-                                                         "in h relative to the protocol's drug time; instead of "
-                                                         "--dose.")] = None,
-    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
-    = None,
-    manipulation: Annotated[Optional[list[str]], typer.Option(
-        help="Manipulation (repeatable): da_silencing, cno_only, mpfc_silencing, vta_infusion, mpfc_infusion, "
-             "drd1_activation, drd1_inhibition, mtor_block, spine_block.")] = None,
+    protocol: Annotated[str, typer.Option(
+        help=f"Behavioural protocol: {' or '.join(PROTOCOLS)} (strong or weak learned helplessness).",
+        autocompletion=_names(PROTOCOLS))] = "slh",
+    dose: DoseOpt = None,
+    route: RouteOpt = None,
+    regimen: RegimenOpt = None,
+    infusion_time: InfusionTimeOpt = None,
+    manipulation: ManipulationsOpt = None,
     subjects: Annotated[int, typer.Option(help="Number of mice: 1 = the typical mouse; more = a seeded virtual "
                                                "cohort.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the cohort's parameter variation.")] = 0,
+    seed: SeedOpt = 0,
     step: Annotated[str, typer.Option(help="Output time step with unit, e.g. 1h, 30min.")] = "1h",
     out: Annotated[Optional[Path], typer.Option(help="Write the time courses (occupancy, mPFC rates, DA rate and "
                                                      "response, plasticity states, P(failure)) to FILE (.csv, "
@@ -326,20 +463,24 @@ def simulate(
     """Simulate mice through a learned-helplessness protocol with any regimen and manipulation: PK, NMDA
     occupancy, mPFC, VTA dopamine, plasticity and escape behaviour. Prints one row per test (CSV).
 
+    The dose (or the regimen's time 0) is given at the protocol's drug time (sLH: 48 h after the last induction;
+    wLH: 4 h before test 5); without --dose or --regimen the mice get saline.
+
     Example: ketamine simulate --protocol slh --dose 10mg/kg --route ip --out slh.csv --plot slh.png
     """
     from circuits.experiments import simulate_protocol
     from circuits.figures import plot_simulation
+    from circuits.protocols import build_protocol
     from pkpd.dosing import Regimen, build_regimen
-    from pkpd.figures import check_figure_path
-    from pkpd.io import write_table
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import TABLE_FORMATS, check_output, write_table
     from pkpd.units import parse_time
 
     try:
-        if out is not None and out.suffix.lower() not in (".csv", ".json", ".parquet"):
-            raise ValueError(f"out: {str(out)!r} must end in .csv, .json or .parquet")
+        if out is not None:
+            check_output(out, formats=TABLE_FORMATS)
         if plot is not None:
-            check_figure_path(plot)
+            check_output(plot, "plot", formats=FIGURE_FORMATS)
         if subjects < 1:
             raise ValueError(f"subjects: expected at least 1 mouse, got {subjects}")
         if dose is None and regimen is None:
@@ -350,6 +491,8 @@ def simulate(
             reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
                                 infusion_time=infusion_time)
         step_h = parse_time(step, "step", allow_zero=False)
+        span_h = build_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ())).duration_h
+        check_grid_size(span_h, step_h, "step", subjects)
         bar, progress = _progress("simulating")
         with bar:
             progress(0.05)
@@ -375,11 +518,11 @@ EXPERIMENTS = ("wu2021",)
 
 @app.command()
 def experiment(
-    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife; SCIENCE.md "
-                                             "§6, experiments 1-8).")],
+    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife 10:e64041, "
+                                             "experiments 1-8).", autocompletion=_names(EXPERIMENTS))],
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the cohort's per-mouse parameter variation.")] = 0,
+    seed: SeedOpt = 0,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -389,12 +532,17 @@ def experiment(
     import json
 
     from circuits.figures import write_wu2021
+    from circuits.protocols import build_protocol
+    from pkpd.io import check_output
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
     try:
+        check_output(out, directory=True)
+        # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
+        check_grid_size(build_protocol("slh").duration_h, 1.0, "n", subjects=n)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
             summary = write_wu2021(out, n=n, seed=seed, progress=progress)
@@ -405,11 +553,33 @@ def experiment(
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
 
-# ---- virtual cohorts (issue 5) ---------------------------------------------------------------------------------
-cohort_app = typer.Typer(help="Virtual cohorts at scale: run N subjects in chunks to a resumable run directory "
+# ---- virtual cohorts -------------------------------------------------------------------------------------------
+cohort_app = _Typer(help="Virtual cohorts at scale: run N subjects in chunks to a resumable run directory "
                               "(`ketamine cohort --n ... --out DIR`), or summarize one (`ketamine cohort summarize "
                               "DIR`).", no_args_is_help=False)
 app.add_typer(cohort_app, name="cohort")
+
+#: Bytes on disk each cohort subject takes at the least (its id, status and a few float64 readouts, compressed):
+#: a floor for refusing absurd --n before the run, not an estimate of the real size (bands add more)
+MIN_DISK_BYTES_PER_SUBJECT = 64
+
+
+def check_cohort_size(n: int, duration_h: float, chunk: int, out: Path) -> None:
+    """``ValueError`` (with the estimate) for a cohort whose solve grid cannot fit one chunk in memory or whose
+    results cannot fit on the disk of ``out``; before :func:`pkpd.cohort.estimate_memory`, which builds the grid."""
+    import shutil
+
+    if n >= 1 and chunk >= 1:
+        check_grid_size(duration_h, 0.25, "duration", subjects=chunk)  # the cohort solve grid steps 15 min at most
+        parent = Path(out)
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        need, free = n * MIN_DISK_BYTES_PER_SUBJECT, shutil.disk_usage(parent).free
+        if need > free:
+            raise ValueError(f"n: {n} subjects need at least {need / 2 ** 30:.3g} GiB on disk "
+                             f"({MIN_DISK_BYTES_PER_SUBJECT} bytes each), more than the {free / 2 ** 30:.3g} GiB free "
+                             f"at {str(parent)!r}; expected a smaller --n")
+
 
 def _cohort_progress():
     """A rich progress bar on stderr (subjects done, rate, time left) and its ``progress(done, total)``."""
@@ -437,36 +607,28 @@ def cohort(
     ctx: typer.Context,
     n: Annotated[Optional[int], typer.Option("--n", help="Number of virtual subjects (> 0).")] = None,
     species: Annotated[str, typer.Option(help="mouse or human.")] = "mouse",
-    dose: Annotated[Optional[str], typer.Option(help="Dose with unit, e.g. 10mg/kg (HCl salt for the mouse, base "
-                                                     "for the human), given at time 0.")] = None,
-    route: Annotated[Optional[str], typer.Option(help="Route of --dose: ip (default), iv, iv-infusion, sc, im, "
-                                                      "intranasal, oral.")] = None,
-    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
-    = None,
-    regimen: Annotated[Optional[Path], typer.Option(help="Event table (.csv or .toml) as for `ketamine pk`, "
-                                                         "instead of --dose.")] = None,
+    dose: DoseOpt = None,
+    route: RouteOpt = None,
+    infusion_time: InfusionTimeOpt = None,
+    regimen: RegimenOpt = None,
     duration: Annotated[Optional[str], typer.Option(help="Simulated time with unit, e.g. 24h, 7d (default 24h; "
                                                          "slh/wlh: the protocol's own length).")] = None,
-    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set (default: the species default: mouse, "
-                                                         "kamp2020).")] = None,
-    protocol: Annotated[str, typer.Option(help="What to simulate: pk (or none): PK and NMDA occupancy only; slh "
-                                               "or wlh: strong / weak learned helplessness through the circuit "
-                                               "model, the dose given at the protocol's drug time (sLH 96 h, wLH "
-                                               "116 h), readouts at every test.")] = "pk",
-    manipulation: Annotated[Optional[str], typer.Option(help="slh/wlh only: one manipulation for the whole cohort "
-                                                             "(da_silencing, cno_only, mpfc_silencing, "
-                                                             "vta_infusion, mpfc_infusion, drd1_activation, "
-                                                             "drd1_inhibition, mtor_block, spine_block).")] = None,
+    pk_model: PkModelOpt = None,
+    protocol: Annotated[str, typer.Option(
+        help=f"What to simulate: pk (or none): PK and NMDA occupancy only; {' or '.join(PROTOCOLS)}: strong / weak "
+             "learned helplessness through the circuit model, the dose given at the protocol's drug time (sLH 96 h, "
+             "wLH 116 h), readouts at every test.", autocompletion=_names(COHORT_PROTOCOL_NAMES))] = "pk",
+    manipulation: ManipulationOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty; or the run to continue with "
                                                      "--resume).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
+    seed: SeedOpt = 0,
     chunk_size: Annotated[int, typer.Option(help="Subjects per chunk: the unit of work, output part and "
                                                  "memory.")] = 5000,
     scheduler: Annotated[Optional[str], typer.Option(help="Omit: in this process on all cores. 'local': a Dask "
                                                           "LocalCluster. 'tcp://HOST:PORT': an existing Dask "
                                                           "cluster.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes of --scheduler local (default: one per "
-                                                        "core).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes of --scheduler local (default: "
+                                                               "one per core).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (its manifest must match), skipping "
                                               "finished chunks.")] = False,
     trajectories: Annotated[bool, typer.Option(help="Also write every observable on the solve grid, chunk by "
@@ -483,12 +645,15 @@ def cohort(
 
     from pkpd.cohort import CohortSpec, estimate_memory, run_cohort
     from pkpd.dosing import build_regimen
+    from pkpd.io import check_output
     from pkpd.units import parse_time
 
     try:
         if n is None or out is None:
             raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
         from circuits.registry import cohort_protocol
+
+        check_output(out, directory=True)
 
         proto = cohort_protocol(protocol, manipulation)
         if dose is None and regimen is None:
@@ -497,6 +662,7 @@ def cohort(
                             infusion_time=infusion_time)
         duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
                       else proto.default_duration_h(reg))
+        check_cohort_size(n, duration_h, min(chunk_size, n), out)
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
                           species=species, pk_model=pk_model, seed=seed, protocol=proto,
                           trajectories=trajectories)
@@ -531,11 +697,11 @@ def cohort_summarize(
     """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
     percentile bands."""
     from pkpd.cohort import format_summary, plot_bands, summarize_run
-    from pkpd.figures import check_figure_path
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import check_output
 
     try:
-        if plot is not None:
-            check_figure_path(plot)
+        check_output(plot or run / "bands.png", "plot", formats=FIGURE_FORMATS)
         summary = summarize_run(run)
         typer.echo(format_summary(summary))
         path = plot_bands(run, plot or run / "bands.png")
@@ -544,7 +710,7 @@ def cohort_summarize(
     typer.echo(f"wrote {path}", err=True)
 
 
-# ---- reports (issue 6) -------------------------------------------------------------------------------------------
+# ---- reports -----------------------------------------------------------------------------------------------------
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory: a cohort run (manifest.json), a replication "
@@ -559,15 +725,17 @@ def report(
     Example: ketamine report runs/c1 --out c1.html
     """
     from circuits.report import write_report
+    from pkpd.io import check_output
 
     try:
+        check_output(out or run_dir / "report.html", formats=(".html", ".htm"))
         path = write_report(run_dir, out)
     except ValueError as e:
         fail(str(e))
     typer.echo(f"wrote {path}", err=True)
 
 
-# ---- dose-response study (issue 6) ------------------------------------------------------------------------------
+# ---- dose-response study ----------------------------------------------------------------------------------------
 def _dose_list(text: str) -> list[float]:
     """``"0.3,1,3"`` -> ``[0.3, 1.0, 3.0]`` (mg/kg); ``ValueError`` naming ``doses`` otherwise."""
     parts = [p.strip() for p in str(text).split(",")]
@@ -584,10 +752,10 @@ def dose_response_cmd(
                                             "saline); mouse doses as HCl salt, human as base.")],
     species: Annotated[str, typer.Option(help="mouse (circuit protocol slh: behaviour, DA, mPFC, exposure) or "
                                               "human (PK only: exposure and occupancy).")] = "mouse",
-    route: Annotated[str, typer.Option(help="ip, iv, iv-infusion, sc, im, intranasal, oral.")] = "ip",
+    route: RouteOpt = None,
     n: Annotated[int, typer.Option("--n", help="Virtual subjects per dose (the same subjects at every dose).")]
     = 1000,
-    seed: Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")] = 0,
+    seed: SeedOpt = 0,
     readout: Annotated[Optional[list[str]], typer.Option(
         help="Readout(s), repeatable or comma-separated (default failure_4h for the mouse, occupancy_peak for the "
              "human): failure_<test>, da_response_<test>, latency_<test> (tests baseline, lh, 4h, 24h, 72h), "
@@ -595,15 +763,14 @@ def dose_response_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Table (.csv, .json or .parquet): per dose and readout the "
                                                      "mean, SEM, 5/50/95th percentiles; also writes "
                                                      "<stem>.study.json beside it (fit, inputs, command).")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Figure (.png with an .svg twin, .svg or .pdf).")] = None,
+    plot: PlotOpt = None,
     work_dir: Annotated[Optional[Path], typer.Option(help="Directory of the per-dose cohort runs (default "
                                                           "<out stem>_runs beside --out; a temporary directory "
                                                           "without --out).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the per-dose runs in --work-dir (skipping finished "
                                               "chunks and doses).")] = False,
     chunk_size: Annotated[int, typer.Option(help="Subjects per chunk of each cohort run.")] = 1000,
-    infusion_time: Annotated[Optional[str], typer.Option(help="Infusion duration for iv-infusion, e.g. 40min.")]
-    = None,
+    infusion_time: InfusionTimeOpt = None,
     duration: Annotated[Optional[str], typer.Option(help="Human only: simulated time, e.g. 24h (default 24h; "
                                                          "AUC is over it).")] = None,
 ):
@@ -617,23 +784,27 @@ def dose_response_cmd(
     import os
 
     from circuits import studies
-    from pkpd.figures import check_figure_path
-    from pkpd.io import TABLE_FORMATS
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import TABLE_FORMATS, check_output
     from pkpd.units import parse_time
 
     try:
         dose_values = _dose_list(doses)
         readouts = None if not readout else [r.strip() for item in readout for r in item.split(",") if r.strip()]
-        if out is not None and out.suffix.lower() not in TABLE_FORMATS:
-            raise ValueError(f"out: {str(out)!r} must end in one of {', '.join(TABLE_FORMATS)}")
+        if out is not None:
+            check_output(out, formats=TABLE_FORMATS)
         if plot is not None:
-            check_figure_path(plot)
+            check_output(plot, "plot", formats=FIGURE_FORMATS)
         if work_dir is None and out is not None:
             work_dir = out.parent / f"{out.stem}_runs"
+        if work_dir is not None:
+            check_output(work_dir, "work-dir", directory=True)
         if resume and work_dir is None:
             raise ValueError("resume: expected --work-dir or --out (the per-dose runs to continue)")
+        route = route or "ip"
         inf_h = None if infusion_time is None else parse_time(infusion_time, "infusion-time", allow_zero=False)
         dur_h = None if duration is None else parse_time(duration, "duration", allow_zero=False)
+        check_cohort_size(n * len(dose_values), dur_h or 24.0, min(chunk_size, n), work_dir or Path("."))
         bar, progress = _cohort_progress()
         with bar:
             result = studies.dose_response(dose_values, species=species, route=route, n=n, seed=seed,
@@ -669,7 +840,7 @@ def dose_response_cmd(
         typer.echo(f"wrote {p}", err=True)
 
 
-# ---- regimen comparison and human translation (issue 6) ---------------------------------------------------------
+# ---- regimen comparison and human translation -------------------------------------------------------------------
 @app.command("regimens")
 def regimens_cmd(
     preset: Annotated[Optional[list[str]], typer.Option(
@@ -680,8 +851,7 @@ def regimens_cmd(
         help="Event table (.csv or .toml, as for `ketamine pk`; repeatable), times in h from the start.")] = None,
     species: Annotated[str, typer.Option(help="Species of the event tables and of the default presets: human "
                                               "or mouse.")] = "human",
-    pk_model: Annotated[Optional[str], typer.Option(help="PK model of the event tables (default: the species' "
-                                                         "default, kamp2020 for human).")] = None,
+    pk_model: PkModelOpt = None,
     horizon: Annotated[Optional[str], typer.Option(help="Simulated time with unit, e.g. 21d (default: 21 d or the "
                                                         "last dose + 14 d, whichever is longer).")] = None,
     step: Annotated[str, typer.Option(help="Output step with unit (plus every 15 min for 12 h after each "
@@ -713,14 +883,15 @@ def regimens_cmd(
                 typer.echo(f"    {d}")
         return
     from circuits import regimens as reglib
+    from pkpd.io import check_output
 
     try:
         if out is None:
             raise ValueError("out: expected --out DIR (or --list)")
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+        check_output(out, directory=True)
         horizon_days = None if horizon is None else parse_time(horizon, "horizon", allow_zero=False) / 24.0
         step_h = parse_time(step, "step", allow_zero=False)
+        check_grid_size((horizon_days or 21.0) * 24.0, step_h, "step")  # 21 d: the shortest default horizon
         items = list(preset or []) + list(regimen_file or [])
         if not items:
             items = list(reglib.default_presets(species))

@@ -1,5 +1,5 @@
 """How the behavioural and slow-plasticity parameters were calibrated (re-runnable: ``python -m
-circuits.calibration``). Targets are the paper's means (Wu et al. 2021 eLife; SCIENCE §1) plus two readings we
+circuits.calibration``). Targets are the paper's means (Wu et al. 2021 eLife 10:e64041) plus two readings we
 *assumed* where the paper reports only "rescue" (marked below). The shipped defaults come from a fit of the
 *typical* mouse (``CAL_N = 0``); cohort means (lognormal variation, :data:`circuits.experiments.COHORT_VARIATION`)
 are then predictions that land near, not on, the targets because the logistic link is nonlinear. Fitting the
@@ -10,7 +10,7 @@ Fitted (on the logit scale; the DA response on a log scale): ``g_h``, ``k_rho_pe
 ``b1``, ``k_a_per_h``, ``g_p``, ``tau_a_h``
 (``b0`` = logit of the 2.2 % sLH baseline, exactly). Set by hand before this fit, not fitted: ``j_z_nA`` and
 ``tau_z_h`` of the post-anaesthetic state (:mod:`circuits.mpfc`), so that 100-200 mg/kg do not rescue escape
-(SCIENCE §6.7; they leave 10 mg/kg untouched). Every other experiment (all controls, wLH 24 h, dose
+(an assumed target: subanaesthetic doses are the antidepressant ones; they leave 10 mg/kg untouched). Every other experiment (all controls, wLH 24 h, dose
 response, the DA response, individual differences) is a prediction.
 """
 

@@ -1,6 +1,7 @@
-"""In-silico experiments: virtual cohorts through protocols, and the replication of Wu et al. 2021 (SCIENCE §6,
-experiments 1–8). Every number returned is computed by integrating the composed model; nothing is hard-coded
-except the paper's own values, which are kept apart in :data:`PAPER` for side-by-side figures.
+"""In-silico experiments: virtual cohorts through protocols, and the replication of Wu et al. 2021 eLife 10:e64041
+(experiments 1–6; 7–8 add the controls of Li et al. 2010, Moda-Sava et al. 2019 and Moghaddam et al. 1997). Every
+number returned is computed by integrating the composed model; nothing is hard-coded except the paper's own
+values, which are kept apart in :data:`PAPER` for side-by-side figures.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.08, "k_a_per_h": 0.2}
 #: mg/kg i.p. (HCl salt), the dose–response grid of experiment 7.
 DOSE_GRID = (1.0, 3.0, 10.0, 30.0, 50.0, 100.0, 200.0)
 
-#: The paper's values (Wu et al. 2021 eLife; SCIENCE §1), for figures only. None = reported only qualitatively.
+#: The paper's values (Wu et al. 2021 eLife 10:e64041), for figures only. None = reported only qualitatively.
 PAPER = {
     "slh.failure_rate": {"baseline": 0.022, "lh": 0.74, "ket_4h": None, "ket_24h": None, "ket_72h": None,
                          "saline_4h": 0.74},
@@ -382,8 +383,8 @@ def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
 
 
 def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
-    """Experiments 1–8 of SCIENCE §6 on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
-    the keys of issue 4; ``details`` holds group results for figures.
+    """Experiments 1–8 (see the module docstring) on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
+    the keys the replication reports; ``details`` holds group results for figures.
 
     Individual differences (experiment 8): each mouse's baseline signature is the paper's, the distance between
     its naive escape and failure ΔF/F traces (:func:`baseline_signature`); ``summary["individual"]`` holds its

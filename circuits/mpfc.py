@@ -24,7 +24,7 @@ over, so the surge follows the inverted U of glutamate efflux with dose (Moghadd
 (100–200 mg/kg i.p.) rescue behaviour: as the drug washes out (t½ ≈ 13 min in the mouse; norketamine lingers) its
 level passes back through the disinhibition window and produces the same surge → BDNF/mTOR → potentiation as
 10 mg/kg, and residual disinhibition even inflates the shock response at the 4-h test — against "no benefit at
-anaesthetic doses" (SCIENCE §6.7). ``Z`` is switched on steeply (Hill 4) only by anaesthetic concentrations of free
+anaesthetic doses" (an assumed target: subanaesthetic doses are the antidepressant ones). ``Z`` is switched on steeply (Hill 4) only by anaesthetic concentrations of free
 brain ketamine (``K_Z`` above the peak after 50 mg/kg) and decays over hours after emergence (τ_Z); while it lasts
 it depresses pyramidal excitability (``J_Z·Z``), so the wash-out passes the disinhibition window without a surge.
 Biological reading (assumed, not measured for ketamine alone): the hours-long post-anaesthetic state of rodents —
@@ -102,12 +102,12 @@ class MpfcParams:
                           "(23 uM): mice lose the righting reflex only at anaesthetic doses (>= ~100 mg/kg ketamine "
                           "alone)",
                           bounds=(0.1, 1000), kind="assumed")
-    tau_z_h: float = param(4.0, "h", "calibrated (by hand) to reproduce SCIENCE §6.7, no benefit at anaesthetic "
+    tau_z_h: float = param(4.0, "h", "calibrated (by hand) to reproduce the assumed target of no benefit at anaesthetic "
                            "doses (100-200 mg/kg): recovery from the post-anaesthetic state over hours (cf. post-"
                            "anaesthetic hypothermia), outlasting the drug's wash-out through the disinhibition window",
                            bounds=(0.1, 1000), kind="calibrated")
-    j_z_nA: float = param(0.015, "nA", "calibrated (by hand) to reproduce SCIENCE §6.7 (no benefit at anaesthetic "
-                          "doses): post-anaesthetic depression of pyramidal excitability at Z = 1 (smaller than the "
+    j_z_nA: float = param(0.015, "nA", "calibrated (by hand) to reproduce the assumed target of no benefit at "
+                          "anaesthetic doses: post-anaesthetic depression of pyramidal excitability at Z = 1 (smaller than the "
                           "acute anaesthetic suppression j_anaes)", bounds=(0, 1), kind="calibrated")
     i_chemo_nA: float = param(0.02, "nA", "assumed: hM3Dq (+) or hM4Di (-) current in Drd1 pyramidal cells "
                               "while CNO is present", bounds=(0, 1), kind="assumed")

@@ -53,7 +53,7 @@ class PlasticityParams:
 
     k_h_per_h: float = param(0.5, "1/h", "calibrated: stress-load rise per unit shock drive, with g_H, to the sLH "
                              "failure rate (74 %, Wu 2021)", bounds=(0, 100), kind="calibrated")
-    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days (SCIENCE §5 proposal)",
+    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days (the minimal coupling proposed for this model)",
                            bounds=(1, 1000), kind="assumed")
     tau_theta_h: float = param(24.0, "h", "assumed: sliding reference of BCM/homeostatic scale (Turrigiano 2008 "
                                "Cell 135:422: hours-days)", bounds=(0.1, 1000), kind="assumed")
@@ -74,7 +74,7 @@ class PlasticityParams:
                          kind="assumed")
     tau_a_h: float = param(16.48, "h", "calibrated: potentiation decays so the rescue is partly lost by 72 h "
                            "(Wu 2021)", bounds=(1, 1000), kind="calibrated")
-    tau_p_h: float = param(8.0, "h", "assumed: synaptic protein/structural drive over hours (SCIENCE §5; "
+    tau_p_h: float = param(8.0, "h", "assumed: synaptic protein/structural drive over hours ("
                            "Li 2010: synaptic proteins from 2 h)", bounds=(0.1, 1000), kind="assumed")
     k_rho_per_h: float = param(0.004744, "1/h", "calibrated (sLH/wLH failure rates and the 72-h fade): spine "
                                "turnover ~9 days, within the days-weeks range of cortical spines (Holtmaat et al. "

@@ -1,4 +1,4 @@
-"""Named dosing regimens (presets) and their side-by-side comparison through the circuit (issue 6.2).
+"""Named dosing regimens (presets) and their side-by-side comparison through the circuit.
 
 A preset is a name that expands to a :class:`pkpd.dosing.Regimen` for one species; mg/kg doses are scaled by the
 subject's body weight when simulated (70 kg human, 25 g mouse by default). Names:

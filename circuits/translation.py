@@ -1,4 +1,4 @@
-"""Human translation (SCIENCE §6.9): the calibrated mouse circuit driven by human PK, read out as the time course
+"""Human translation (clinical course: Murrough et al. 2013 Am J Psychiatry 170:1134): the calibrated mouse circuit driven by human PK, read out as the time course
 of *circuit rescue* — the fraction of a stress-induced deficit that a regimen restores.
 
 Every mouse-to-human assumption is stated once, in :data:`ASSUMPTIONS` (``ketamine regimens --list`` and the study
@@ -80,7 +80,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
                "receptor affinity assumed equal; ratio calibrated in the mouse circuit"),
     Assumption("human_brain", "Human brain concentration from the PK model's perfusion-limited brain compartment "
                "(partition coefficient and brain volume/flow of pkpd.species for human).", "assumed",
-               "no measured human ke0 (SCIENCE §2); pkpd.pk_models"),
+               "no measured human ke0 exists; pkpd.pk_models"),
     Assumption("human_pk", "Racemic ketamine: Kamp et al. 2020 meta-analysis (CL 79 L/h, V 252 L per 70 kg); "
                "esketamine intranasal: Perez-Ruixo et al. 2021 (n = 820).", "literature",
                "Kamp et al. 2020 Anesthesiology 133:1192; Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501"),

@@ -44,8 +44,8 @@ class VtaParams:
 
     g_d_Hz_per_pA: float = param(0.019, "Hz/pA", _JOSHI + ": DA gain g_D", bounds=(1e-4, 1), kind="published")
     i0_d_pA: float = param(-10.0, "pA", _JOSHI + ": DA threshold I_0", bounds=(-1000, 1000), kind="published")
-    i_d_bg_pA: float = param(275.376, "pA", "calibrated: tonic DA firing 4.5 Hz at rest (Grace & Bunney 1984; "
-                             "SCIENCE §4: 4-5 Hz)", bounds=(-2000, 2000), kind="calibrated")
+    i_d_bg_pA: float = param(275.376, "pA", "calibrated: tonic DA firing 4.5 Hz at rest (Grace & Bunney 1984: "
+                             "4-5 Hz)", bounds=(-2000, 2000), kind="calibrated")
     j_pd_pA_per_Hz: float = param(355.0, "pA/Hz", "calibrated: mPFC->DA burst drive sized so the naive "
                                   "post-shock rise after a 3-s shock is +50 % ΔF/F (Wu 2021 photometry shape)",
                                   bounds=(0, 5000), kind="calibrated")

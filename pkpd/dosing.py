@@ -47,7 +47,7 @@ from pathlib import Path
 
 from .units import DoseAmount, format_hours, parse_salt, parse_time
 
-__all__ = ["ROUTES", "Dose", "Regimen", "parse_route", "read_regimen", "regimen_from_rows", "build_regimen"]
+__all__ = ["ROUTES", "MAX_DOSES", "Dose", "Regimen", "parse_route", "read_regimen", "regimen_from_rows", "build_regimen"]
 
 #: Routes of administration, in canonical spelling, with a one-line description.
 ROUTES = {
@@ -59,6 +59,9 @@ ROUTES = {
     "intranasal": "intranasal spray",
     "oral": "oral (swallowed) dose",
 }
+#: Most doses one regimen may hold: a dose every hour for a year is 8,760. A ceiling that turns a typing slip
+#: (``repeat = 1e9``) into an error before a billion doses are built; assumed, not a pharmacological limit.
+MAX_DOSES = 10_000
 _ROUTE_ALIASES = {"iv-bolus": "iv", "ivbolus": "iv", "bolus": "iv", "infusion": "iv-infusion",
                   "ivinfusion": "iv-infusion", "iv_infusion": "iv-infusion", "i.v.": "iv", "i.p.": "ip", "s.c.": "sc",
                   "i.m.": "im", "in": "intranasal", "nasal": "intranasal", "po": "oral", "p.o.": "oral"}
@@ -173,6 +176,9 @@ class Regimen:
         """This regimen given ``times`` times, each copy shifted by ``every_h`` hours from the last."""
         if isinstance(times, bool) or int(times) != times or times < 1:
             raise ValueError(f"repeat: expected a positive whole number of administrations, got {times!r}")
+        if times * len(self.doses) > MAX_DOSES:
+            raise ValueError(f"repeat: {times:g} administrations of {len(self.doses)} dose(s) would make "
+                             f"{times * len(self.doses):g} doses; expected at most {MAX_DOSES} per regimen")
         if not (isinstance(every_h, (int, float)) and math.isfinite(every_h) and every_h > 0):
             raise ValueError(f"interval: expected a positive interval in hours, got {every_h!r}")
         return Regimen(tuple(replace(d, time_h=d.time_h + k * every_h) for k in range(int(times))
@@ -205,9 +211,6 @@ class Regimen:
 
 # ---- event tables ------------------------------------------------------------------------------------------
 _COLUMNS = ("time", "amount", "unit", "route", "duration", "salt", "repeat", "interval")
-#: Most doses one regimen may hold after ``repeat`` is expanded (**assumed** ceiling: a dose every hour for more
-#: than a year), so that a typo such as ``repeat = 1e9`` is refused at once instead of filling memory.
-MAX_DOSES = 10_000
 _REQUIRED = ("time", "amount", "unit", "route")
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "TABLE_FORMATS", "run_lock",
-           "LOCK_NAME", "file_digest"]
+__all__ = ["atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "check_output", "TABLE_FORMATS",
+           "run_lock", "LOCK_NAME", "file_digest"]
 
 TABLE_FORMATS = (".csv", ".json", ".parquet")
 
@@ -42,6 +42,33 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_output(path, field: str = "out", *, formats=None, directory: bool = False) -> Path:
+    """``path`` as a Path if an output can be written there; ``ValueError`` naming ``field`` otherwise.
+
+    Called before a long computation whose result goes to ``path``, so that a bad path costs nothing. Checks the
+    extension (one of ``formats``, if given), that ``path`` is a directory (``directory=True``) or not one, that
+    its nearest existing ancestor is a directory (missing ones are created when writing), and that a file can be
+    created there (a probe file, removed at once: it catches read-only file systems, which permission bits miss).
+    """
+    path = Path(path)
+    shown = repr(str(path))
+    if formats is not None and path.suffix.lower() not in formats:
+        raise ValueError(f"{field}: {shown} must end in one of {', '.join(formats)}")
+    if path.exists() and path.is_dir() != directory:
+        raise ValueError(f"{field}: {shown} exists and is {'not ' if directory else ''}a directory")
+    parent = path if directory else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{field}: cannot write {shown}: {str(parent)!r} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent, prefix=".ketamine-probe."):
+            pass
+    except OSError as e:
+        raise ValueError(f"{field}: cannot write {shown}: {e.strerror or e} ({str(parent)!r})") from None
+    return path
 
 
 def _umask() -> int:

@@ -51,8 +51,8 @@ COHEN1973 = ("Cohen et al. 1973 Anesthesiology 39:370 (rat i.v.: brain:plasma ra
              "brain equilibrates within minutes)")
 KAMP2020 = "Kamp et al. 2020 Anesthesiology 133:1192 (meta-analysis, 18 studies; per 70 kg)"
 FANTA2015 = "Fanta et al. 2015 Eur J Clin Pharmacol 71:441 (S-ketamine population PK, per 70 kg)"
-OTTO2021 = ("Otto et al. 2021 Eur J Clin Pharmacol (S-norketamine two-compartment set, per 70 kg; values as "
-            "compiled in the project's SCIENCE.md)")
+OTTO2021 = ("Otto et al. 2021 Eur J Clin Pharmacol (S-norketamine two-compartment set, per 70 kg; values from a "
+            "secondary compilation, not re-checked against the paper's tables)")
 PEREZ2021 = ("Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3 (esketamine, n = 820; transcription "
              "checked against nlmixr2lib PerezRuixo_2020_esketamine)")
 CLEMENTS1982 = "Clements et al. 1982 J Pharm Sci 71:539 (racemic ketamine: i.m. F 93 %, oral F 17 %)"
@@ -60,8 +60,8 @@ YANAGIHARA2003 = ("Yanagihara et al. 2003 Biopharm Drug Dispos 24:37 (intranasal
                   "range across formulations)")
 PELTONIEMI2016 = ("Peltoniemi et al. 2016 Clin Pharmacokinet 55:1059 (review: ketamine is mainly (~80 %) "
                   "N-demethylated to norketamine)")
-PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (project SCIENCE.md §2), free fraction "
-                   "0.55")
+PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (clinical PK literature as compiled for this "
+                   "project; primary source not traced), free fraction 0.55")
 KAKA1980 = "Kaka & Hayton 1980 J Pharmacokinet Biopharm 8:193 (dog: norketamine 60.3 % bound, free fraction 0.40)"
 ANDERSON2008 = "allometric exponents 0.75 (clearance) and 1 (volume), Anderson & Holford 2008"
 
@@ -323,8 +323,8 @@ class MouseKetamine(PkModel):
         fm = self.fm_norketamine
         return {
             "ip": _with_first_pass(15.0, 0.75, fm, "assumed", "assumed: i.p. absorption t1/2 ~3 min (peak plasma "
-                                   "~8 min); F 0.75 for partial hepatic first pass (SCIENCE.md §2: 'partly "
-                                   "first-pass'); no mouse measurement found"),
+                                   "~8 min); F 0.75 for partial hepatic first pass (i.p. absorption is "
+                                   "partly portal); no mouse measurement found"),
             "sc": RouteAbsorption(8.0, 1.0, kind="assumed", source="assumed: complete s.c. absorption, t1/2 ~5 min"),
             "im": RouteAbsorption(15.0, 0.93, kind="assumed", source="assumed: F from human " + CLEMENTS1982 +
                                   "; absorption t1/2 ~3 min"),
@@ -437,7 +437,7 @@ class Fanta2015(_HumanCommon, PkModel):
     q3_L_per_h: float = param(157.0, "L/h", FANTA2015 + ": Q3", bounds=(0.0, 5000.0), kind="published")
     oral_f: float = param(0.08, "1", FANTA2015 + ": oral bioavailability 8 %", bounds=(0.0, 1.0), kind="published")
     female_cl_factor: float = param(1.2, "1", "women ~20 % higher S-ketamine clearance (Sigtermans et al. 2009 "
-                                    "Anesthesiology 111:892, as compiled in SCIENCE.md §2)", bounds=(0.2, 5.0),
+                                    "Anesthesiology 111:892)", bounds=(0.2, 5.0),
                                     kind="published")
 
     name = "fanta2015"

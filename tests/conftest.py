@@ -1,7 +1,19 @@
-"""Test-wide settings: generated model files go to a per-checkout cache so that CI starts cold but reuses
-compiled models across test files (numba's on-disk cache)."""
+"""Test-wide settings.
 
-import os
-from pathlib import Path
+The tests use the same compile cache as the command line (``$KETAMINE_QSP_CACHE``, else
+``~/.cache/ketamine-qsp``; see :mod:`pkpd.ode.codegen`), so a newcomer compiles each model once, whichever runs
+first. A first compile is announced on the real stderr (pytest captures the rest), since it takes tens of seconds.
+"""
 
-os.environ.setdefault("KETAMINE_QSP_CACHE", str(Path(__file__).resolve().parent.parent / ".cache" / "ketamine-qsp"))
+import logging
+import sys
+
+
+class _Announce(logging.Handler):
+    def emit(self, record):
+        sys.__stderr__.write(f"\n{record.getMessage()}\n")
+
+
+_log = logging.getLogger("pkpd.ode.codegen")
+_log.addHandler(_Announce(logging.INFO))
+_log.setLevel(logging.INFO)

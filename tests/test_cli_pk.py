@@ -1,4 +1,4 @@
-"""`ketamine pk` and `ketamine params`: options reach the library exactly, files hold exactly the issue's columns,
+"""`ketamine pk` and `ketamine params`: options reach the library exactly, files hold exactly the documented columns,
 and every bad input is a one-line error with exit code 2 and no traceback."""
 
 import csv

@@ -7,13 +7,16 @@ of its content, numba's on-disk cache (``cache=True``) works across processes: a
 code instead of compiling it. No string is ever ``exec``'d.
 
 The cache directory is ``$KETAMINE_QSP_CACHE`` if set, else ``$XDG_CACHE_HOME/ketamine-qsp`` (default
-``~/.cache/ketamine-qsp``).
+``~/.cache/ketamine-qsp``); the command line and the tests share it. A model whose machine code is not cached yet
+is announced once on the ``pkpd.ode.codegen`` logger (level INFO; the command line prints it to stderr), since its
+first use then takes tens of seconds; a cached model loads silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
@@ -141,6 +144,7 @@ def _full_source(system: OdeSystem, family: int) -> str:
             + "\n# ---- generic solver kernels: the text of pkpd/ode/_kernels.py ----\n" + _KERNELS.read_text())
 
 
+log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _LOADED: dict[str, "CompiledSystem"] = {}
 
@@ -211,6 +215,9 @@ def compile_system(system: OdeSystem, method: str = "auto") -> "CompiledSystem":
         # altered file is rewritten, and numba, seeing a new modification time, recompiles instead of loading)
         if not path.exists() or path.read_text() != source:
             _write_atomic(path, source)
+        if not any(path.parent.glob(f"__pycache__/{path.stem}.*.nbi")):  # numba's index: machine code on disk
+            log.info("compiling %s (%s solver kernels) with numba on first use: typically 20-90 s, then cached in "
+                     "%s", system.name, FAMILY_NAMES[family], path.parent.parent)
         modname = f"_kqsp_generated_{path.stem}"
         spec = importlib.util.spec_from_file_location(modname, path)
         module = importlib.util.module_from_spec(spec)

@@ -41,7 +41,7 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
     (["simulate", "--manipulation", "lobotomy"], "manipulation: unknown 'lobotomy'"),
     (["simulate", "--subjects", "0"], "subjects: expected at least 1 mouse, got 0"),
     (["simulate", "--dose", "10mg/kg", "--step", "-1h"], "step"),
-    (["simulate", "--out", "x.txt"], "out: 'x.txt' must end in .csv, .json or .parquet"),
+    (["simulate", "--out", "x.txt"], "out: 'x.txt' must end in one of .csv, .json, .parquet"),
     (["simulate", "--route", "ip"], "dose: --route/--infusion-time need --dose"),
 ])
 def test_bad_input_is_exit_code_2_without_traceback(args, message):

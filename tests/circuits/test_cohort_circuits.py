@@ -198,7 +198,7 @@ def test_wlh_readouts_at_every_daily_test():
 def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(run, manipulation):
     """Protocol ``slh+<manipulation>``: every subject equals run_groups under the same manipulation (as in
     test_each_subject_matches_the_direct_circuit_path), and the manipulation acts: mTOR block loses the 24-h rescue,
-    DA silencing the 4-h rescue, against the unmanipulated cohort of the same subjects (Wu 2021; SCIENCE §6.3, 6.6)."""
+    DA silencing the 4-h rescue, against the unmanipulated cohort of the same subjects (Wu et al. 2021 eLife 10:e64041)."""
     _, ref = run
     spec = _spec(n=4, protocol=get_protocol(f"slh+{manipulation}"))
     tab = run_chunk(spec, 0, 0, 4)["subjects"]

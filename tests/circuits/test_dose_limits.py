@@ -1,4 +1,4 @@
-"""Two limits of the dose: no benefit at anaesthetic doses (SCIENCE §6.7; the post-anaesthetic state Z of
+"""Two limits of the dose: no benefit at anaesthetic doses (an assumed target: subanaesthetic doses are the antidepressant ones; the post-anaesthetic state Z of
 circuits.mpfc), and a ceiling on spine density under repeated dosing (saturating formation, circuits.plasticity).
 
 Typical mouse through the sLH protocol (Wu 2021 timing); each test runs in a few seconds once the model is compiled.
@@ -31,7 +31,7 @@ def doses():
 
 
 def test_anaesthetic_doses_do_not_rescue_escape(doses):
-    # SCIENCE §6.7: no benefit at anaesthetic doses. 100 and 200 mg/kg stay within 0.1 of saline at 4 h and 24 h
+    # no benefit at anaesthetic doses (an assumed target). 100 and 200 mg/kg stay within 0.1 of saline at 4 h and 24 h
     # (no rescue, and no worse than saline by more than that), while 10 mg/kg rescues by > 0.4 at both
     _, g = doses
     sal = {t: g["saline"].mean_failure(t) for t in ("lh", "4h", "24h")}

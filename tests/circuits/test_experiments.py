@@ -1,5 +1,5 @@
-"""The Wu 2021 replication on a small virtual cohort: the summary has exactly the issue's keys, the calibrated
-means are within the issue's ±10 percentage points, and every experiment of SCIENCE §6 goes the paper's way.
+"""The Wu 2021 replication on a small virtual cohort: the summary has exactly the documented keys, the calibrated
+means are within ±10 percentage points, and every experiment goes the paper's (or the cited control study's) way.
 
 The cohort is small (n = 6) to keep the suite fast; directions are asserted with margins of 0.1–0.2 in failure
 rate, far above the cohort-sampling noise of the differences (the same mice are in every group)."""
@@ -39,7 +39,7 @@ def test_summary_has_exactly_the_issue_keys(result):
 
 
 def test_calibration_targets_within_10_points(result):
-    # issue 4: calibrate to the paper's means within ±10 percentage points (Wu 2021; SCIENCE §1)
+    # calibrated to the paper's means within ±10 percentage points (Wu et al. 2021 eLife 10:e64041)
     f, w = result[0]["slh"]["failure_rate"], result[0]["wlh"]["failure_rate"]
     assert f["baseline"] == pytest.approx(0.022, abs=0.10)
     assert f["lh"] == pytest.approx(0.74, abs=0.10)
@@ -104,7 +104,7 @@ def test_exp7_dose_response_inverted_u_of_the_mpfc_surge_and_no_benefit_at_anaes
     assert peak[10.0] > 1.1                                # up at 10 mg/kg
     assert peak[200.0] < 0.9                               # down at anaesthetic doses
     assert max(peak, key=peak.get) < 50.0
-    # no benefit at anaesthetic doses (SCIENCE §6.7): 100 and 200 mg/kg stay near saline at 4 h; 10 mg/kg rescues
+    # no benefit at anaesthetic doses (an assumed target): 100 and 200 mg/kg stay near saline at 4 h; 10 mg/kg rescues
     fail = dict(zip(d["dose_mg_per_kg"], d["failure_rate_4h"]))
     saline = result[0]["slh"]["failure_rate"]["saline_4h"]
     assert fail[10.0] < saline - 0.4

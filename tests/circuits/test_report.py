@@ -196,7 +196,7 @@ def test_a_directory_without_a_run_is_an_error(tmp_path):
     res = runner.invoke(cli.app, ["report", str(tmp_path)])
     assert res.exit_code == 2 and "holds no run" in res.stderr and "Traceback" not in res.output
     res = runner.invoke(cli.app, ["report", str(tmp_path), "--out", str(tmp_path / "r.txt")])
-    assert res.exit_code == 2 and "must end in .html" in res.stderr
+    assert res.exit_code == 2 and "must end in one of .html" in res.stderr
 
 
 def test_a_study_cannot_embed_files_outside_its_run_directory(tmp_path):

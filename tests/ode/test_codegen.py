@@ -137,3 +137,25 @@ def test_a_cache_others_can_write_is_refused(tmp_path, monkeypatch):
     gen.chmod(0o777)
     with pytest.raises(ValueError, match="writable by group/others"):
         compile_system(TINY)
+
+def test_a_first_compile_is_announced_once_and_a_cached_model_loads_silently(tmp_path, monkeypatch, caplog):
+    # Importing the generated module does not compile (numba compiles on the first call), so this costs no
+    # compile; the announcement keys on numba's on-disk index (``__pycache__/<module>.*.nbi``).
+    import logging
+
+    from pkpd.ode import codegen
+
+    monkeypatch.setenv("KETAMINE_QSP_CACHE", str(tmp_path))
+    caplog.set_level(logging.INFO, logger="pkpd.ode.codegen")
+    path = module_path(NONLINEAR)
+    compile_system(NONLINEAR)
+    compile_system(NONLINEAR)  # in-process: already loaded
+    said = [r.getMessage() for r in caplog.records if r.name == "pkpd.ode.codegen"]
+    assert len(said) == 1 and said[0].startswith("compiling nonlinear_check (stiff solver kernels)"), said
+    assert str(tmp_path) in said[0]
+    caplog.clear()
+    (path.parent / "__pycache__").mkdir(exist_ok=True)
+    (path.parent / "__pycache__" / f"{path.stem}.rhs-1.py311.nbi").write_bytes(b"")  # as numba leaves it
+    monkeypatch.delitem(codegen._LOADED, str(path))
+    compile_system(NONLINEAR)
+    assert [r for r in caplog.records if r.name == "pkpd.ode.codegen"] == []

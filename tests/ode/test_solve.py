@@ -53,7 +53,7 @@ def test_one_compartment_bolus_and_infusion_match_closed_form(method):
     sched = Schedule().bolus(0.0, "central", 100.0).infusion(2.0, "central", rate=30.0, duration=1.5)
     s = solve(TWO, [0, 0, 0], T, P1, method=method, schedule=sched, rtol=1e-11, atol=1e-12)
     exact = _one_compartment_bolus_and_infusion(T, 100.0, 2.0, 3.5, 30.0, P1[1])
-    # the target is 1e-8 relative; rtol 1e-11 leaves room for error accumulation over ~100 steps
+    # the target is 1e-8 relative; rtol 1e-11 leaves room for error accumulation over ~100 steps
     np.testing.assert_allclose(s.state("central")[0], exact, rtol=1e-8)
     np.testing.assert_allclose(s.observables["conc"][0], exact / P1[4], rtol=1e-8)
 
@@ -77,7 +77,7 @@ def test_two_compartment_oral_doses_and_infusion_match_matrix_exponential(method
         xk = _linear_exact(K, xk, b - a, r)
         if b in (12.0, 24.0):
             xk = xk + [50.0, 0, 0]
-    # 1e-8 relative (the target); the absolute floor, 100x the solver's atol, only matters for the
+    # 1e-8 relative (the target); the absolute floor, 100x the solver's atol, only matters for the
     # near-empty depot (amounts < 1e-2 of a 50-unit dose) where atol, not rtol, governs the step size
     np.testing.assert_allclose(s.y[0], exact, rtol=1e-8, atol=1e-10)
 
