@@ -110,6 +110,9 @@ RouteOpt = Annotated[Optional[str], typer.Option(
 RegimenOpt = Annotated[Optional[Path], typer.Option(
     help="Event table (.csv or .toml) with columns time, amount, unit, route[, duration, salt, repeat, interval], "
          "times in h; instead of --dose.")]
+AllowDuplicatesOpt = Annotated[bool, typer.Option(
+    "--allow-duplicates", help="Let --regimen give two doses by one route at one time (they add up); without it "
+                               "such rows are an error (a copied row would double a dose).")]
 InfusionTimeOpt = Annotated[Optional[str], typer.Option(help="Infusion duration of an iv-infusion dose, e.g. "
                                                               "40min.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")]
@@ -142,11 +145,13 @@ class _EchoHandler(logging.Handler):
 
 
 def show_compiles() -> None:
-    """Print the engine's one-line announcement of a model's first (slow) compile on stderr; idempotent."""
-    log = logging.getLogger("pkpd.ode.codegen")
-    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
-        log.addHandler(_EchoHandler(logging.INFO))
-        log.setLevel(logging.INFO)
+    """Print the libraries' one-line announcements on stderr (a model's first, slow compile; a resumed cohort's
+    repairs); idempotent."""
+    for name in ("pkpd", "circuits"):
+        log = logging.getLogger(name)
+        if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+            log.addHandler(_EchoHandler(logging.INFO))
+            log.setLevel(logging.INFO)
 
 
 @app.callback()
@@ -282,6 +287,7 @@ def pk(
     dose: DoseOpt = None,
     route: RouteOpt = None,
     regimen: RegimenOpt = None,
+    allow_duplicates: AllowDuplicatesOpt = False,
     duration: Annotated[str, typer.Option(help="Simulated time with unit, e.g. 4h, 90min, 14d.")] = "4h",
     infusion_time: InfusionTimeOpt = None,
     pk_model: PkModelOpt = None,
@@ -328,7 +334,8 @@ def pk(
             check_output(out)
         if plot is not None:
             check_output(plot, "plot", formats=FIGURE_FORMATS)
-        reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt)
+        reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt,
+                            allow_duplicates=allow_duplicates)
         duration_h = parse_time(duration, "duration", allow_zero=False)
         weight_kg = parse_weight(weight) if weight is not None else None
         t_eval = None
@@ -448,6 +455,7 @@ def simulate(
     dose: DoseOpt = None,
     route: RouteOpt = None,
     regimen: RegimenOpt = None,
+    allow_duplicates: AllowDuplicatesOpt = False,
     infusion_time: InfusionTimeOpt = None,
     manipulation: ManipulationsOpt = None,
     subjects: Annotated[int, typer.Option(help="Number of mice: 1 = the typical mouse; more = a seeded virtual "
@@ -489,7 +497,7 @@ def simulate(
             reg = Regimen()
         else:
             reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
-                                infusion_time=infusion_time)
+                                infusion_time=infusion_time, allow_duplicates=allow_duplicates)
         step_h = parse_time(step, "step", allow_zero=False)
         span_h = build_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ())).duration_h
         check_grid_size(span_h, step_h, "step", subjects)
@@ -611,6 +619,7 @@ def cohort(
     route: RouteOpt = None,
     infusion_time: InfusionTimeOpt = None,
     regimen: RegimenOpt = None,
+    allow_duplicates: AllowDuplicatesOpt = False,
     duration: Annotated[Optional[str], typer.Option(help="Simulated time with unit, e.g. 24h, 7d (default 24h; "
                                                          "slh/wlh: the protocol's own length).")] = None,
     pk_model: PkModelOpt = None,
@@ -659,7 +668,7 @@ def cohort(
         if dose is None and regimen is None:
             raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
         reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
-                            infusion_time=infusion_time)
+                            infusion_time=infusion_time, allow_duplicates=allow_duplicates)
         duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
                       else proto.default_duration_h(reg))
         check_cohort_size(n, duration_h, min(chunk_size, n), out)

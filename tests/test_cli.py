@@ -61,14 +61,15 @@ def test_bench_passes_its_options_to_the_library(monkeypatch, tmp_path):
 
 
 def test_the_engines_announcements_reach_stderr(capsys):
-    # the library logs a first compile (pkpd.ode.codegen); the command line shows it as one plain stderr line
+    # the libraries log a first compile (pkpd.ode.codegen) or a resumed run's repairs (pkpd.cohort.store); the
+    # command line shows them as plain stderr lines, through one handler on each package's logger
     import logging
 
     res = runner.invoke(cli.app, ["equations", "--list"])
     assert res.exit_code == 0
-    handlers = [h for h in logging.getLogger("pkpd.ode.codegen").handlers if isinstance(h, cli._EchoHandler)]
+    handlers = [h for h in logging.getLogger("pkpd").handlers if isinstance(h, cli._EchoHandler)]
     assert len(handlers) == 1  # installed once however many commands run
     runner.invoke(cli.app, ["equations", "--list"])
-    assert len([h for h in logging.getLogger("pkpd.ode.codegen").handlers if isinstance(h, cli._EchoHandler)]) == 1
+    assert len([h for h in logging.getLogger("pkpd").handlers if isinstance(h, cli._EchoHandler)]) == 1
     handlers[0].handle(logging.makeLogRecord({"msg": "compiling x (stiff solver kernels)", "levelno": 20}))
     assert capsys.readouterr().err == "compiling x (stiff solver kernels)\n"

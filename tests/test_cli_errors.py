@@ -38,6 +38,7 @@ def no_compute(monkeypatch):
     """Every long computation fails the test if reached: a refused input must be refused before it."""
     import benchmarks.bench_engine
     import circuits.experiments
+    import circuits.figures
     import circuits.regimens
     import circuits.studies
     import pkpd.cohort
@@ -47,7 +48,7 @@ def no_compute(monkeypatch):
         raise AssertionError("the computation started before the input was refused")
 
     for mod, name in [(pkpd.pk, "simulate_pk"), (circuits.experiments, "simulate_protocol"),
-                      (circuits.experiments, "write_wu2021"), (pkpd.cohort, "run_cohort"),
+                      (circuits.figures, "write_wu2021"), (pkpd.cohort, "run_cohort"),
                       (circuits.studies, "dose_response"), (circuits.regimens, "compare_regimens"),
                       (benchmarks.bench_engine, "run_benchmark")]:
         monkeypatch.setattr(mod, name, reached)

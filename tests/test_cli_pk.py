@@ -188,3 +188,16 @@ def test_human_antidepressant_infusion_end_to_end(tmp_path):
     expected = (35 / 237.73 * 1e3) / (40 / 60) / 79 * (1 - np.exp(-k * 40 / 60))
     assert s["plasma_ketamine"]["tmax_h"] == pytest.approx(40 / 60, abs=1 / 60)
     assert s["plasma_ketamine"]["cmax_uM"] == pytest.approx(expected, rel=0.01)
+
+
+def test_duplicate_regimen_rows_are_refused_unless_allowed(tmp_path):
+    reg = tmp_path / "twice.csv"
+    reg.write_text("time,amount,unit,route\n0h,5,mg/kg,ip\n0h,5,mg/kg,ip\n")
+    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--summary"])
+    assert res.exit_code == 2 and "twice.csv rows 1 and 2: two ip doses at 0 h" in res.stderr
+    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--allow-duplicates", "--summary"])
+    assert res.exit_code == 0, res.output
+    one = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--summary"])
+    # two 5-mg/kg doses at once are one 10-mg/kg dose (linear PK)
+    assert json.loads(res.stdout)["plasma_ketamine"]["auc_0_t_uM_h"] == pytest.approx(
+        json.loads(one.stdout)["plasma_ketamine"]["auc_0_t_uM_h"], rel=1e-12)
