@@ -388,7 +388,7 @@ def experiment(
     """
     import json
 
-    from circuits.experiments import write_wu2021
+    from circuits.replication import write_wu2021
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
@@ -456,7 +456,7 @@ def cohort(
     protocol: Annotated[str, typer.Option(help="What to simulate: pk (or none): PK and NMDA occupancy only; slh "
                                                "or wlh: strong / weak learned helplessness through the circuit "
                                                "model, the dose given at the protocol's drug time (sLH 96 h, wLH "
-                                               "116 h), readouts at every test.")] = "pk",
+                                               "92 h), readouts at every test.")] = "pk",
     manipulation: Annotated[Optional[str], typer.Option(help="slh/wlh only: one manipulation for the whole cohort "
                                                              "(da_silencing, cno_only, mpfc_silencing, "
                                                              "vta_infusion, mpfc_infusion, drd1_activation, "
