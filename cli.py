@@ -539,8 +539,8 @@ def experiment(
     """
     import json
 
-    from circuits.figures import write_wu2021
     from circuits.protocols import build_protocol
+    from circuits.replication import write_wu2021
     from pkpd.io import check_output
 
     if name not in EXPERIMENTS:
@@ -626,7 +626,7 @@ def cohort(
     protocol: Annotated[str, typer.Option(
         help=f"What to simulate: pk (or none): PK and NMDA occupancy only; {' or '.join(PROTOCOLS)}: strong / weak "
              "learned helplessness through the circuit model, the dose given at the protocol's drug time (sLH 96 h, "
-             "wLH 116 h), readouts at every test.", autocompletion=_names(COHORT_PROTOCOL_NAMES))] = "pk",
+             "wLH 92 h), readouts at every test.", autocompletion=_names(COHORT_PROTOCOL_NAMES))] = "pk",
     manipulation: ManipulationOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty; or the run to continue with "
                                                      "--resume).")] = None,

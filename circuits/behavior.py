@@ -2,18 +2,24 @@
 
 * ΔF/F of the DA population (the paper's windows: baseline = mean of the 5 s before shock onset, peak = max within
   8 s of onset; Wu et al. 2021 eLife Methods).
-* Failure probability of a 10-s escape trial from the post-shock DA response ``R̂`` relative to the *typical* naive
-  mouse's (:func:`response_index`; ``peak_ref_Hz``): ``logit P_fail = b₀ − b₁ (R̂ − 1)``. Behaviour reads the
-  size of the DA signal itself, so a mouse whose mPFC→VTA drive is weaker than typical escapes less often at
-  baseline and falls further under stress; photometry, which normalises each animal to itself, reports the same
-  response relative to that subject before induction (``r_rel`` of :mod:`circuits.experiments`). This is what lets
-  the baseline DA signature predict the later outcome (Wu 2021; see :func:`circuits.experiments.wu2021`). With a
-  constant escape hazard λ, ``P_fail = e^(−λT)`` and the mean latency (failures scored T) is ``(1 − P_fail)/λ`` —
-  which reproduces the tight failure–latency correlation (R = 0.93, Wu 2021). Under the same hazard, an escaping
-  trial ends at the mean latency of escapes ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)``
-  (:func:`escape_latency_s`), the shock duration of the model's escape readout trials.
-* The paper's individual signature (Wu 2021: "the baseline distance between escape and failure mean traces"
-  predicts helplessness, R² 0.63, and the ketamine response, R² 0.72): :func:`escape_failure_distance`.
+* **Escape** (:func:`failure_probability`). Silencing VTA DA neurons leaves escape unchanged in naive and in
+  helpless mice (Wu 2021 Fig 3f: CNO alone in hM4Di⁺ mice), so the failure probability is *not* a function of the
+  DA response. It is set by the mouse's learned controllability state, carried by the slow efficacy of its mPFC
+  output, ``E = w · j_PD/j_PD,ref`` (``w = ρA``, spines × potentiation, :mod:`circuits.plasticity`: falls with
+  uncontrollable shock, rises with the DA/D1-gated plasticity that ketamine starts; ``j_PD/j_PD,ref`` the mouse's
+  own strength of that output relative to the typical mouse's). The same ``E`` scales the mPFC→VTA drive that makes
+  the post-shock DA rise, so the DA response and escape share their upstream cause and correlate without one
+  driving the other (the mPFC's role in detecting control over stressors: Amat et al. 2005 Nat Neurosci 8:365;
+  Maier & Seligman 2016 Psychol Rev 123:349). DA is needed for *recovery* (its D1 gate drives the potentiation A),
+  not for the act of escaping.
+* Escape latency is a Weibull time-to-event with cumulative hazard ``Λ(t) = Λ₁₀ (t/10 s)^k e^{b₁(E − 1)}``, so
+  ``P_fail(T) = exp(−Λ(T))`` for a trial whose shock lasts T (10 s sLH, 3 s wLH) — a complementary log–log link.
+  Λ₁₀ and k follow in closed form from the two baseline rates (sLH 2.19 % over 10-s trials, wLH 11.88 % over 3-s
+  trials; Wu 2021 FS6-3); k < 1 is a falling hazard (a mouse that has not escaped early is less likely to). The
+  mean latency (failures scored T) is ``∫₀ᵀ e^{−Λ(t)} dt``, which reproduces the tight failure–latency correlation
+  (R = 0.93, Wu 2021 Fig 1b).
+* The paper's individual signature (Wu 2021 Fig 2g–i: the baseline distance between the escape and failure mean
+  traces in wLH): :func:`escape_failure_distance`.
 """
 
 from __future__ import annotations
@@ -24,61 +30,84 @@ import numpy as np
 
 from pkpd.parameters import check_bounds, param
 
-__all__ = ["BehaviorParams", "response_index", "failure_probability", "mean_latency_s", "escape_latency_s",
-           "photometry", "trial_windows", "dff", "escape_failure_distance"]
+__all__ = ["BehaviorParams", "escape_efficacy", "failure_probability", "mean_latency_s", "escape_latency_s",
+           "photometry", "trial_windows", "dff", "escape_failure_distance", "baseline_link"]
+
+_SLH_BASE, _WLH_BASE = 0.0219, 0.1188  # Wu 2021 FS6-3a,b: sLH (10-s trials) and wLH days 1-2 (3-s trials)
+
+
+def baseline_link(p_slh: float = _SLH_BASE, p_wlh: float = _WLH_BASE, t_slh: float = 10.0,
+                  t_wlh: float = 3.0) -> tuple[float, float]:
+    """``(Λ₁₀, k)`` of the Weibull escape hazard from two baseline failure rates over trials of two lengths (s):
+    ``−ln p = Λ₁₀ (T/10)^k`` for both (closed form; the calibration of :class:`BehaviorParams`)."""
+    a, b = -np.log(p_slh), -np.log(p_wlh)
+    k = np.log(b / a) / np.log(t_wlh / t_slh)
+    return float(a * (10.0 / t_slh) ** k), float(k)
 
 
 @dataclass(frozen=True)
 class BehaviorParams:
-    """The behavioural link."""
+    """The behavioural link (escape hazard as a function of the mPFC efficacy E)."""
 
-    b0: float = param(-3.794, "1", "calibrated: logit of the sLH baseline failure rate 2.2 % (Wu 2021, n = 105) "
-                      "at R = 1", bounds=(-20, 20), kind="calibrated")
-    b1: float = param(10.545, "1", "calibrated (with the slow-plasticity parameters, circuits.calibration): sLH "
-                      "74 % after induction (Wu 2021, n = 107) with the DA response about halved",
+    cumhaz_10s: float = param(3.8213, "1", "calibrated (closed form, baseline_link): cumulative escape hazard "
+                              "over a 10-s trial of the typical naive mouse, -ln of the sLH baseline 2.19 % (Wu "
+                              "2021 FS6-3a, n = 105)", bounds=(1e-3, 100), kind="calibrated")
+    hazard_shape: float = param(0.4853, "1", "calibrated (closed form, baseline_link): Weibull shape of the escape "
+                                "time, from the sLH (10-s trials) and wLH days 1-2 (3-s trials, 11.88 %, Wu 2021 "
+                                "FS6-3b, n = 34) baselines", bounds=(0.05, 5), kind="calibrated")
+    b1: float = param(3.9876, "1", "calibrated (circuits.calibration): log-hazard change per unit change of the "
+                      "mPFC efficacy E, to sLH 74 % and wLH days 3-4 48.9 % after induction (Wu 2021 FS6-3)",
                       bounds=(0, 100), kind="calibrated")
-    trial_s: float = param(10.0, "s", "Wu 2021 Methods: escapable shock up to 10 s", bounds=(0.1, 100),
-                           kind="published")
-    peak_ref_Hz: float = param(2.2589, "Hz", "derived: the typical naive mouse's post-shock DA-population peak "
-                               "(rise of the indicator above its pre-shock baseline within 8 s of a 3-s shock), so "
-                               "R̂ = 1 for it (tests/circuits/test_individual.py recomputes it)", bounds=(1e-6, 1e3),
-                               kind="calibrated")
+    trial_s: float = param(10.0, "s", "Wu 2021 Methods: sLH escapable shock up to 10 s (the reference trial)",
+                           bounds=(0.1, 100), kind="published")
+    j_pd_ref_pA_per_Hz: float = param(355.0, "pA/Hz", "derived: the typical mouse's mPFC->DA drive (VtaParams."
+                                      "j_pd_pA_per_Hz), the reference of a mouse's own mPFC output strength",
+                                      bounds=(1e-6, 1e5), kind="calibrated")
 
     def __post_init__(self):
         check_bounds(self)
 
 
-def response_index(peak_Hz, params: BehaviorParams = BehaviorParams()):
-    """``R̂``, the behavioural link's input: post-shock DA-population peak(s) ``peak_Hz`` (Hz, array-like; the
-    ``peak`` of :func:`photometry`) relative to the typical naive mouse's, ``params.peak_ref_Hz``."""
-    return np.asarray(peak_Hz, float) / params.peak_ref_Hz
+def escape_efficacy(w, j_pd_pA_per_Hz, params: BehaviorParams = BehaviorParams()):
+    """``E = w · j_PD/j_PD,ref``: the slow mPFC efficacy ``w = ρA`` (array-like) scaled by the mouse's own mPFC
+    output strength (dimensionless; 1 for the typical naive mouse)."""
+    return np.asarray(w, float) * (np.asarray(j_pd_pA_per_Hz, float) / params.j_pd_ref_pA_per_Hz)
 
 
-def failure_probability(r_rel, params: BehaviorParams = BehaviorParams()):
-    """P(failure) of one escape trial from the DA response ``r_rel`` = R̂ (array-like; :func:`response_index`)."""
-    z = params.b0 - params.b1 * (np.asarray(r_rel, float) - 1.0)
-    return 1.0 / (1.0 + np.exp(-z))
+def _cumhaz(e, t_s, params: BehaviorParams):
+    z = np.clip(params.b1 * (np.asarray(e, float) - 1.0), -700.0, 700.0)
+    return params.cumhaz_10s * (np.asarray(t_s, float) / 10.0) ** params.hazard_shape * np.exp(z)
 
 
-def mean_latency_s(p_fail, params: BehaviorParams = BehaviorParams()):
-    """Mean escape latency (s; failures scored T) under a constant hazard ``λ = −ln P_fail / T``."""
-    p = np.clip(np.asarray(p_fail, float), 1e-12, 1 - 1e-12)
-    lam = -np.log(p) / params.trial_s
-    return (1.0 - p) / lam
+def failure_probability(e, params: BehaviorParams = BehaviorParams(), trial_s: float | None = None):
+    """P(no escape) of one trial whose shock lasts ``trial_s`` (s; default ``params.trial_s``) at efficacy ``e``
+    (array-like; :func:`escape_efficacy`): ``exp(−Λ(T))``."""
+    return np.exp(-_cumhaz(e, params.trial_s if trial_s is None else trial_s, params))
 
 
-def escape_latency_s(p_fail, params: BehaviorParams = BehaviorParams()):
-    """Mean latency (s) of the *escaping* trials under the constant hazard ``λ = −ln P_fail / T`` of
-    :func:`mean_latency_s`: the exponential latency truncated at the trial's cap T,
+def _survival_integral(c, k, t):
+    """``∫₀ᵗ exp(−c s^k) ds`` (closed form with the regularised lower incomplete gamma function)."""
+    from scipy.special import gamma, gammainc
 
-        E[L | L < T] = ∫₀ᵀ t λe^(−λt) dt / (1 − e^(−λT)) = 1/λ − T·P_fail / (1 − P_fail),
+    c = np.maximum(np.asarray(c, float), 1e-300)
+    return gamma(1.0 / k) * gammainc(1.0 / k, c * t ** k) / (k * c ** (1.0 / k))
 
-    which tends to T/2 as P_fail → 1 (λ → 0) and to 1/λ as P_fail → 0. ``p_fail`` is array-like (clipped to
-    [1e-12, 1 − 1e-9]).
-    """
-    p = np.clip(np.asarray(p_fail, float), 1e-12, 1 - 1e-9)
-    lam = -np.log(p) / params.trial_s
-    return 1.0 / lam - params.trial_s * p / (1.0 - p)
+
+def mean_latency_s(e, params: BehaviorParams = BehaviorParams(), trial_s: float | None = None):
+    """Mean latency (s) over trials, failures scored T = ``trial_s``: ``∫₀ᵀ exp(−Λ(t)) dt``."""
+    t = params.trial_s if trial_s is None else trial_s
+    c = _cumhaz(e, 1.0, params)  # Λ(t) = c t^k, t in s
+    return _survival_integral(c, params.hazard_shape, t)
+
+
+def escape_latency_s(e, params: BehaviorParams = BehaviorParams(), trial_s: float | None = None):
+    """Mean latency (s) of the *escaping* trials, ``E[L | L < T] = (∫₀ᵀ S dt − T·S(T))/(1 − S(T))`` with
+    ``S = exp(−Λ)``; tends to T/2 as escapes become rare (array-like ``e``)."""
+    t = params.trial_s if trial_s is None else trial_s
+    c = _cumhaz(e, 1.0, params)
+    s_t = np.exp(-c * t ** params.hazard_shape)
+    num = _survival_integral(c, params.hazard_shape, t) - t * s_t
+    return np.where(s_t < 1 - 1e-9, num / np.maximum(1.0 - s_t, 1e-300), t / 2.0)
 
 
 def trial_windows(t_s, onset_s: float, *, baseline_s: float = 5.0, peak_s: float = 8.0):

@@ -10,11 +10,12 @@
   with the same seed;
 * each subject's PK parameters (body weight, sex, PK η) through :func:`pkpd.cohort.pk_parameters`, and its
   mg/kg doses scaled by its own weight;
-* the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 116 h); an
+* the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 92 h); an
   empty regimen is the saline group (``allows_saline``).
 
 Readouts (one row per subject): ``da_response_rel_<test>``, ``failure_prob_<test>``, ``latency_s_<test>`` at
-every test (sLH: baseline, lh, 4h, 24h, 72h; wLH: test1…test6); peak NMDA occupancy at mPFC (interneuron,
+every readout (sLH: baseline, ind_start, ind_end (photometry recordings at the start and end of induction), lh,
+4h; wLH: test1, test2, ind_start, ind_end, test3…test6); peak NMDA occupancy at mPFC (interneuron,
 pyramidal); peak mPFC response (max r_E within 4 h after the first dose / r_E just before it) and its mean over
 the first hour (time-averaged r_E / r_E just before the dose); Cmax, Tmax and
 AUC of plasma and free brain ketamine (``circuit_exposure``, the PK ``exposure`` column names); the solver status

@@ -1,7 +1,6 @@
-"""In-silico experiments: virtual cohorts through protocols, and the replication of Wu et al. 2021 eLife 10:e64041
-(experiments 1–6; 7–8 add the controls of Li et al. 2010, Moda-Sava et al. 2019 and Moghaddam et al. 1997). Every
-number returned is computed by integrating the composed model; nothing is hard-coded except the paper's own
-values, which are kept apart in :data:`PAPER` for side-by-side figures.
+"""In-silico experiments: virtual cohorts through protocols (:func:`run_groups`), the escape/failure trials and the
+individual signature, and single-protocol simulations. The Wu et al. 2021 replication itself is
+:mod:`circuits.replication`. Every number returned is computed by integrating the composed model.
 """
 
 from __future__ import annotations
@@ -12,36 +11,22 @@ import numpy as np
 
 from pkpd.dosing import Regimen
 
-from .behavior import (dff, escape_failure_distance, escape_latency_s, failure_probability, mean_latency_s,
-                       photometry, response_index)
+from .behavior import (escape_efficacy, escape_failure_distance, escape_latency_s, failure_probability,
+                       mean_latency_s, photometry)
 from .model import (RTOL, CircuitParams, circuit_system, initial_states, parameter_values, parameter_vector,
                     run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
-__all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups", "wu2021",
-           "PAPER", "DOSE_GRID",
-           "naive_reference", "baseline_signature", "simulate_protocol"]
+__all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups",
+           "naive_reference", "baseline_signature", "escape_failure_trials", "simulate_protocol"]
 
-#: Per-subject lognormal variation (SD of log) of a few circuit parameters, independent. ``j_pd_pA_per_Hz`` (the
-#: mPFC→DA burst drive, which sets each mouse's naive post-shock DA response and so its baseline failure rate):
-#: 0.08, calibrated to the spread of sLH baseline failures (Wu 2021: SD 3.8 % over mice, n = 105, 30 trials each;
-#: the model's per-mouse failure probabilities plus 30-trial binomial noise give 4.3 % at n = 300); ``g_h`` (stress
-#: sensitivity of spine loss, the resilience phenotype) and ``k_a_per_h`` (ketamine-driven potentiation): 0.2,
-#: assumed. With these, a cohort's sLH failure-rate SD after induction is 19 % (paper: 22 %, n = 107) — a check,
-#: not a target.
+#: Per-subject lognormal variation (SD of log) of a few circuit parameters, independent. ``j_pd_pA_per_Hz``: the
+#: strength of the mouse's mPFC output, which sets both its naive post-shock DA rise (the mPFC->DA burst drive) and
+#: its escape efficacy (:func:`circuits.behavior.escape_efficacy`): the shared cause of the DA signature and
+#: behaviour. 0.08 was calibrated to the spread of sLH baseline failures (Wu 2021 FS6-3a: SD 3.8 %, n = 105) under
+#: an earlier behaviour link that read the DA response; not refitted. ``g_h`` (stress sensitivity of spine loss, the
+#: resilience phenotype) and ``k_a_per_h`` (ketamine-driven potentiation): 0.2, assumed.
 COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.08, "k_a_per_h": 0.2}
-
-#: mg/kg i.p. (HCl salt), the dose–response grid of experiment 7.
-DOSE_GRID = (1.0, 3.0, 10.0, 30.0, 50.0, 100.0, 200.0)
-
-#: The paper's values (Wu et al. 2021 eLife 10:e64041), for figures only. None = reported only qualitatively.
-PAPER = {
-    "slh.failure_rate": {"baseline": 0.022, "lh": 0.74, "ket_4h": None, "ket_24h": None, "ket_72h": None,
-                         "saline_4h": 0.74},
-    "wlh.failure_rate": {"baseline": 0.119, "lh": 0.489, "ket_4h": 0.36 / 0.60 * 0.489, "ket_24h": None},
-    "individual.r2": {"helplessness": 0.63, "ketamine_response": 0.72},
-}
-
 
 def virtual_cohort(n: int, seed: int = 0, base: CircuitParams = CircuitParams(),
                    variation: dict | None = None) -> list[CircuitParams]:
@@ -74,12 +59,15 @@ class GroupResult:
     labels : tuple of str
         Test labels (:attr:`Protocol.tests`).
     r_rel : ndarray (S, n_tests)
-        Post-shock DA peak relative to the same subject before induction (naive state).
+        Post-shock DA peak of a 3-s shock relative to the same subject before induction (naive state).
     failure : ndarray (S, n_tests)
-        Failure probability of an escape trial.
+        Failure probability of an escape trial of the protocol (10 s sLH, 3 s wLH) at the mouse's mPFC efficacy
+        (:func:`circuits.behavior.failure_probability`; not a function of the DA response).
     latency_s : ndarray (S, n_tests)
     dip_rel : ndarray (S, n_tests)
         Dip during the shock relative to naive.
+    efficacy : ndarray (S, n_tests)
+        The behavioural link's input E (:func:`circuits.behavior.escape_efficacy`).
     t_h, long : ndarray
         Long-horizon output times and the observables/states kept (dict of (S, T) arrays).
     traces : ndarray (S, n_tests, n_trial_times) or None
@@ -98,6 +86,7 @@ class GroupResult:
     trial_t_s: np.ndarray
     status: np.ndarray | None = None  # (S,) 0 solved, else the engine's status (``on_failure="mask"``)
     reasons: tuple = ()
+    efficacy: np.ndarray | None = None
 
     def mean_failure(self, label: str) -> float:
         return float(np.mean(self.failure[:, self.labels.index(label)]))
@@ -122,56 +111,60 @@ def naive_reference(cohort: list[CircuitParams], p=None):
     return photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s), tr, y0, p
 
 
-def baseline_signature(cohort: list[CircuitParams], p=None, *, total_s: float = 25.0) -> dict:
-    """The paper's individual signature from each subject's naive state (no drug, no stress; Wu 2021: "the baseline
-    distance between escape and failure mean traces").
-
-    Two resolved trials per subject from its drug-free fixed point (one batched solve, one shock duration per row),
-    after the naive readout trial that sets the escape latency:
-
-    * **failure**: the shock lasts the test trial's full 10 s (:attr:`ProtocolParams.test_trial_s`; a failure
-      is never escaped);
-    * **escape**: the shock ends at the subject's mean escape latency given escape at baseline,
-      ``E[L | L < T] = 1/λ − T·P_fail/(1 − P_fail)`` with ``λ = −ln P_fail / T`` (:func:`escape_latency_s`, the
-      behaviour model's constant hazard) and ``P_fail`` the subject's own naive failure probability (from its
-      naive readout trial, :func:`naive_reference`; 2.2 % and 2.4 s for the typical mouse, R̂ = 1). One trial at
-      the mean latency stands for the mean escape trace (the model is deterministic; averaging trials over the
-      latency distribution would smear the offset).
-
-    The signature is :func:`~circuits.behavior.escape_failure_distance` of the two traces (RMS difference of
-    ΔF/F over onset to onset + 8 s). ``p``: engine parameter vectors (default: typical PK, each subject's circuit).
+def escape_failure_trials(y, p, efficacy, behaviors, *, trial_s: float = 3.0, total_s: float = 15.0) -> dict:
+    """A mouse's escape and failure trials from states ``y`` (S, N) with parameters ``p`` (S, P), as the paper
+    records them in wLH (Wu 2021 Fig 2c,d): a **failure** trial is a shock of the test's full length ``trial_s``
+    (3 s in wLH; shock length is constant on failure trials); an **escape** trial's shock ends at the mouse's mean
+    escape latency given escape, ``E[L | L < T]`` (:func:`~circuits.behavior.escape_latency_s` at its efficacy
+    ``efficacy`` (S,), the behaviour model's Weibull hazard). One trial at the mean latency stands for the mean
+    escape trace (the model is deterministic; averaging over the latency distribution would smear the offset).
+    One batched solve (one shock duration per row).
 
     Returns
     -------
     dict
-        ``signature`` (S,) ΔF/F fraction; ``escape_minus_failure`` (S,): a diagnostic, the *signed* mean
-        difference escape − failure of ΔF/F over the same window (equal to the L1 distance / window wherever the
-        escape trace lies above the failure trace, as in the paper's traces; unlike the RMS distance it keeps
-        its sign when a failure trace rises above the escape trace during a long shock);
-        ``escape_latency_s`` (S,); ``naive_failure`` (S,) the naive failure probability it came from;
-        ``t_s`` (n_times,); ``onset_s``;
-        ``escape``, ``failure`` (S, n_times) indicator traces; ``status`` (S,) 0 where all three trials solved.
+        ``escape``, ``failure`` (S, n_times) indicator traces; ``t_s``, ``onset_s``; ``escape_latency_s`` (S,);
+        ``distance`` (S,) :func:`~circuits.behavior.escape_failure_distance`; ``escape_dff_peak``,
+        ``failure_dff_dip``, ``failure_dff_peak`` (S,) ΔF/F metrics (:func:`~circuits.behavior.photometry`);
+        ``status`` (S,) 0 where both trials solved.
     """
-    from .protocols import ProtocolParams
-
-    fail_s = ProtocolParams().test_trial_s
-    S = len(cohort)
-    naive, naive_tr, y0, p = naive_reference(cohort, p)
-    p_naive = [failure_probability(response_index(naive["peak"][k], c.behavior), c.behavior)
-               for k, c in enumerate(cohort)]
-    lat = np.array([float(escape_latency_s(pk, c.behavior)) for pk, c in zip(p_naive, cohort)])
-    lat = np.where((naive_tr.status == 0) & np.isfinite(lat), lat, fail_s)  # a failed naive trial: status below
-    tr = run_trials(np.concatenate([y0, y0]), np.concatenate([p, p]),
-                    shock_s=np.concatenate([lat, np.full(S, fail_s)]), total_s=max(total_s, 5.0 + fail_s + 1.0))
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    S = y.shape[0]
+    lat = np.array([float(escape_latency_s(e, b, trial_s=trial_s)) for e, b in zip(efficacy, behaviors)])
+    lat = np.where(np.isfinite(lat) & (lat > 0), np.minimum(lat, trial_s), trial_s)
+    tr = run_trials(np.concatenate([y, y]), np.concatenate([p, p]),
+                    shock_s=np.concatenate([lat, np.full(S, trial_s)]), total_s=max(total_s, 5.0 + trial_s + 9.0))
     esc, fail = tr.gcamp[:S], tr.gcamp[S:]
-    status = np.maximum(np.maximum(tr.status[:S], tr.status[S:]), naive_tr.status)
-    sig = np.where(status == 0, escape_failure_distance(esc, fail, tr.t_s, tr.onset_s), np.nan)
-    win = (tr.t_s >= tr.onset_s) & (tr.t_s <= tr.onset_s + 8.0 + 1e-9)
-    signed = (dff(esc, tr.t_s, tr.onset_s) - dff(fail, tr.t_s, tr.onset_s))[:, win]
-    signed = np.where(status == 0, np.cumsum(signed, axis=-1)[:, -1] / np.count_nonzero(win), np.nan)
-    return {"signature": sig, "escape_minus_failure": signed, "escape_latency_s": lat,
-            "naive_failure": np.array(p_naive, float), "failure_shock_s": fail_s,
-            "t_s": tr.t_s, "onset_s": tr.onset_s, "escape": esc, "failure": fail, "status": status}
+    status = np.maximum(tr.status[:S], tr.status[S:])
+    me = photometry(esc, tr.t_s, tr.onset_s, trial_s)  # its peak: the max within 8 s of onset
+    mf = photometry(fail, tr.t_s, tr.onset_s, trial_s)
+    dist = np.where(status == 0, escape_failure_distance(esc, fail, tr.t_s, tr.onset_s), np.nan)
+    return {"escape": esc, "failure": fail, "t_s": tr.t_s, "onset_s": tr.onset_s, "escape_latency_s": lat,
+            "distance": dist, "escape_dff_peak": me["dff_peak"], "failure_dff_dip": mf["dff_dip"],
+            "failure_dff_peak": mf["dff_peak"], "status": status, "failure_shock_s": trial_s}
+
+
+def baseline_signature(cohort: list[CircuitParams], p=None, *, trial_s: float = 3.0) -> dict:
+    """The paper's individual signature from each subject's naive state (no drug, no stress; Wu 2021 Fig 2h,i:
+    "the baseline distance between escape and failure mean traces", wLH): :func:`escape_failure_trials` from the
+    drug-free fixed point with the wLH test's 3-s shocks, at the naive efficacy ``E = j_PD/j_PD,ref`` (w = 1).
+    ``p``: engine parameter vectors (default: typical PK, each subject's circuit).
+
+    Returns
+    -------
+    dict
+        :func:`escape_failure_trials`' keys plus ``signature`` (= ``distance``, ΔF/F RMS) and ``naive_failure``
+        (S,) the naive failure probability of a ``trial_s`` trial.
+    """
+    y0 = initial_states(cohort)
+    if p is None:
+        p = np.array([parameter_vector(parameter_values(c)) for c in cohort])
+    e = np.array([float(escape_efficacy(1.0, c.vta.j_pd_pA_per_Hz, c.behavior)) for c in cohort])
+    out = escape_failure_trials(y0, p, e, [c.behavior for c in cohort], trial_s=trial_s)
+    out["signature"] = out["distance"]
+    out["naive_failure"] = np.array([float(failure_probability(x, c.behavior, trial_s=trial_s))
+                                     for x, c in zip(e, cohort)])
+    return out
 
 
 def _read(t: float) -> float:
@@ -193,22 +186,21 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
                on_failure: str = "raise", rtol: float = RTOL) -> list[GroupResult]:
     """Run every protocol on every subject of ``cohort`` and read out behaviour at each test.
 
-    All runs are integrated together (one batched solve per segment), test to test: just before a test starts,
-    a resolved single-shock trial from each run's state gives the DA response relative to the same subject's
-    naive response (``r_rel``, what photometry reports) and the failure probability (from the response relative
-    to the typical naive mouse's, :func:`circuits.behavior.response_index`); the test session's stress drive is
-    then set from it (failed trials are uncontrollable shocks) and integration continues to the next readout.
+    All runs are integrated together (one batched solve per segment), readout to readout: just before a test or a
+    photometry recording, a resolved single-shock trial (3 s) from each run's state gives the DA response relative
+    to the same subject's naive response (``r_rel``, what photometry reports), and the mouse's mPFC efficacy there
+    gives the failure probability of the protocol's escape trial (:func:`circuits.behavior.failure_probability`).
+    Test sessions add no stress (escapable shocks are controllable; :mod:`circuits.protocols`).
 
     ``pk_values`` (one mapping per subject: engine parameter name -> value, e.g. a sampled subject's PK) override
     the typical mouse's values; ``weights_kg`` (one per subject) scale each subject's mg/kg doses.
     ``rtol`` is the relative tolerance of the long-horizon solves (the readout trials keep
-    :data:`circuits.model.TRIAL_METHOD` at :data:`~circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default) raises if any solve fails; ``"mask"``
+    :data:`circuits.model.TRIAL_METHOD` at :data:`~circuits.model.TRIAL_RTOL`). ``on_failure="raise"`` (default)
+    raises if any solve fails; ``"mask"``
     drops a failed run from later segments and reports it in :attr:`GroupResult.status` / ``reasons`` (its
     readouts NaN); since the engine solves each run independently of its batch, the other runs' results are
     unchanged.
     """
-    from pkpd.ode import Schedule
-
     from .protocols import clip_schedule
 
     if not cohort:
@@ -262,10 +254,11 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         for i, (_, kk) in enumerate(runs):
             if kk == k:
                 status[i], reasons[i] = int(ref_tr.status[k]), msg
-    test_events = [Schedule() for _ in range(R)]
     r_rel = [np.zeros((S, len(pr.tests))) for pr in protocols]
     dip = [np.zeros((S, len(pr.tests))) for pr in protocols]
     pf = [np.zeros((S, len(pr.tests))) for pr in protocols]
+    eff = [np.zeros((S, len(pr.tests))) for pr in protocols]
+    i_rho, i_a = system.state_index("rho"), system.state_index("A")
     traces = [np.zeros((S, len(pr.tests), 0)) for pr in protocols]
     trial_t = None
     a = 0.0
@@ -274,7 +267,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         if b > a and alive.size:
             sel = (T >= a) & (T <= b)
             te = T[sel]
-            scheds = [clip_schedule(base_sched[i] + test_events[i], a, b, last=(b == t_end)) for i in alive]
+            scheds = [clip_schedule(base_sched[i], a, b, last=(b == t_end)) for i in alive]
             sol = run_long(y[alive], P[alive], te, scheds, rtol=rtol, observables=False)
             if (sol.status != 0).any():
                 bad = np.flatnonzero(sol.status != 0)
@@ -329,16 +322,13 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
                 r_rel[g][k, j] = met["peak"][n] / base_peak[k]
                 dip[g][k, j] = met["dip"][n] / base_dip[k]
                 link = cohort[k].behavior
-                pf[g][k, j] = float(failure_probability(response_index(met["peak"][n], link), link))
+                e = float(escape_efficacy(y[i, i_rho] * y[i, i_a], cohort[k].vta.j_pd_pA_per_Hz, link))
+                eff[g][k, j] = e
+                pf[g][k, j] = float(failure_probability(e, link, trial_s=pr.trial_s))
                 if keep_traces:
                     if traces[g].shape[2] == 0:
                         traces[g] = np.zeros((S, len(pr.tests), tr.t_s.size))
                     traces[g][k, j] = gcamp[n]
-                t_test = pr.tests[j][1]
-                level = pr.test_level_per_failure * pf[g][k, j]
-                if level > 0 and t_test + pr.test_h <= t_end:
-                    test_events[i] = test_events[i].reset(t_test, "stress", level).reset(t_test + pr.test_h,
-                                                                                           "stress", 0.0)
         a = b
         if progress:
             progress((ib + 1) / len(bounds))
@@ -346,7 +336,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     for g, pr in enumerate(protocols):
         rows = slice(g * S, (g + 1) * S)
         failed = status[rows] != 0
-        for arr in (r_rel[g], dip[g], pf[g]):
+        for arr in (r_rel[g], dip[g], pf[g], eff[g]):
             arr[failed] = np.nan
         kg = kept[:, rows]
         if failed.any():  # a failed run's partial trajectory is not a result: its observables are those of NaN states
@@ -360,10 +350,11 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
             yy[failed] = np.nan
             long["_y"] = yy
             long["_p"] = P[rows]
-        results.append(GroupResult(pr, tuple(lbl for lbl, _ in pr.tests), r_rel[g], pf[g], mean_latency_s(pf[g]),
+        lat = np.array([mean_latency_s(eff[g][k], c.behavior, trial_s=pr.trial_s) for k, c in enumerate(cohort)])
+        results.append(GroupResult(pr, tuple(lbl for lbl, _ in pr.tests), r_rel[g], pf[g], lat.reshape(S, -1),
                                    dip[g], T, long, traces[g] if keep_traces else None,
                                    trial_t if trial_t is not None else np.zeros(0), status[rows].copy(),
-                                   tuple(reasons[rows])))
+                                   tuple(reasons[rows]), eff[g]))
     return results
 
 
@@ -376,110 +367,6 @@ def observe_all(y, p, t=None) -> dict[str, np.ndarray]:
     y = np.asarray(y, float)
     t = np.zeros(y.shape[1]) if t is None else t
     return compile_system(circuit_system(), "rosenbrock").observe(t, y, p)
-
-
-def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
-    return Regimen.single(f"{dose_mg_per_kg:g}mg/kg", "ip")
-
-
-def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
-    """Experiments 1–8 (see the module docstring) on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
-    the keys the replication reports; ``details`` holds group results for figures.
-
-    Individual differences (experiment 8): each mouse's baseline signature is the paper's, the distance between
-    its naive escape and failure ΔF/F traces (:func:`baseline_signature`); ``summary["individual"]`` holds its
-    R² (squared Pearson correlation over the cohort) against the ketamine response (sLH failure rate after
-    induction − 4 h after ketamine), against the failure rate 4 h after ketamine (the other reading of the
-    paper's "ketamine response"; our sources do not say which measure its R² 0.72 used) and against
-    helplessness (the failure rate after induction); ``details`` repeats them with the signed correlations
-    ``r_…`` and the trials (``signature_trials``)."""
-    cohort = virtual_cohort(n, seed)
-    ket = _ket(10.0)
-    groups = {
-        "slh_ket": build_protocol("slh", regimen=ket),
-        "slh_saline": build_protocol("slh", post_drug_tests_h=(4,)),
-        "da_silenced_ket": build_protocol("slh", regimen=ket, manipulations="da_silencing", post_drug_tests_h=(4, 24)),
-        "cno_only": build_protocol("slh", manipulations="cno_only", post_drug_tests_h=(4,)),
-        "mpfc_silenced_ket": build_protocol("slh", regimen=ket, manipulations="mpfc_silencing",
-                                            post_drug_tests_h=(4,)),
-        "vta_infusion_ket": build_protocol("slh", regimen=ket, manipulations="vta_infusion", post_drug_tests_h=(4,)),
-        "mpfc_infusion_ket": build_protocol("slh", regimen=ket, manipulations="mpfc_infusion",
-                                            post_drug_tests_h=(4,)),
-        "drd1_activation": build_protocol("slh", manipulations="drd1_activation", post_drug_tests_h=(4,)),
-        "drd1_inhibition_ket": build_protocol("slh", regimen=ket, manipulations="drd1_inhibition",
-                                              post_drug_tests_h=(4,)),
-        "mtor_block_ket": build_protocol("slh", regimen=ket, manipulations="mtor_block", post_drug_tests_h=(4, 24)),
-        "spine_block_ket": build_protocol("slh", regimen=ket, manipulations="spine_block",
-                                          post_drug_tests_h=(4, 48)),
-        "wlh_ket": build_protocol("wlh", regimen=ket),
-    }
-    for d in DOSE_GRID:
-        groups[f"dose_{d:g}"] = build_protocol("slh", regimen=_ket(d), post_drug_tests_h=(4,))
-    names = list(groups)
-    extra = 96.0 + np.linspace(0.0, 2.0, 25)  # fine grid over the first 2 h after the drug (mPFC surge)
-    res = dict(zip(names, run_groups(cohort, [groups[k] for k in names], extra_t_h=extra, keep_traces=True,
-                                     progress=progress)))
-    s, w = res["slh_ket"], res["wlh_ket"]
-    fl = lambda g, lbl: res[g].mean_failure(lbl)  # noqa: E731
-    dose_peak = []
-    for d in DOSE_GRID:
-        g = res[f"dose_{d:g}"]
-        t = g.t_h
-        pre = np.searchsorted(t, 96.0)
-        win = (t > 96.0) & (t <= 97.0 + 1e-9)
-        dose_peak.append(float(np.mean(g.long["r_e"][:, win].mean(axis=1) / g.long["r_e"][:, pre])))
-    sig = baseline_signature(cohort)
-    base_sig = sig["signature"]
-    after_ket = s.failure[:, s.labels.index("4h")]
-    helpless = s.failure[:, s.labels.index("lh")]
-    resp = helpless - after_ket
-
-    def corr(x, y):  # Pearson r over the cohort; NaN when undefined (n ≤ 2, a constant or a failed readout)
-        ok = n > 2 and np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.std(x) > 0 and np.std(y) > 0
-        return float(np.corrcoef(x, y)[0, 1]) if ok else float("nan")
-
-    def r2(x, y):
-        return corr(x, y) ** 2
-
-    summary = {
-        "slh": {"failure_rate": {"baseline": fl("slh_ket", "baseline"), "lh": fl("slh_ket", "lh"),
-                                 "ket_4h": fl("slh_ket", "4h"), "ket_24h": fl("slh_ket", "24h"),
-                                 "ket_72h": fl("slh_ket", "72h"), "saline_4h": fl("slh_saline", "4h")}},
-        "wlh": {"failure_rate": {"baseline": float(np.mean(w.failure[:, :2])), "lh": float(np.mean(w.failure[:, 2:4])),
-                                 "ket_4h": fl("wlh_ket", "test5"), "ket_24h": fl("wlh_ket", "test6")}},
-        "da_response": {"lh": s.mean_r("lh"), "ket_4h": s.mean_r("4h"), "ket_24h": s.mean_r("24h")},
-        "controls": {
-            "da_silenced_ket_4h": fl("da_silenced_ket", "4h"),
-            "cno_only_lh": fl("cno_only", "4h"),
-            "mpfc_silenced_ket_4h": fl("mpfc_silenced_ket", "4h"),
-            "vta_infusion_ket_4h": fl("vta_infusion_ket", "4h"),
-            "mpfc_infusion_ket_4h": fl("mpfc_infusion_ket", "4h"),
-            "drd1_activation_no_ket_4h": fl("drd1_activation", "4h"),
-            "drd1_inhibition_ket_4h": fl("drd1_inhibition_ket", "4h"),
-            "mtor_block_ket_24h": fl("mtor_block_ket", "24h"),
-            "spine_block_ket_4h": fl("spine_block_ket", "4h"),
-            "spine_block_ket_48h": fl("spine_block_ket", "48h"),
-        },
-        "dose_response": {"dose_mg_per_kg": list(DOSE_GRID), "mpfc_peak_rel": dose_peak,
-                          "failure_rate_4h": [fl(f"dose_{d:g}", "4h") for d in DOSE_GRID]},
-        "individual": {"r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
-                       "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket),
-                       "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless)},
-    }
-    details = {"groups": res, "cohort": cohort, "baseline_signature": base_sig, "ket_response": resp,
-               "helplessness": helpless, "failure_after_ket": after_ket,
-               "r2_baseline_signature_vs_failure_after_ket": r2(base_sig, after_ket),
-               "r2_baseline_signature_vs_helplessness": r2(base_sig, helpless),
-               "r2_baseline_signature_vs_ket_response": r2(base_sig, resp),
-               "r_baseline_signature_vs_helplessness": corr(base_sig, helpless),
-               "r_baseline_signature_vs_ket_response": corr(base_sig, resp),
-               "r_baseline_signature_vs_failure_after_ket": corr(base_sig, after_ket),
-               "signature_trials": sig,
-               # diagnostic: the signed escape − failure difference (see baseline_signature)
-               "r_signed_signature_vs_helplessness": corr(sig["escape_minus_failure"], helpless),
-               "r_signed_signature_vs_ket_response": corr(sig["escape_minus_failure"], resp),
-               "n": n, "seed": seed}
-    return summary, details
 
 
 def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, manipulations=(), n: int = 1,
@@ -518,9 +405,9 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     r_rel = met["peak"].reshape(S, T) / ref["peak"][:, None]
     in_session = Yk[:, :, system.state_index("stress")] > 1e-9  # reset to 0 leaves ~1e-19 round-off
     r_rel[in_session] = np.nan
-    r_hat = np.array([response_index(pk, c.behavior) for pk, c in zip(met["peak"].reshape(S, T), cohort)])
-    r_hat[in_session] = np.nan
-    pf = np.array([failure_probability(r_hat[k], cohort[k].behavior) for k in range(S)])
+    w = Yk[:, :, system.state_index("rho")] * Yk[:, :, system.state_index("A")]
+    pf = np.array([failure_probability(escape_efficacy(w[k], c.vta.j_pd_pA_per_Hz, c.behavior), c.behavior,
+                                       trial_s=pr.trial_s) for k, c in enumerate(cohort)])
     obs = observe_all(Yk, P)
     cols = {"subject": np.repeat(np.arange(S), T), "time_h": np.tile(t_out, S)}
     for k in ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM"):
@@ -533,6 +420,8 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     tests = {"subject": [], "test": [], "time_h": [], "da_response_rel": [], "failure_rate": [], "latency_s": []}
     for k in range(S):
         for j, (lbl, tt) in enumerate(pr.tests):
+            if lbl in pr.recordings:  # photometry recordings are not behavioural tests
+                continue
             tests["subject"].append(k)
             tests["test"].append(lbl)
             tests["time_h"].append(tt)

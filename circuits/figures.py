@@ -17,25 +17,16 @@ import numpy as np
 
 from pkpd.figures import check_figure_path, pyplot, save_figure
 
-from .experiments import PAPER, wu2021
-
-__all__ = ["write_wu2021", "wu2021_figures", "plot_simulation", "failure_rates_figure", "da_trace_figure",
-           "controls_figure", "dose_figure", "individual_figure", "timecourses_figure", "simulation_figure",
-           "WU2021_FIGURES", "CONTROL_EXPECTATIONS"]
+__all__ = ["wu2021_figures", "plot_simulation", "keyed_figure", "traces_figure", "individual_figure",
+           "timecourses_figure", "simulation_figure", "WU2021_FIGURES", "DA_TRACE_TESTS"]
 
 #: the files :func:`wu2021_figures` writes (each a PNG with an SVG twin), in order
-WU2021_FIGURES = ("fig1_failure_rates.png", "fig2_da_response.png", "fig3_controls.png", "fig4_dose_response.png",
+WU2021_FIGURES = ("fig1_failure_rates.png", "fig2_photometry.png", "fig3_controls.png", "fig4_drd1_and_literature.png",
                   "fig5_individual.png", "fig6_timecourses.png")
 
-#: the three states of the biphasic DA figure: test label of the sLH + ketamine group -> legend, colour
-DA_TRACE_TESTS = {"baseline": ("before induction", "k"), "lh": ("after induction (LH)", "tab:red"),
+#: the three states of the sLH photometry: readout label of the sLH + ketamine group -> legend, colour
+DA_TRACE_TESTS = {"ind_start": ("start of induction", "k"), "ind_end": ("end of induction (day 2)", "tab:red"),
                   "4h": ("4 h after ketamine 10 mg/kg", "tab:green")}
-
-#: the paper's qualitative result of each causal test (summary["controls"] key -> block / rescue / …)
-CONTROL_EXPECTATIONS = {"da_silenced_ket_4h": "block", "cno_only_lh": "no change", "mpfc_silenced_ket_4h": "block",
-                        "vta_infusion_ket_4h": "block", "mpfc_infusion_ket_4h": "rescue",
-                        "drd1_activation_no_ket_4h": "rescue", "drd1_inhibition_ket_4h": "block",
-                        "mtor_block_ket_24h": "block", "spine_block_ket_4h": "rescue", "spine_block_ket_48h": "lost"}
 
 
 def _trial_timing() -> tuple[float, float]:
@@ -46,172 +37,184 @@ def _trial_timing() -> tuple[float, float]:
     return float(p["onset_s"].default), float(p["shock_s"].default)
 
 
-def _bars(ax, labels, model, sd, paper, title):
-    x = np.arange(len(labels))
-    ax.bar(x - 0.2, model, 0.4, yerr=sd, capsize=3, label="model (cohort mean ± SD)", color="tab:blue")
-    pv = [np.nan if v is None else v for v in paper]
-    ax.bar(x + 0.2, pv, 0.4, label="Wu et al. 2021", color="tab:gray")
-    for i, v in enumerate(paper):
-        if v is None:
-            ax.text(x[i] + 0.2, 0.02, "qual.", ha="center", fontsize=7, rotation=90)
-    ax.set_xticks(x, labels, rotation=30, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("failure rate (fraction of escape trials)")
-    ax.set_title(title)
+def _paper_text(p: dict) -> str:
+    v = p.get("value")
+    txt = p.get("direction") or ""
+    if v is not None and not txt:
+        txt = f"{v:g}"
+    return f"{txt} [{p['panel']}]"
+
+
+def _keyed_bars(ax, summary: dict, keys: list, ylabel: str, title: str, ref: dict | None = None):
+    """One bar per summary key (the model), the paper's number as a grey bar beside it where it has one, and under
+    each bar the paper's value or direction and whether the model meets it (calibration / met / MISSED)."""
+    from .replication import CALIBRATION, assess
+
+    ok = assess(summary)
+    paper = summary.get("paper") or {}
+    x = np.arange(len(keys))
+    vals, extra = [], {}
+    for k in keys:
+        v = summary
+        for part in k.split("."):
+            v = v[part]
+        if isinstance(v, dict):  # the R² over n = 11 subsamples: one bar (wLH), both values in the label
+            extra[k] = ", ".join(f"{a}: {b:.2f}" for a, b in v.items())
+            v = next(iter(v.values()))
+        vals.append(float(v))
+    ax.bar(x - 0.2, vals, 0.4, color="tab:blue", label="model (cohort mean)")
+    pv = [paper.get(k, {}).get("value") for k in keys]
+    ax.bar(x + 0.2, [np.nan if v is None else v for v in pv], 0.4, color="tab:gray", label="Wu et al. 2021")
+    for name, (val, colour) in (ref or {}).items():
+        ax.axhline(val, ls="--", color=colour, lw=1, label=name)
+    labels = []
+    for k in keys:
+        mark = "calibration" if k in CALIBRATION else ("met" if ok[k] else "MISSED")
+        more = f"\nmodel {extra[k]}" if k in extra else ""
+        labels.append(f"{k.split('.')[-1]}\npaper: {_paper_text(paper.get(k, {'panel': '?'}))}\n[{mark}]{more}")
+    ax.set_xticks(x, labels, rotation=0, fontsize=6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
 
 
-def failure_rates_figure(summary: dict, details: dict):
-    """sLH and wLH failure rates of the model (cohort mean ± SD) beside the paper's, one panel each."""
-    res = details["groups"]
-    fig, axs = pyplot().subplots(1, 2, figsize=(11, 4))
-    keys = ["baseline", "lh", "ket_4h", "ket_24h", "ket_72h", "saline_4h"]
-    cols = {"baseline": ("slh_ket", "baseline"), "lh": ("slh_ket", "lh"), "ket_4h": ("slh_ket", "4h"),
-            "ket_24h": ("slh_ket", "24h"), "ket_72h": ("slh_ket", "72h"), "saline_4h": ("slh_saline", "4h")}
-    sd = [float(np.std(res[g].failure[:, res[g].labels.index(lbl)])) for g, lbl in cols.values()]
-    _bars(axs[0], keys, [summary["slh"]["failure_rate"][k] for k in keys], sd,
-          [PAPER["slh.failure_rate"][k] for k in keys], "strong LH (10 mg/kg i.p. at 96 h)")
-    w = res["wlh_ket"]
-    wk = ["baseline", "lh", "ket_4h", "ket_24h"]
-    wsd = [float(np.std(w.failure[:, :2].mean(1))), float(np.std(w.failure[:, 2:4].mean(1))),
-           float(np.std(w.failure[:, 4])), float(np.std(w.failure[:, 5]))]
-    _bars(axs[1], ["days 1-2", "days 3-4", "ket 4h (test 5)", "ket 24h (test 6)"],
-          [summary["wlh"]["failure_rate"][k] for k in wk], wsd, [PAPER["wlh.failure_rate"][k] for k in wk],
-          "weak LH")
-    fig.suptitle("escape failures: model beside Wu et al. 2021")
+def keyed_figure(summary: dict, sections: list, *, width: float = 16.0):
+    """A figure of :func:`_keyed_bars` panels, one per ``(keys, ylabel, title, ref)`` in ``sections``."""
+    fig, axs = pyplot().subplots(len(sections), 1, figsize=(width, 4.2 * len(sections)), layout="constrained")
+    for ax, (keys, ylabel, title, ref) in zip(np.atleast_1d(axs), sections):
+        _keyed_bars(ax, summary, keys, ylabel, title, ref)
     return fig
 
 
-def da_trace_figure(summary: dict, details: dict, group: str = "slh_ket"):
-    """The biphasic DA response to a footshock before induction, after induction and 4 h after ketamine.
+def _section(summary, prefix):
+    from .replication import summary_keys
 
-    Left: the cohort-mean photometry-like trace (ΔF/F in % of each subject's pre-shock baseline in its naive
-    trial) against time from shock onset (s), ± SD over subjects (n > 1), the shock window shaded: a dip during
-    the shock, a rise after it, blunted by learned helplessness and restored by ketamine. Right: the post-shock
-    peak relative to the same subject naive (mean ± SD).
-    """
-    g = details["groups"][group]
-    if g.traces is None:
-        raise ValueError(f"figures: group {group!r} holds no trial traces (run_groups(..., keep_traces=True))")
-    onset, shock = _trial_timing()
-    t = np.asarray(g.trial_t_s) - onset
-    pre = (t >= -onset) & (t < 0)
-    base = g.traces[:, g.labels.index("baseline")][:, pre].mean(axis=1, keepdims=True)
-    fig, axs = pyplot().subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
-    ax = axs[0]
-    ax.axvspan(0, shock, color="orange", alpha=0.2, label=f"shock ({shock:g} s)")
-    for lbl, (name, colour) in DA_TRACE_TESTS.items():
-        dff = 100.0 * (g.traces[:, g.labels.index(lbl)] - base) / base
-        mean = dff.mean(0)
-        ax.plot(t, mean, color=colour, label=name)
-        if dff.shape[0] > 1:
-            sd = dff.std(0)
-            ax.fill_between(t, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
-    ax.axhline(0.0, color="gray", lw=0.5)
-    ax.set_xlabel("time from shock onset (s)")
-    ax.set_ylabel("DA neuron ΔF/F (% of naive pre-shock baseline)")
-    n = g.traces.shape[0]
-    ax.set_title(f"biphasic shock response, sLH ({'typical mouse' if n == 1 else f'mean ± SD of {n} mice'})",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    ax = axs[1]
-    labels = ["baseline", "lh", "4h", "24h"]
-    names = ["naive", "after LH", "ket 4 h", "ket 24 h"]
-    vals = [g.r_rel[:, g.labels.index(lb)] for lb in labels]
-    ax.bar(names, [float(v.mean()) for v in vals], yerr=[float(v.std()) for v in vals], capsize=3,
-           color=["k", "tab:red", "tab:green", "tab:olive"])
-    ax.axhline(1.0, ls="--", color="gray")
-    ax.set_ylabel("post-shock DA peak / same mouse naive (ratio)")
-    ax.set_title("paper: blunted by LH, largely restored 4 h after ketamine", fontsize=9)
-    return fig
+    return [k for k in summary_keys() if k.startswith(prefix)]
+
+
+def failure_rates_figure(summary: dict, details: dict | None = None):
+    """sLH and wLH failure rates of the model beside the paper's, every key of ``slh`` and ``wlh``."""
+    return keyed_figure(summary, [
+        (_section(summary, "slh."), "failure rate (fraction of trials)", "strong LH (10-s trials)", None),
+        (_section(summary, "wlh."), "failure rate (fraction of trials)", "weak LH (3-s trials)", None)])
 
 
 def controls_figure(summary: dict, details: dict | None = None):
-    """Failure rates 4 h (or 24/48 h) after each causal manipulation, labelled with the paper's qualitative
-    result, with the model's saline and ketamine rates as reference lines."""
-    fig, ax = pyplot().subplots(figsize=(11, 4))
-    c = summary["controls"]
-    expect = CONTROL_EXPECTATIONS
-    ks = list(c)
-    ax.bar(np.arange(len(ks)), [c[k] for k in ks], color="tab:blue")
-    ax.axhline(summary["slh"]["failure_rate"]["saline_4h"], ls="--", color="tab:red", label="model saline 4 h")
-    ax.axhline(summary["slh"]["failure_rate"]["ket_4h"], ls="--", color="tab:green", label="model ketamine 4 h")
-    ax.set_xticks(np.arange(len(ks)), [f"{k}\n(paper: {expect.get(k, '?')})" for k in ks], rotation=35,
-                  ha="right", fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("failure rate (fraction of escape trials)")
-    ax.set_title("causal tests, sLH cohort (paper's qualitative result under each label)")
+    """The causal tests (Wu 2021 Figs 3, 5, 6), with the model's sLH baseline and LH rates as reference lines."""
+    f = summary["slh"]["failure_rate"]
+    ref = {"model LH": (f["lh"], "tab:red"), "model baseline": (f["baseline"], "k")}
+    return keyed_figure(summary, [(_section(summary, "controls."), "failure rate (fraction of trials)",
+                                   "causal tests (sLH unless stated)", ref)], width=20)
+
+
+def drd1_literature_figure(summary: dict, details: dict | None = None):
+    """mPFC Drd1 Ca²⁺ in 5-min bins after 10 mg/kg (Wu 2021 FS6-1) and the literature experiments (not Wu 2021)."""
+    f = summary["slh"]["failure_rate"]
+    fig = keyed_figure(summary, [
+        (_section(summary, "mpfc_drd1_ca."), "Drd1 activity / pre-drug (ratio)",
+         "mPFC Drd1 neurons after 10 mg/kg i.p. (naive mice)", {"no change": (1.0, "gray")}),
+        ([k for k in _section(summary, "literature.") if k != "literature.dose_response"],
+         "failure rate (fraction of trials)", "literature beyond Wu 2021 (sLH + 10 mg/kg)",
+         {"model LH": (f["lh"], "tab:red"), "model ketamine 4 h": (f["ket_4h"], "tab:green")}),
+        ([], "ratio, fraction", "", None)])
+    ax = fig.axes[-1]
+    ax.clear()
+    d = summary["literature"]["dose_response"]
+    ax.semilogx(d["dose_mg_per_kg"], d["mpfc_peak_rel"], "o-", label="mPFC r_E, mean of 1st h / pre-dose (ratio)")
+    ax.semilogx(d["dose_mg_per_kg"], d["failure_4h"], "s-", label="failure rate 4 h after the dose (fraction)")
+    ax.axhline(1.0, ls=":", color="gray")
+    ax.set_xlabel("ketamine dose (mg/kg i.p., HCl)")
+    ax.set_ylabel("surge (ratio), failure rate (fraction)")
+    ax.set_title("dose-response; paper (Moghaddam et al. 1997, not Wu 2021): glutamate up at 10-30, none at 50, "
+                 "down at 200 mg/kg; no benefit at anaesthetic doses", fontsize=8)
     ax.legend(fontsize=7)
     return fig
 
 
-def dose_figure(summary: dict, details: dict | None = None):
-    """The replication's dose grid: the mPFC surge (relative to pre-dose) and the failure rate 4 h after the
-    dose, against the dose (mg/kg i.p., HCl; log axis)."""
-    fig, ax = pyplot().subplots(figsize=(6, 4))
-    d = summary["dose_response"]
-    ax.semilogx(d["dose_mg_per_kg"], d["mpfc_peak_rel"], "o-", label="mPFC r_E, mean of 1st h / pre-dose (ratio)")
-    ax.semilogx(d["dose_mg_per_kg"], d["failure_rate_4h"], "s-", label="failure rate 4 h after dose (fraction)")
-    ax.axhline(1.0, ls=":", color="gray")
-    ax.set_xlabel("ketamine dose (mg/kg i.p., HCl)")
-    ax.set_ylabel("mPFC surge (ratio to pre-dose), failure rate (fraction)")
-    ax.set_title("paper (Moghaddam 1997): glutamate up at 10-30, none at 50, down at 200", fontsize=8)
+def traces_figure(summary: dict, details: dict):
+    """Photometry as the paper records it. Top left: sLH inescapable 3-s shocks at the start and end of induction
+    and 4 h after ketamine (cohort-mean ΔF/F, %). Top right: wLH failure (3-s shock) and escape trials at days 1-2,
+    3-4 and test 5. Bottom: every photometry key beside the paper's direction."""
+    from .behavior import dff
+
+    fig = pyplot().figure(figsize=(16, 9), layout="constrained")
+    gs = fig.add_gridspec(2, 2)
+    ax = fig.add_subplot(gs[0, 0])
+    g = details["groups"]["slh_ket"]
+    onset, shock = _trial_timing()
+    t = np.asarray(g.trial_t_s) - onset
+    ax.axvspan(0, shock, color="orange", alpha=0.2, label=f"shock ({shock:g} s)")
+    for lbl, (name, colour) in DA_TRACE_TESTS.items():
+        tr = 100.0 * dff(g.traces[:, g.labels.index(lbl)], g.trial_t_s, onset)
+        ax.plot(t, np.nanmean(tr, axis=0), color=colour, label=name)
+    ax.axhline(0.0, color="gray", lw=0.5)
+    ax.set_xlabel("time from shock onset (s)")
+    ax.set_ylabel("DA neuron ΔF/F (%)")
+    ax.set_title("sLH, inescapable 3-s shocks (paper Fig 1d: biphasic; blunted by induction; restored at 4 h)",
+                 fontsize=9)
     ax.legend(fontsize=7)
+    ax = fig.add_subplot(gs[0, 1])
+    wt = details["wlh_trials"]
+    tt = np.asarray(wt["test1"]["t_s"]) - wt["test1"]["onset_s"]
+    ax.axvspan(0, wt["test1"]["failure_shock_s"], color="orange", alpha=0.2, label="failure shock (3 s)")
+    for lbl, name, colour in (("test1", "days 1-2", "k"), ("test3", "days 3-4", "tab:red"),
+                              ("test5", "ketamine (test 5)", "tab:green")):
+        w = wt[lbl]
+        ax.plot(tt, 100 * np.nanmean(dff(w["failure"], w["t_s"], w["onset_s"]), axis=0), color=colour,
+                label=f"failure, {name}")
+        ax.plot(tt, 100 * np.nanmean(dff(w["escape"], w["t_s"], w["onset_s"]), axis=0), color=colour, ls="--",
+                label=f"escape, {name}")
+    ax.axhline(0.0, color="gray", lw=0.5)
+    ax.set_xlabel("time from shock onset (s)")
+    ax.set_ylabel("DA neuron ΔF/F (%)")
+    ax.set_title("wLH escape (dashed) and failure trials (paper Fig 2c: failure dip lost in wLH, back after "
+                 "ketamine; escape unchanged)", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
+    ax = fig.add_subplot(gs[1, :])
+    _keyed_bars(ax, summary, _section(summary, "photometry."), "ΔF/F metric / same mice at start (ratio)",
+                "photometry keys (relative to the start of induction, sLH, or to days 1-2, wLH)",
+                {"no change": (1.0, "gray")})
     return fig
 
 
 def individual_figure(summary: dict, details: dict):
-    """Individual differences with the paper's signature (Wu 2021: the baseline distance between escape and failure
-    mean traces predicts helplessness, R² 0.63, and the ketamine response, R² 0.72).
-
-    Left: the naive escape trial (shock ended at the mean escape latency) and failure trial (10-s shock) as ΔF/F
-    (% of each trial's pre-shock baseline), cohort mean, the 8-s window of the signature shaded. Then each mouse's
-    signature (RMS ΔF/F difference over that window, %) against its failure rate after induction, its ketamine
-    response (failure rate after LH − 4 h after ketamine) and its failure rate 4 h after ketamine, with the
-    model's R² beside the paper's (our sources do not say which of the last two measures the paper's 0.72 used).
-    """
-    from .behavior import dff
-
-    sig = details["signature_trials"]
-    t = np.asarray(sig["t_s"]) - sig["onset_s"]
-    esc = 100.0 * dff(sig["escape"], sig["t_s"], sig["onset_s"])
-    fail = 100.0 * dff(sig["failure"], sig["t_s"], sig["onset_s"])
-    lat = float(np.mean(sig["escape_latency_s"]))
-    fig, axs = pyplot().subplots(1, 4, figsize=(19, 4.2), layout="constrained")
-    ax = axs[0]
-    ax.axvspan(0, 8.0, color="gray", alpha=0.12, label="signature window (8 s)")
-    ax.axvline(lat, color="tab:blue", ls=":", lw=1)
-    ax.axvline(float(sig["failure_shock_s"]), color="tab:red", ls=":", lw=1)
-    ax.plot(t, esc.mean(0), color="tab:blue", label=f"escape (shock ends at {lat:.1f} s)")
-    ax.plot(t, fail.mean(0), color="tab:red", label=f"failure ({float(sig['failure_shock_s']):g}-s shock)")
-    ax.axhline(0.0, color="gray", lw=0.5)
-    ax.set_xlabel("time from shock onset (s)")
-    ax.set_ylabel("DA neuron ΔF/F (% of pre-shock baseline)")
-    ax.set_title(f"naive escape vs failure trials (mean of {esc.shape[0]} mice)", fontsize=9)
-    ax.legend(fontsize=7)
-    x = 100.0 * np.asarray(details["baseline_signature"])
+    """Individual differences as Wu 2021 Fig 2g-i (wLH): each mouse's baseline escape–failure trace distance against
+    its failures on days 3-4 and after ketamine (test 5), the post-ketamine distance against post-ketamine failures,
+    with the model's R² beside the paper's; and the R² over random subsamples of n = 11 mice."""
     ind = summary["individual"]
-    for ax, y, key, paper, ylabel in (
-            (axs[1], details["helplessness"], "r2_baseline_signature_vs_helplessness", 0.63,
-             "failure rate after induction (fraction)"),
-            (axs[2], details["ket_response"], "r2_baseline_signature_vs_ket_response", 0.72,
-             "ketamine response (failure rate LH − 4 h, fraction)"),
-            (axs[3], details["failure_after_ket"], "r2_baseline_signature_vs_failure_after_ket", 0.72,
-             "failure rate 4 h after ketamine (fraction)")):
-        ax.scatter(x, y, s=10)
-        ax.set_xlabel("baseline escape–failure distance (RMS ΔF/F, %)")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"R² model {ind[key]:.2f} (paper {paper:.2f})", fontsize=9)
+    fig = pyplot().figure(figsize=(19, 9), layout="constrained")
+    gs = fig.add_gridspec(2, 4)
+    axs = [fig.add_subplot(gs[0, i]) for i in range(4)]
+    _keyed_bars(fig.add_subplot(gs[1, :]), summary, _section(summary, "individual."), "R², slope sign (1)",
+                "individual differences, wLH (bars of the n = 11 keys: distance vs days 3-4 failures)", None)
+    for ax, x, y, key, paper, xl, yl in (
+            (axs[0], details["distance_baseline"], details["wlh_failure_day3_4"], "r2_distance_vs_wlh_failures",
+             0.629, "baseline distance", "failures days 3-4"),
+            (axs[1], details["distance_baseline"], details["wlh_failure_day5"], "r2_distance_vs_ket_failures", 0.715,
+             "baseline distance", "failures after ketamine (test 5)"),
+            (axs[2], details["distance_ket"], details["wlh_failure_day5"], "r2_ket_distance_vs_ket_failures", 0.399,
+             "distance after ketamine", "failures after ketamine (test 5)")):
+        ax.scatter(100 * np.asarray(x), y, s=10)
+        ax.set_xlabel(f"{xl} (RMS ΔF/F, %)")
+        ax.set_ylabel(f"{yl} (fraction)")
+        ax.set_title(f"R² model {ind[key]:.2f} (paper {paper:.3f}, n = 11)", fontsize=9)
+    ax = axs[3]
+    for (name, v), colour, paper in zip(details["r2_n11"].items(), ("tab:blue", "tab:orange"), (0.629, 0.715)):
+        ax.hist(v[np.isfinite(v)], bins=30, range=(0, 1), alpha=0.5, color=colour, label=f"{name} (model)")
+        ax.axvline(paper, color=colour, ls="--", label=f"paper {paper}")
+    ax.set_xlabel("R² over random subsamples of 11 mice (1)")
+    ax.set_ylabel("subsamples (count)")
+    ax.legend(fontsize=7)
     return fig
 
 
 def timecourses_figure(summary: dict, details: dict):
     """Left: the slow states over the sLH + ketamine protocol (cohort mean, h). Right: occupancy and the Drd1
-    surge over the first 2 h after the dose (min)."""
+    output over the first 2 h after the dose (min), relative to its activity reference."""
     s = details["groups"]["slh_ket"]
     fig, axs = pyplot().subplots(1, 2, figsize=(11, 4))
     for k in ("w", "rho", "A", "H"):
-        axs[0].plot(s.t_h, s.long[k].mean(0), label=k)
+        axs[0].plot(s.t_h, np.nanmean(s.long[k], axis=0), label=k)
     axs[0].axvline(s.protocol.drug_time_h, color="k", ls=":")
     axs[0].set_xlabel("time (h)")
     axs[0].set_ylabel("slow state (dimensionless)")
@@ -219,23 +222,24 @@ def timecourses_figure(summary: dict, details: dict):
     axs[0].legend(fontsize=7)
     sel = (s.t_h >= s.protocol.drug_time_h - 0.1) & (s.t_h <= s.protocol.drug_time_h + 2.0)
     tt = (s.t_h[sel] - s.protocol.drug_time_h) * 60
-    axs[1].plot(tt, s.long["occupancy_mpfc_interneuron"][:, sel].mean(0), label="occupancy, interneuron")
-    axs[1].plot(tt, s.long["occupancy_mpfc_pyramidal"][:, sel].mean(0), label="occupancy, pyramidal")
-    axs[1].plot(tt, (s.long["r_d1"][:, sel] / s.long["theta"][:, sel]).mean(0) - 1, label="Drd1 output / ref − 1")
+    axs[1].plot(tt, np.nanmean(s.long["occupancy_mpfc_interneuron"][:, sel], axis=0), label="occupancy, interneuron")
+    axs[1].plot(tt, np.nanmean(s.long["occupancy_mpfc_pyramidal"][:, sel], axis=0), label="occupancy, pyramidal")
+    axs[1].plot(tt, np.nanmean(s.long["r_d1"][:, sel] / s.long["theta"][:, sel], axis=0) - 1,
+                label="Drd1 output / ref − 1")
     axs[1].set_xlabel("time after 10 mg/kg (min)")
     axs[1].set_ylabel("occupancy (fraction) / relative change")
-    axs[1].set_title("paper: Drd1 activity not raised at 5-10 min, raised at 15-30 min", fontsize=8)
+    axs[1].set_title("paper (FS6-1): Drd1 activity not raised at 5-10 min, raised at 15-30 min", fontsize=8)
     axs[1].legend(fontsize=7)
     return fig
 
 
-_WU2021_MAKERS = (failure_rates_figure, da_trace_figure, controls_figure, dose_figure, individual_figure,
+_WU2021_MAKERS = (failure_rates_figure, traces_figure, controls_figure, drd1_literature_figure, individual_figure,
                   timecourses_figure)
 
 
 def wu2021_figures(summary: dict, details: dict, out: Path, *, svg: bool = True) -> list[Path]:
     """Write the replication figures (:data:`WU2021_FIGURES`, each PNG with an SVG twin) into ``out``; return the
-    PNG paths. The metadata holds the version, the cohort size and seed and the model's summary."""
+    PNG paths. Every key of the summary appears in one of them beside the paper's value or direction."""
     out = Path(out)
     params = {"experiment": "wu2021", "n": details.get("n"), "seed": details.get("seed")}
     paths = []
@@ -243,6 +247,7 @@ def wu2021_figures(summary: dict, details: dict, out: Path, *, svg: bool = True)
         fig = make(summary, details)
         p = out / name
         save_figure(fig, p, parameters=params, svg=svg)
+        pyplot().close(fig)
         paths.append(p)
     return paths
 

@@ -7,8 +7,12 @@ Data flow (each arrow is a sympy expression handed to the next part)::
                                               └──r_D1──▶ plasticity_part ─w = ρA─▶ mpfc
 
 Input states switched by ``Schedule.reset`` events (d/dt = 0): ``shock`` (one trial: 1 during a shock),
-``stress`` (session-averaged shock duty during an inescapable session; long-horizon mode), ``cno`` (CNO present),
-``silence`` (mPFC silenced). The fast neural states (τ 10 ms–1.5 s) are genuine states of the same hours-based
+``stress`` (session-averaged shock duty during an inescapable session; long-horizon mode), ``silence`` (mPFC
+silenced). CNO is a compound, not a switch: a dose enters ``cno_depot`` (i.p.), is absorbed into ``cno`` (the
+DREADD agonist that reaches the brain) and eliminated; a receptor (hM4Di/hM3Dq, :class:`Manipulations`) is
+activated by ``cno/(cno + K)`` only where it is expressed (:func:`dreadd_activation`).
+
+The fast neural states (τ 10 ms–1.5 s) are genuine states of the same hours-based
 system; Rodas4 rides their slow manifold over days (to :data:`LONG_NEURAL_ATOL`), and when an input switches they
 are set to their new quasi-steady state (:data:`LONG_QSS`) rather than integrated through the transient. A readout
 trial resolves them, and holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
@@ -40,9 +44,13 @@ __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "c
            "parameter_values", "parameter_vector", "initial_state", "initial_states", "run_long", "run_trials",
            "trial_system", "TrialResult", "NEURAL_STATES", "SLOW_STATES", "TRIAL_FROZEN", "RTOL", "TRIAL_METHOD",
            "TRIAL_RTOL", "LONG_NEURAL_ATOL", "TRIAL_NEURAL_ATOL", "LONG_QSS", "atol_vector",
-           "interneuron_potency_ratio"]
+           "interneuron_potency_ratio", "CNO_STATES", "CNO_UNIT_MG_PER_KG", "dreadd_activation"]
 
-INPUT_STATES = ("shock", "stress", "cno", "silence")
+INPUT_STATES = ("shock", "stress", "silence")
+#: CNO depot (i.p.) and the DREADD agonist in the brain, in units of one 3-mg/kg dose (:data:`CNO_UNIT_MG_PER_KG`)
+CNO_STATES = ("cno_depot", "cno")
+#: the CNO amount that is one unit of :data:`CNO_STATES` (mg/kg; Wu 2021 Methods' dose)
+CNO_UNIT_MG_PER_KG = 3.0
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
 SLOW_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")  # Z: post-anaesthetic state (mPFC part)
 RTOL = 1e-6
@@ -101,19 +109,33 @@ _RATIO_SOURCE = ("calibrated with f_EE and J_an to the inverted U of prefrontal 
 
 @dataclass(frozen=True)
 class Manipulations:
-    """Experimental manipulations as parameters (0/1 switches and site scales). Time windows (CNO present,
-    mPFC silenced) are input states set by :mod:`circuits.protocols`."""
+    """Experimental manipulations as parameters: receptor expression and blocks (0/1), site scales, and the
+    kinetics of CNO (a dose given by :mod:`circuits.protocols`; the mPFC-silencing window is an input state)."""
 
     occ_scale_mpfc: float = param(1.0, "1", "protocol: ketamine reaches mPFC (1 systemic or mPFC infusion, 0 "
                                   "VTA-only infusion)", bounds=(0, 1), kind="assumed")
     occ_scale_vta: float = param(1.0, "1", "protocol: ketamine reaches VTA (1 systemic or VTA infusion, 0 "
                                  "mPFC-only infusion)", bounds=(0, 1), kind="assumed")
-    hm4di_da: float = param(0.0, "1", "protocol: hM4Di expressed in VTA DA neurons (acts while CNO present)",
+    hm4di_da: float = param(0.0, "1", "protocol: hM4Di expressed in VTA DA neurons (acts while the CNO agonist "
+                            "is present)",
                             bounds=(0, 1), kind="assumed")
     hm3dq_drd1: float = param(0.0, "1", "protocol: hM3Dq in mPFC Drd1 neurons (acts while CNO present)",
                               bounds=(0, 1), kind="assumed")
     hm4di_drd1: float = param(0.0, "1", "protocol: hM4Di in mPFC Drd1 neurons (acts while CNO present)",
                               bounds=(0, 1), kind="assumed")
+    cno_ka_per_h: float = param(12.0, "1/h", "assumed: CNO absorption after i.p. injection, so that the agonist "
+                                "peaks ~15-20 min after the dose (plasma CNO peaks at 15 min after i.p. in mice; "
+                                "Jendryka et al. 2019 Sci Rep 9:4522)", bounds=(0.1, 1000), kind="assumed")
+    cno_half_life_h: float = param(1.0, "h", "assumed: effective half-life of the DREADD agonist after CNO i.p. in "
+                                   "mice: plasma CNO is very low 2 h after the dose (Jendryka et al. 2019 Sci Rep "
+                                   "9:4522), but the agonist at the receptor is largely clozapine back-converted "
+                                   "from CNO, which enters the brain and binds DREADDs with high affinity (Gomez et "
+                                   "al. 2017 Science 357:503), and behavioural effects last 6-10 h (Jendryka 2019)",
+                                   bounds=(0.05, 100), kind="assumed")
+    cno_k_rel: float = param(0.02, "1", "assumed: agonist level (in units of one 3-mg/kg dose at full absorption) of "
+                             "half-maximal DREADD activation; high affinity, so 3 mg/kg keeps the receptor over half "
+                             "active for ~6 h (the 6-10 h of Jendryka et al. 2019)", bounds=(1e-4, 10),
+                             kind="assumed")
     mtor_block: float = param(0.0, "1", "protocol: mTORC1 blocked (rapamycin; Li et al. 2010)", bounds=(0, 1),
                               kind="assumed")
     spine_block: float = param(0.0, "1", "protocol: new-spine formation blocked (Moda-Sava et al. 2019 "
@@ -195,7 +217,7 @@ def circuit_parts():
 
     g = ketamine_graph(trapping=False)
     obs = dict(g.observables)
-    shock, stress, cno, silence = sympy.symbols(INPUT_STATES)
+    shock, stress, silence = sympy.symbols(INPUT_STATES)
     man = {f.name: sympy.Symbol(f.name) for f in dataclasses.fields(Manipulations)}
     o_int, o_pyr, c_free = obs["nmda_occupancy_interneuron"], obs["nmda_occupancy_pyramidal"], \
         obs["brain_free_ketamine_uM"]
@@ -203,13 +225,20 @@ def circuit_parts():
     da = sympy.Symbol("DA")
     d1 = d1_gate(da, sympy.Symbol("k_d1_uM"))
     w = sympy.Symbol("rho") * sympy.Symbol("A")
+    cno = dreadd_activation(sympy.Symbol("cno"), man["cno_k_rel"])
     chemo = cno * (man["hm3dq_drd1"] - man["hm4di_drd1"])
     mp = mpfc_part(man["occ_scale_mpfc"] * o_pyr, man["occ_scale_mpfc"] * o_int, man["occ_scale_mpfc"] * c_free,
                    w, d1, drive, silence, chemo)
     vt = vta_part(mp.out("r_d1"), w, drive, man["occ_scale_vta"] * o_pyr, cno * man["hm4di_da"])
     pl = plasticity_part(mp.out("r_d1"), vt.out("d1"), drive)
-    inputs = (shock, stress, cno, silence)
+    inputs = (shock, stress, silence)
     return g, inputs, mp, vt, pl
+
+
+def dreadd_activation(cno, k_rel):
+    """Fraction of an expressed DREADD activated by the agonist level ``cno`` (units of one 3-mg/kg dose):
+    ``cno/(cno + k_rel)`` (one-site binding; sympy or NumPy)."""
+    return cno / (cno + k_rel)
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,6 +247,9 @@ def circuit_system():
     g, inputs, mp, vt, pl = circuit_parts()
     for s in inputs:
         g = g.add_state(s, sympy.Integer(0))
+    depot, cno = sympy.symbols(CNO_STATES)
+    ka, ke = sympy.Symbol("cno_ka_per_h"), sympy.log(2) / sympy.Symbol("cno_half_life_h")
+    g = g.add_state(depot, -ka * depot).add_state(cno, ka * depot - ke * cno)
     for part in (mp, vt, pl):
         for s, r in zip(part.states, part.rhs):
             g = g.add_state(s, r)
@@ -239,8 +271,8 @@ def circuit_system():
 #: both at rtol 1e-7: readouts within 2.2e-5 of the whole system's. Freezing more does not hold: with ρ, A, H and Z
 #: frozen too the wLH DA response moved by 4e-3 (they still drift after stress and ketamine); with the plasma and
 #: depots frozen, a trial at the moment of an i.p. dose missed the drug's rise (peak 5 % off).
-TRIAL_FROZEN = ("stress", "cno", "silence", "theta", "M", "P", "peripheral1", "peripheral2", "nor_peripheral",
-                "eliminated", "nor_eliminated")
+TRIAL_FROZEN = ("stress", "cno_depot", "cno", "silence", "theta", "M", "P", "peripheral1", "peripheral2",
+                "nor_peripheral", "eliminated", "nor_eliminated")
 
 
 @functools.lru_cache(maxsize=None)

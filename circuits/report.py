@@ -5,7 +5,7 @@ A run is recognised by its files:
 * ``manifest.json`` — a virtual cohort (:mod:`pkpd.cohort`): the spec as inputs, the population summary
   (``summary.json``, computed with :func:`pkpd.cohort.summarize_run` if missing) as results;
 * ``summary.json`` with an ``"slh"`` key — the Wu 2021 replication (``ketamine experiment wu2021``): failure rates
-  of the model beside the paper's (:data:`circuits.experiments.PAPER`) and the other readouts;
+  of the model beside the paper's (the summary's own ``paper`` and ``split`` blocks) and the other readouts;
 * ``*.study.json`` — a study record (dose-response, regimens or any other kind) with the keys ``kind``,
   ``command``, ``version``, ``inputs``, ``results``, ``figures``: inputs and results rendered generically.
 
@@ -209,30 +209,32 @@ def _cohort_section(run_dir: Path) -> str:
 
 def _wu2021_section(run_dir: Path, inputs) -> str:
     summary = _read_json(run_dir / "summary.json")
-    from .experiments import PAPER
-
+    paper = summary.get("paper", {}) if isinstance(summary, Mapping) else {}
+    split = summary.get("split", {}) if isinstance(summary, Mapping) else {}
     parts = [f"<h2>Inputs</h2>{_render(inputs) if inputs else '<p class=meta>not recorded</p>'}",
-             "<h2>Results: failure rates, model beside Wu et al. 2021</h2>"]
-    for proto, title in (("slh", "strong learned helplessness"), ("wlh", "weak learned helplessness")):
-        model = summary.get(proto, {}).get("failure_rate", {})
-        paper = PAPER.get(f"{proto}.failure_rate", {})
-        rows = "".join(f'<tr><th>{_e(k)}</th><td class="num">{_e(_fmt(v))}</td>'
-                       f'<td class="num">{_e(_fmt(paper.get(k)) if paper.get(k) is not None else "qualitative")}'
-                       f"</td></tr>" for k, v in model.items())
-        parts.append(f"<h3>{_e(title)}</h3><table><tr><th>test</th><th>model</th><th>paper</th></tr>{rows}</table>")
-    controls = summary.get("controls", {})
-    if isinstance(controls, Mapping) and controls:
-        from .figures import CONTROL_EXPECTATIONS as expect
+             "<h2>Results: the model beside Wu et al. 2021</h2>"]
 
-        ref = summary.get("slh", {}).get("failure_rate", {})
-        rows = "".join(f'<tr><th>{_e(k)}</th><td class="num">{_e(_fmt(v))}</td><td>{_e(expect.get(k, "?"))}</td>'
-                       f"</tr>" for k, v in controls.items())
-        parts.append(f"<h3>Causal tests (failure rate; model saline 4 h {_e(_fmt(ref.get('saline_4h')))}, "
-                     f"ketamine 4 h {_e(_fmt(ref.get('ket_4h')))})</h3><table><tr><th>test</th><th>model</th>"
-                     f"<th>paper (qualitative)</th></tr>{rows}</table>")
-    rest = {k: v for k, v in summary.items() if k not in ("slh", "wlh", "controls")}
-    if rest:
-        parts.append(f"<h3>Other readouts</h3>{_render(rest)}")
+    def value(key):
+        v = summary
+        for part in key.split("."):
+            if not isinstance(v, Mapping) or part not in v:
+                return None
+            v = v[part]
+        return v
+
+    for role in ("calibration", "validation"):
+        keys = split.get(role, [])
+        if not keys:
+            continue
+        rows = "".join(
+            f'<tr><th>{_e(k)}</th><td class="num">{_e(_fmt(value(k)))}</td>'
+            f'<td>{_e(_fmt(paper.get(k, {}).get("value")) if paper.get(k, {}).get("value") is not None else "")}'
+            f'{_e(" " + paper.get(k, {}).get("direction", ""))}</td><td>{_e(paper.get(k, {}).get("panel", ""))}</td>'
+            f"</tr>" for k in keys)
+        parts.append(f"<h3>{_e(role)} targets</h3><table><tr><th>key</th><th>model</th><th>paper</th>"
+                     f"<th>panel</th></tr>{rows}</table>")
+    if not split:
+        parts.append(f"<h3>Readouts</h3>{_render(summary)}")
     return "".join(parts)
 
 

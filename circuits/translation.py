@@ -12,9 +12,9 @@ JSON print them). In short:
    test (72 h). Unlike the post-sLH state, which recovers by itself within ~2 weeks (stress load decays with
    τ_H = 60 h), this state is a fixed point: without drug nothing changes, so the no-drug rescue is 0 (a tested
    oracle) and any fading is the drug's.
-3. **Readout** (the same as the mouse experiments): a resolved single-shock trial from the state at every output
-   time gives the post-shock DA response relative to the same subject's naive response, R̂, and the failure
-   probability of a 10-s escape trial, ``p = logistic(b0 − b1 (R̂ − 1))`` (:mod:`circuits.behavior`). Rescue::
+3. **Readout** (the same as the mouse experiments): the failure probability of a 10-s escape trial at the state's
+   mPFC efficacy E (:func:`circuits.behavior.failure_probability`), and, from a resolved single-shock trial at
+   every output time, the post-shock DA response relative to the same subject's naive response. Rescue::
 
        R(t) = (p_depressed − p(t)) / (p_depressed − p_healthy)
 
@@ -122,7 +122,7 @@ def depressed_state(params=None) -> dict:
         ``p_fail`` (failure probability in that state), ``p_healthy`` (naive), ``naive_peak`` (the naive trial's
         DA peak, Hz), ``drift`` (largest relative change of ρ over the last 500 h of settling).
     """
-    from .behavior import failure_probability, photometry, response_index
+    from .behavior import failure_probability, photometry
     from .experiments import naive_reference, run_groups
     from .model import CircuitParams, circuit_system, initial_state, parameter_values, parameter_vector, \
         run_long, run_trials
@@ -152,8 +152,8 @@ def depressed_state(params=None) -> dict:
     r_rel = float(met["peak"][0] / ref["peak"][0])
     return {"y": y, "stress": s_c, "rho_slh": rho_t, "rho": float(y[ir]), "H": float(y[sysm.state_index("H")]),
             "r_rel": r_rel,
-            "p_fail": float(failure_probability(response_index(met["peak"][0], c.behavior), c.behavior)),
-            "p_healthy": float(failure_probability(response_index(ref["peak"][0], c.behavior), c.behavior)),
+            "p_fail": float(failure_probability(_efficacy(y, c), c.behavior)),
+            "p_healthy": float(failure_probability(_efficacy(initial_state(c), c), c.behavior)),
             "naive_peak": float(ref["peak"][0]),
             "drift": float(drift)}
 
@@ -342,7 +342,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     from pkpd.receptor import NmdaParams
     from pkpd.species import Subject
 
-    from .behavior import failure_probability, photometry, response_index
+    from .behavior import failure_probability, photometry
     from .experiments import observe_all
     from .model import CircuitParams, parameter_values, parameter_vector, run_long, run_trials
 
@@ -398,7 +398,7 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
             progress(0.4 + 0.5 * (k + 1) / R)
     r_rel = peaks / dep["naive_peak"]
     with np.errstate(over="ignore"):  # exp overflow = a failure probability of exactly 0
-        pf = failure_probability(response_index(peaks, c.behavior), c.behavior)
+        pf = failure_probability(_efficacy(sol.y[:, :, :], c), c.behavior)
     rescue = (dep["p_fail"] - pf) / (dep["p_fail"] - dep["p_healthy"])
     da_rescue = (r_rel - dep["r_rel"]) / (1.0 - dep["r_rel"])
     ob = observe_all(sol.y, P, T)
@@ -454,3 +454,14 @@ def translate(regimen: Regimen, *, species: str = "human", pk_model: str | None 
     res, _ = translate_many([RegimenSpec(label, regimen, species, pk_model, weight_kg)],
                             horizon_h=24.0 * horizon_days, step_h=step_h, params=params)
     return res[0]
+
+
+def _efficacy(y, c):
+    """The behavioural link's input E (:func:`circuits.behavior.escape_efficacy`) of states ``y`` (..., n_states)."""
+    from .behavior import escape_efficacy
+    from .model import circuit_system
+
+    sysm = circuit_system()
+    y = np.asarray(y, float)
+    w = y[..., sysm.state_index("rho")] * y[..., sysm.state_index("A")]
+    return escape_efficacy(w, c.vta.j_pd_pA_per_Hz, c.behavior)

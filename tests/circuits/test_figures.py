@@ -1,17 +1,18 @@
 """Figures of the circuit model, checked from the Figure objects (axes, labels with units, lines) and from the
 saved files' metadata, not from pixels.
 
-The Wu 2021 figures are drawn from a real 3-mouse replication (~5 s warm): the biphasic DA figure must show the
-paper's shape (a dip during the shock, a rise after it, blunted after induction and restored 4 h after ketamine)."""
+The Wu 2021 figures are drawn from a real 3-mouse replication: every key of the summary must appear beside the
+paper's value or direction, and the photometry figure must show the paper's shape (a dip during the shock, a rise
+after it)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from circuits.experiments import wu2021
-from circuits.figures import (DA_TRACE_TESTS, WU2021_FIGURES, da_trace_figure, plot_simulation, simulation_figure,
+from circuits.figures import (DA_TRACE_TESTS, WU2021_FIGURES, plot_simulation, simulation_figure, traces_figure,
                               wu2021_figures)
+from circuits.replication import summary_keys, wu2021
 from pkpd import __version__
 from pkpd.figures import pyplot, read_png_metadata
 
@@ -25,34 +26,37 @@ def _close(fig):
     pyplot().close(fig)
 
 
-def test_da_trace_figure_is_biphasic_blunted_by_induction_and_restored_by_ketamine(replication):
+def test_slh_photometry_traces_are_biphasic(replication):
     summary, details = replication
-    fig = da_trace_figure(summary, details)
+    fig = traces_figure(summary, details)
     try:
-        ax, bars = fig.axes
-        assert ax.get_xlabel() == "time from shock onset (s)"
-        assert ax.get_ylabel() == "DA neuron ΔF/F (% of naive pre-shock baseline)"
-        assert bars.get_ylabel() == "post-shock DA peak / same mouse naive (ratio)"
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "time from shock onset (s)" and ax.get_ylabel() == "DA neuron ΔF/F (%)"
         lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
         assert list(lines) == [name for name, _ in DA_TRACE_TESTS.values()]
-        # the shaded shock window: 0 to 3 s from onset
-        (shock,) = [p for p in ax.patches if p.get_label().startswith("shock")]
-        x0, x1 = shock.get_x(), shock.get_x() + shock.get_width()
-        assert (x0, x1) == (0.0, 3.0)
-        peaks = {}
-        for name, ln in lines.items():
-            t, y = ln.get_xdata(), ln.get_ydata()
-            assert y[(t >= 0) & (t <= 3)].min() < -20.0, name  # dip during the shock (% ΔF/F)
-            peaks[name] = y[(t > 3) & (t <= 8)].max()
-            assert peaks[name] > 20.0, name  # rise after it
-        before, lh, ket = (peaks[n] for n, _ in DA_TRACE_TESTS.values())
-        assert lh < ket < before  # blunted by LH, partly restored by ketamine at 4 h
-        # bars are exactly the summary's relative peaks
-        heights = [p.get_height() for p in bars.patches]
-        dr = summary["da_response"]
-        np.testing.assert_allclose(heights, [1.0, dr["lh"], dr["ket_4h"], dr["ket_24h"]], rtol=1e-12)
+        t, y = lines["start of induction"].get_data()
+        assert y[(t > 0.5) & (t < 3.0)].max() < -50.0           # silenced during the 3-s shock
+        assert y[(t > 3.0) & (t < 8.0)].max() > 20.0            # the rise after it
     finally:
         _close(fig)
+
+
+def test_every_summary_key_is_drawn_beside_the_paper(replication):
+    from circuits import figures
+
+    summary, details = replication
+    ticks = []
+    for make in figures._WU2021_MAKERS:
+        fig = make(summary, details)
+        try:
+            for ax in fig.axes:
+                ticks += [t.get_text() for t in ax.get_xticklabels()]
+        finally:
+            _close(fig)
+    drawn = " ".join(ticks)
+    for key in summary_keys():
+        if key != "literature.dose_response":  # its own panel (a curve against dose)
+            assert f"{key.split('.')[-1]}\npaper: " in drawn, key
 
 
 def test_wu2021_figures_write_png_and_svg_with_units_and_provenance(replication, tmp_path):
@@ -81,12 +85,6 @@ def test_every_wu2021_axis_names_its_unit(replication):
                 assert "(" in ax.get_ylabel(), (make.__name__, ax.get_title())
         finally:
             _close(fig)
-    fig = figures.failure_rates_figure(summary, details)
-    try:  # model bars and paper bars side by side in both panels
-        assert [a.get_legend_handles_labels()[1] for a in fig.axes] == \
-               [["model (cohort mean ± SD)", "Wu et al. 2021"]] * 2
-    finally:
-        _close(fig)
 
 
 def _fake_result(n_subjects):

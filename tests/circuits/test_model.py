@@ -7,8 +7,8 @@ import sympy
 
 from circuits import model
 from circuits.behavior import photometry
-from circuits.model import CircuitParams, circuit_parts, circuit_system, initial_state, parameter_values, \
-    parameter_vector, run_long, run_trials
+from circuits.model import (CNO_STATES, CircuitParams, circuit_parts, circuit_system, initial_state,
+                            parameter_values, parameter_vector, run_long, run_trials)
 from circuits.protocols import ProtocolParams, session_duty
 from pkpd.dosing import Regimen
 
@@ -33,11 +33,34 @@ def test_composed_rhs_equals_its_parts():
             assert sympy.simplify(rhs[s] - r) == 0, s
     for s in inputs:
         assert rhs[s] == 0
+    depot, cno = sympy.symbols(CNO_STATES)
+    ka, t_half = sympy.symbols("cno_ka_per_h cno_half_life_h")
+    assert sympy.simplify(rhs[depot] + ka * depot) == 0
+    assert sympy.simplify(rhs[cno] - ka * depot + sympy.log(2) / t_half * cno) == 0
     pk = ketamine_system()
     for s, r in zip(pk.states, pk.rhs):
         assert sympy.simplify(rhs[s] - r) == 0, s
     n_parts = sum(len(p.states) for p in parts)
-    assert system.n_states == pk.n_states + len(inputs) + n_parts
+    assert system.n_states == pk.n_states + len(inputs) + len(CNO_STATES) + n_parts
+
+
+def test_cno_is_a_compound_with_its_own_kinetics(typical):
+    # oracle: the Bateman function of a first-order absorption and elimination (closed form), for one 3-mg/kg dose
+    from pkpd.ode import Schedule
+
+    cp, y0, p = typical
+    m = cp.manipulations
+    ka, ke = m.cno_ka_per_h, np.log(2) / m.cno_half_life_h
+    t = np.array([0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0])
+    sol = model.run_long(y0[None].copy(), p[None], t, [Schedule().bolus(0.0, "cno_depot", 1.0)])  # y0 is shared
+    bateman = ka / (ka - ke) * (np.exp(-ke * t) - np.exp(-ka * t))
+    np.testing.assert_allclose(sol.state("cno")[0], bateman, rtol=1e-4, atol=1e-7)
+    # the agonist peaks 15-20 min after the dose (plasma CNO at 15 min, Jendryka 2019) and keeps an expressed
+    # receptor over half active for about 6 h (behavioural effects 6-10 h, Jendryka 2019)
+    t_peak = np.log(ka / ke) / (ka - ke)
+    assert 0.2 < t_peak < 0.35
+    act = model.dreadd_activation(sol.state("cno")[0], m.cno_k_rel)
+    assert act[t == 4.0] > 0.5 and act[t == 8.0] < 0.5
 
 
 def test_fixed_point_without_drug_or_stress(typical):
@@ -195,19 +218,23 @@ def test_long_horizon_neural_tolerance_costs_no_accuracy(typical, after_ketamine
     # LONG_NEURAL_ATOL on the neural states against atol 1e-8 on every state, both at the default rtol: the slow
     # states, drug amounts and kept observables are as close to the oracle (within 1.25x the all-1e-8 solution's
     # own error, itself up to 1.6e-3 on ρ and 2.6e-3 on A here: ketamine's surge amplifies small errors; measured
-    # 1.06x), with fewer than half the steps
+    # 1.06x), with fewer steps (312 against 556 after the recalibration of 2026-12-02; how much faster is measured
+    # in benchmarks/, not asserted here)
     cp, y0, p = typical
     te, sched, truth, _ = after_ketamine
     sol = run_long(y0, p, te, sched, qss=None)  # the tolerance alone (the QSS projection: the next test)
     ref = run_long(y0, p, te, sched, neural_atol=None, qss=None)
     assert sol.status[0] == 0 and ref.status[0] == 0
-    assert (sol.n_accepted + sol.n_rejected)[0] < 0.5 * (ref.n_accepted + ref.n_rejected)[0]
+    assert (sol.n_accepted + sol.n_rejected)[0] < (ref.n_accepted + ref.n_rejected)[0]
     ratios = {}
     for name in (*model.SLOW_STATES, "brain", "central", "r_e", "r_da", "w"):
         get = (lambda s: s.state(name)[0]) if name in circuit_system().state_names else \
             (lambda s: s.observables[name][0])
         e_sol, e_ref = np.max(np.abs(get(sol) - get(truth))), np.max(np.abs(get(ref) - get(truth)))
-        ratios[name] = e_sol / max(e_ref, 1e-7 * np.ptp(get(truth)))  # H: both errors ~5e-9 of its range
+        # floor 1e-5 of the course's range: with the parameters of 2026-12-02 both solutions are within 3e-6
+        # absolute of the oracle (A: 1.8e-7 against 2.5e-8; before, the surge amplified both to ~2e-3), far below
+        # the 1e-3 to which readouts are judged, where a ratio of two round-off-sized errors means nothing
+        ratios[name] = e_sol / max(e_ref, 1e-5 * np.ptp(get(truth)))
     assert max(ratios.values()) <= 1.25, ratios
 
 
@@ -257,7 +284,14 @@ def test_long_horizon_quasi_steady_states_agree_with_the_resolved_transients(typ
         rows = slice(None) if name not in ("r_e", "r_da") else ~switch
         e_sol = np.max(np.abs(get(sol) - get(truth))[rows])
         e_ref = np.max(np.abs(get(ref) - get(truth))[rows])
-        assert e_sol <= 1.25 * max(e_ref, 1e-7 * np.ptp(get(truth)), 1e-9), name  # 1e-9: a tenth of atol
+        # floor: 1e-5 of the course's range (as in the tolerance test above: both errors are now ~1e-7 absolute) or
+        # 1e-9, a tenth of atol (θ: 4.4e-7 against 5.8e-8, range 0.11); for the neural rates, the long horizon's own
+        # neural tolerance LONG_NEURAL_ATOL (1e-4) relative to their size (20 min after the dose: r_E 4.1e-5 Hz of
+        # 3.5 Hz, r_DA 4.0e-4 Hz of 4.5 Hz: the projection at the dose shifts the phase of the slow mPFC–VTA
+        # oscillation that follows it, see circuits.model)
+        floor = (model.LONG_NEURAL_ATOL * np.max(np.abs(get(truth))) if name in ("r_e", "r_da")
+                 else 1e-5 * np.ptp(get(truth)))
+        assert e_sol <= 1.25 * max(e_ref, floor, 1e-9), name
     session = Schedule().reset(0.0, "stress", session_duty(ProtocolParams())).reset(1.0, "stress", 0.0)
     later = run_long(y0, p, [0.0, 2 / 60, 1.0, 1.0 + 2 / 60], session, neural_atol=None, rtol=1e-9, qss=None)
     for name in ("r_e", "r_da"):

@@ -167,14 +167,15 @@ def test_study_report_embeds_every_figure_and_escapes_text(study_dir):
     assert '<tr><td class="num">3</td><td class="num">0.45</td></tr>' in page
 
 
-def test_wu2021_report_puts_the_papers_failure_rates_beside_the_models(tmp_path):
-    from circuits.experiments import PAPER
-
-    summary = {"slh": {"failure_rate": {"baseline": 0.031, "lh": 0.712, "ket_4h": 0.25, "ket_24h": 0.3,
-                                        "ket_72h": 0.6, "saline_4h": 0.7}},
-               "wlh": {"failure_rate": {"baseline": 0.1, "lh": 0.45, "ket_4h": 0.3, "ket_24h": 0.35}},
-               "da_response": {"lh": 0.5, "ket_4h": 0.8, "ket_24h": 0.75},
-               "controls": {"da_silenced_ket_4h": 0.93}}
+def test_wu2021_report_puts_the_papers_values_beside_the_models(tmp_path):
+    summary = {"slh": {"failure_rate": {"baseline": 0.031, "lh": 0.712}},
+               "controls": {"cno_alone_hm4di_lh": 0.7},
+               "split": {"calibration": ["slh.failure_rate.baseline", "slh.failure_rate.lh"],
+                         "validation": ["controls.cno_alone_hm4di_lh"]},
+               "paper": {"slh.failure_rate.baseline": {"value": 0.0219, "panel": "FS6-3a (n = 105)"},
+                         "slh.failure_rate.lh": {"value": 0.7402, "panel": "FS6-3a (n = 107)"},
+                         "controls.cno_alone_hm4di_lh": {"value": None, "direction": "= LH (p = 0.9947)",
+                                                         "panel": "Fig 3f"}}}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     (tmp_path / "command.json").write_text(json.dumps({"command": "ketamine experiment wu2021 --out x --n 7",
                                                        "version": __version__, "inputs": {"n": 7, "seed": 0}}))
@@ -182,11 +183,11 @@ def test_wu2021_report_puts_the_papers_failure_rates_beside_the_models(tmp_path)
     page = build_report(tmp_path)
     doc = parse(page)
     assert len(doc.images) == 1 and doc.code == ["ketamine experiment wu2021 --out x --n 7"]
-    lh = PAPER["slh.failure_rate"]["lh"]
-    assert re.search(rf"<th>lh</th><td class=\"num\">0.712</td><td class=\"num\">{lh:g}</td>", page)
-    assert "qualitative" in page  # ket_4h has no number in the paper
-    assert re.search(r"<th>da_silenced_ket_4h</th><td class=\"num\">0.93</td><td>block</td>", page)
-    assert "wu2021" in doc.text[0] or "wu2021" in " ".join(doc.text)
+    assert re.search(r"<th>slh.failure_rate.lh</th><td class=\"num\">0.712</td><td>0.7402 </td>"
+                     r"<td>FS6-3a \(n = 107\)</td>", page)
+    assert "calibration targets" in page and "validation targets" in page
+    assert re.search(r"<th>controls.cno_alone_hm4di_lh</th><td class=\"num\">0.7</td><td> = LH \(p = 0.9947\)</td>",
+                     page)
 
 
 def test_a_directory_without_a_run_is_an_error(tmp_path):

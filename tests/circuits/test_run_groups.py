@@ -24,6 +24,9 @@ import pytest
 import circuits.experiments as ex
 from circuits import model
 from circuits.protocols import build_protocol
+from pkpd.dosing import Regimen
+
+KET = Regimen.single("10mg/kg", "ip")
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -45,7 +48,7 @@ def test_kept_time_courses_are_the_observables_of_the_stored_states(cohort, monk
         return sol
 
     monkeypatch.setattr(ex, "run_long", failing)
-    pr = build_protocol("slh", regimen=ex._ket(10.0))
+    pr = build_protocol("slh", regimen=KET)
     full = ex.run_groups(cohort, [pr], keep_y=True, on_failure="mask")[0]
     lean = ex.run_groups(cohort, [pr], on_failure="mask")[0]
     assert full.status[3] == 2 and np.count_nonzero(full.status) == 1
@@ -64,7 +67,7 @@ def test_kept_time_courses_are_the_observables_of_the_stored_states(cohort, monk
 
 
 def test_trial_method_and_tolerance_change_readouts_by_less_than_1e_3(cohort, monkeypatch):
-    pr = build_protocol("slh", regimen=ex._ket(10.0))
+    pr = build_protocol("slh", regimen=KET)
     assert (model.TRIAL_METHOD, model.TRIAL_RTOL) == ("rodas5p", 3e-5)
     fast = ex.run_groups(cohort, [pr])[0]
     monkeypatch.setattr(ex, "run_trials", functools.partial(model.run_trials, method="rosenbrock", rtol=1e-7))
@@ -75,7 +78,7 @@ def test_trial_method_and_tolerance_change_readouts_by_less_than_1e_3(cohort, mo
 
 
 def test_quasi_steady_neural_states_change_readouts_by_less_than_stated(cohort, monkeypatch):
-    ket = ex._ket(10.0)
+    ket = KET
     prs = [build_protocol("slh", regimen=ket), build_protocol("wlh", regimen=ket),
            build_protocol("slh", regimen=ket, manipulations="mpfc_silencing", post_drug_tests_h=(4,)),
            build_protocol("slh", manipulations="drd1_activation", post_drug_tests_h=(4,))]
@@ -90,7 +93,7 @@ def test_quasi_steady_neural_states_change_readouts_by_less_than_stated(cohort, 
 
 
 def test_baseline_readout_reuses_the_naive_trial(cohort, monkeypatch):
-    from circuits.behavior import failure_probability, photometry, response_index
+    from circuits.behavior import escape_efficacy, failure_probability
 
     rows = []
     real = ex.run_trials
@@ -101,16 +104,17 @@ def test_baseline_readout_reuses_the_naive_trial(cohort, monkeypatch):
 
     monkeypatch.setattr(ex, "run_trials", counting)
     S = len(cohort)
-    g = ex.run_groups(cohort, [build_protocol("slh", regimen=ex._ket(10.0))], keep_traces=True)[0]
-    assert g.labels[0] == "baseline" and rows == [S] * 5  # naive, then lh, 4h, 24h, 72h: no second baseline trial
+    g = ex.run_groups(cohort, [build_protocol("slh", regimen=KET, recordings=False)], keep_traces=True)[0]
+    assert g.labels[0] == "baseline" and rows == [S] * 3  # naive, then lh and 4h: no second baseline trial
     y0 = model.initial_states(cohort)
     p = np.array([model.parameter_vector(model.parameter_values(c)) for c in cohort])
     tr = real(y0, p)
-    peak = photometry(tr.gcamp, tr.t_s, tr.onset_s, tr.shock_s)["peak"]
     np.testing.assert_array_equal(g.traces[:, 0], tr.gcamp)
     np.testing.assert_array_equal(g.r_rel[:, 0], np.ones(S))
-    np.testing.assert_array_equal(g.failure[:, 0], [failure_probability(response_index(peak[k], c.behavior),
-                                                                        c.behavior) for k, c in enumerate(cohort)])
+    # naive escape: the efficacy of an unstressed mouse (w = 1) over a 10-s trial, not read from the DA trial
+    np.testing.assert_array_equal(g.failure[:, 0], [
+        failure_probability(escape_efficacy(1.0, c.vta.j_pd_pA_per_Hz, c.behavior), c.behavior, trial_s=10.0)
+        for c in cohort])
     rows.clear()
-    ex.run_groups(cohort[:2], [build_protocol("slh", manipulations="mtor_block")])  # other parameters: solved
-    assert rows == [2] * 6
+    ex.run_groups(cohort[:2], [build_protocol("slh", manipulations="mtor_block", recordings=False)])
+    assert rows == [2] * 4  # other parameters: the baseline trial is solved (naive, baseline, lh, 4h)
