@@ -55,6 +55,7 @@ def test_da_trace_figure_is_biphasic_blunted_by_induction_and_restored_by_ketami
         _close(fig)
 
 
+@pytest.mark.slow
 def test_wu2021_figures_write_png_and_svg_with_units_and_provenance(replication, tmp_path):
     summary, details = replication
     paths = wu2021_figures(summary, details, tmp_path)
