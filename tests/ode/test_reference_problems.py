@@ -155,6 +155,7 @@ def test_lorenz96_explicit_matches_tight_scipy_reference(rtol, lorenz96_referenc
 
 
 @pytest.mark.parametrize("name", ["plei", "lorenz96"])
+@pytest.mark.slow
 def test_auto_stays_explicit_on_non_stiff_problems(name):
     p = PROBLEMS[name]
     auto = _engine(p, "auto", 1e-8)
