@@ -74,6 +74,7 @@ def test_a_manipulation_selects_the_manipulated_circuit_protocol(tmp_path, monke
     assert spec.protocol.protocol(spec).overrides == {"spine_block": 1.0}
 
 
+@pytest.mark.slow
 def test_summarize_prints_and_draws(tmp_path):
     from pkpd.cohort import CohortSpec, run_cohort
     from pkpd.dosing import Regimen

@@ -50,6 +50,7 @@ def test_bad_input_is_exit_code_2_without_traceback(args, message):
     assert message in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_simulate_writes_timecourses_tests_and_plot(tmp_path):
     out, plot = tmp_path / "slh.csv", tmp_path / "slh.png"
     res = runner.invoke(cli.app, ["simulate", "--protocol", "slh", "--dose", "10mg/kg", "--step", "4h",

@@ -102,6 +102,7 @@ def test_event_table_after_the_horizon_names_file_row_and_column(tmp_path):
     assert "late.csv row 2, column 'time': a dose at 30 d is after the horizon (21 d)" in res.output
 
 
+@pytest.mark.slow
 def test_a_real_run_writes_consistent_files(tmp_path):
     out = tmp_path / "m"
     res = runner.invoke(cli.app, ["regimens", "--preset", "single", "--horizon", "3d", "--step", "6h", "--out",

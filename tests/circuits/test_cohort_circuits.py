@@ -168,6 +168,7 @@ def test_a_failing_subject_keeps_its_row(monkeypatch):
         assert np.array_equal(res[k][ok], ref[k][ok]), k
 
 
+@pytest.mark.slow
 def test_local_cluster_of_two_workers_gives_identical_rows(run, tmp_path):
     """The same chunk function in 2 Dask worker processes (a real LocalCluster on loopback): every subject row
     bit-identical to the in-process run (tolerance 0; workers unpickle the spec's protocol object, which imports
@@ -212,6 +213,7 @@ def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(r
     assert np.all(tab["failure_prob_4h"] > np.asarray(ref["failure_prob_4h"])[:4] + 0.02)
 
 
+@pytest.mark.slow
 def test_a_killed_circuit_run_resumes_to_the_uninterrupted_result(run, tmp_path):
     """The process is killed (SIGKILL, the runner's test hook) after its first chunk of 4; ``resume`` runs only the
     second, and every subject row equals the uninterrupted run's bit for bit."""

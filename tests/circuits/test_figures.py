@@ -59,6 +59,7 @@ def test_every_summary_key_is_drawn_beside_the_paper(replication):
             assert f"{key.split('.')[-1]}\npaper: " in drawn, key
 
 
+@pytest.mark.slow
 def test_wu2021_figures_write_png_and_svg_with_units_and_provenance(replication, tmp_path):
     summary, details = replication
     paths = wu2021_figures(summary, details, tmp_path)

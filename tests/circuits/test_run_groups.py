@@ -66,6 +66,7 @@ def test_kept_time_courses_are_the_observables_of_the_stored_states(cohort, monk
     np.testing.assert_array_equal(lean.failure, full.failure)
 
 
+@pytest.mark.slow
 def test_trial_method_and_tolerance_change_readouts_by_less_than_1e_3(cohort, monkeypatch):
     pr = build_protocol("slh", regimen=KET)
     assert (model.TRIAL_METHOD, model.TRIAL_RTOL) == ("rodas5p", 3e-5)

@@ -87,6 +87,7 @@ def test_compiled_module_is_reused_in_process(compiled):
     assert compile_system(NONLINEAR) is compiled
 
 
+@pytest.mark.slow
 def test_numba_cache_is_used_by_a_new_process(compiled, tmp_path):
     # After the module has been compiled once (the fixture), a fresh interpreter must load machine code from
     # numba's cache instead of compiling: no cache misses for the batch kernel.

@@ -60,6 +60,7 @@ _CROSS = {
 
 
 @pytest.mark.parametrize("name", list(_CROSS))
+@pytest.mark.slow
 def test_scipy_reproduces_published_reference(name):
     p = PROBLEMS[name]
     method, rtol, atol = _CROSS[name]
@@ -90,6 +91,7 @@ def test_stiff_problem_matches_published_reference(name, method, rtol):
     assert scd >= -math.log10(rtol) - 1.0, f"scd {scd:.2f} at rtol {rtol:g}"
 
 
+@pytest.mark.slow
 def test_stiff_batch_with_varied_parameters_matches_scipy_per_subject():
     """Four POLL subjects with lognormally scaled rate constants, solved in one batch, each vs scipy Radau."""
     p = PROBLEMS["pollu"]
@@ -116,6 +118,7 @@ def test_stiff_batch_with_varied_parameters_matches_scipy_per_subject():
 # 3. Non-stiff problems: Dormand-Prince 5(4)
 # ------------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("rtol", [1e-8, 1e-10])
+@pytest.mark.slow
 def test_pleiades_explicit_matches_published_reference(rtol):
     p = PROBLEMS["plei"]
     sol = _engine(p, "explicit", rtol)
@@ -141,6 +144,7 @@ def lorenz96_reference():
 
 
 @pytest.mark.parametrize("rtol", [1e-6, 1e-8])
+@pytest.mark.slow
 def test_lorenz96_explicit_matches_tight_scipy_reference(rtol, lorenz96_reference):
     p = PROBLEMS["lorenz96"]
     sol = _engine(p, "explicit", rtol)
@@ -151,6 +155,7 @@ def test_lorenz96_explicit_matches_tight_scipy_reference(rtol, lorenz96_referenc
 
 
 @pytest.mark.parametrize("name", ["plei", "lorenz96"])
+@pytest.mark.slow
 def test_auto_stays_explicit_on_non_stiff_problems(name):
     p = PROBLEMS[name]
     auto = _engine(p, "auto", 1e-8)

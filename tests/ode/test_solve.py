@@ -105,6 +105,7 @@ def test_output_at_an_event_time_is_the_state_after_the_event():
     assert s.y[0, 2, 2] == 0.0  # reset applied exactly
 
 
+@pytest.mark.slow
 def test_linear_system_matches_expm_with_both_methods_and_counts_work():
     y0 = np.array([1.0, 0.5, -0.3, 0.8])
     T = np.linspace(0, 5, 11)
@@ -137,6 +138,7 @@ def test_convergence_order_against_expm(method, order, slack):
 
 
 # ---- stiffness and the scipy reference -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_auto_switches_to_rosenbrock_on_a_stiff_problem_and_matches_radau():
     T = np.linspace(0, 0.5, 11)  # the slow branch, before the first relaxation jump of the mu = 1000 subject
     s = solve(VDP, [2.0, 0.0], T, [[1.0], [1000.0]], method="auto", rtol=1e-6, atol=1e-8)
@@ -149,6 +151,7 @@ def test_auto_switches_to_rosenbrock_on_a_stiff_problem_and_matches_radau():
     assert explicit.n_accepted[0] > 3 * s.n_accepted[1]
 
 
+@pytest.mark.slow
 def test_solution_agrees_with_the_scipy_reference_on_a_nonautonomous_system():
     from tests.ode.test_codegen import NONLINEAR
 
@@ -162,6 +165,7 @@ def test_solution_agrees_with_the_scipy_reference_on_a_nonautonomous_system():
 
 
 # ---- failures stay with their subject ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_failing_subject_is_reported_and_the_others_finish():
     k = np.array([[0.1], [1.0], [0.3]])  # the second subject blows up at t = 1
     T = np.linspace(0, 2, 5)
@@ -267,6 +271,7 @@ ys, yf, eps = sympy.symbols("ys yf eps")
 FAST_SLOW = OdeSystem([ys, yf], [-ys, (ys - yf**3) / eps], [eps], name="fast_slow")
 
 
+@pytest.mark.slow
 def test_qss_states_start_every_segment_at_their_root():
     # oracle: the closed-form root ys^(1/3) with ys(t) = c e^{-t}. At t = 0 and right after a reset of ys at t = 1
     # (outputs at event times are right-continuous), yf is the cube root of ys; between events it stays on its slow

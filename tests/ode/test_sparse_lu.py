@@ -33,6 +33,7 @@ def test_minimum_degree_ordering_avoids_fill_in():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.slow
 def test_sparse_solve_matches_dense_solve(seed, tmp_path):
     rng = np.random.default_rng(seed)
     n = 15
@@ -53,6 +54,7 @@ def test_sparse_solve_matches_dense_solve(seed, tmp_path):
     np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_w_formed_at_the_pattern_and_fill_in_factors_like_the_dense_w(tmp_path):
     # form_w_sparse writes W = I/(hγ) - J only where the factorisation reads (the pattern, zeroed fill-in): a W
     # full of NaN and a J with garbage off its pattern still solve like the dense I/(hγ) - J
@@ -91,6 +93,7 @@ def test_dense_patterns_use_the_dense_lu(tmp_path):
     assert mod.SPARSE_LU is False and mod.lu_sparse(np.eye(2)) == 1
 
 
+@pytest.mark.slow
 def test_a_small_pivot_that_updates_nothing_is_accepted_and_solves_exactly(tmp_path):
     # state 0 (an input switch, a drug level) drives fast states 1..3 strongly but depends on nothing itself: its
     # pivot is tiny beside its column, yet eliminating it first changes no other entry
@@ -110,6 +113,7 @@ def test_a_small_pivot_that_updates_nothing_is_accepted_and_solves_exactly(tmp_p
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.slow
 def test_multiscale_matrices_factor_stably_without_the_dense_fallback(seed, tmp_path):
     # W = I/(h*gamma) - J at a large step, J with rates from 1e-3 to 1e7 (a circuit model in hours): the growth
     # rule accepts pivots the column threshold refuses, and the residual stays at rounding level of max |W|

@@ -43,6 +43,7 @@ def test_fingerprint_changes_with_the_equations():
     assert a.fingerprint == b.fingerprint != c.fingerprint
 
 
+@pytest.mark.slow
 def test_freeze_holds_states_constant_as_parameters():
     # x' = -k x + z, z' = -z: with z frozen at z0, x(t) = z0/k + (x0 - z0/k) e^{-kt} (closed form), solved by the
     # engine on the frozen system, whose parameters are (k, z) in that order

@@ -54,6 +54,7 @@ def test_noisy_data_truth_inside_the_intervals():
     assert f.residual_sd == pytest.approx(0.05, rel=0.3)
 
 
+@pytest.mark.slow
 def test_ed50_interval_coverage_near_nominal():
     """Over 200 seeds the 95 % delta-method interval of ED50 contains the truth 90–99 % of the time (binomial SD of
     the observed rate at 95 %: 1.5 points; the delta method is approximate in a nonlinear model)."""
