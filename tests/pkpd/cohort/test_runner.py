@@ -64,6 +64,7 @@ def test_failing_subjects_keep_their_rows_and_the_run_goes_on(tmp_path):
     same_run(tmp_path / "a", tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_process_gives_the_uninterrupted_result(reference, tmp_path):
     out = tmp_path / "run"
     code = textwrap.dedent(f"""
@@ -84,6 +85,7 @@ def test_resume_after_a_killed_process_gives_the_uninterrupted_result(reference,
     assert again.chunks_run == 0 and again.summary == run.summary
 
 
+@pytest.mark.slow
 def test_local_cluster_of_two_workers_gives_identical_results(reference, tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "run"
@@ -92,6 +94,7 @@ def test_local_cluster_of_two_workers_gives_identical_results(reference, tmp_pat
     same_run(reference[0], out)
 
 
+@pytest.mark.slow
 def test_existing_cluster_whose_worker_dies_recomputes_its_chunk(reference, tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     marker = tmp_path / "killed"
