@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Factor", "METHODS", "factor", "read_ranges", "check_request", "sample", "run_sensitivity",
-           "SensitivityResult", "indices_figure", "engine_model"]
+           "SensitivityResult", "indices_figure", "engine_model", "readout_keys", "check_readouts", "lookup"]
 
 METHODS = ("sobol", "morris")
 MORRIS_LEVELS = 4
@@ -207,6 +207,42 @@ class SensitivityResult:
         keys = ("S1", "S1_conf", "ST", "ST_conf") if self.method == "sobol" else ("mu_star", "mu_star_conf", "sigma")
         return [{"readout": r, "parameter": f.name, **{k: float(self.indices[r][k][j]) for k in keys}}
                 for r in self.readouts for j, f in enumerate(self.factors)]
+
+
+def readout_keys(summary: Mapping, prefix: str = "") -> list[str]:
+    """Dotted keys of every numeric leaf of a nested summary (``{"a": {"b": 1.0}}`` -> ``["a.b"]``); lists and
+    text are not readouts, ``None`` (a metric that could not be estimated) is."""
+    out = []
+    for k, v in summary.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out += readout_keys(v, key + ".")
+        elif v is None or (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)):
+            out.append(key)
+    return out
+
+
+def check_readouts(readouts: Sequence[str], available: Sequence[str]) -> list[str]:
+    """``readouts`` if each is one of ``available``; else a one-line ``ValueError`` naming the closest keys."""
+    import difflib
+
+    known = set(available)
+    for r in readouts:
+        if r not in known:
+            close = difflib.get_close_matches(r, list(available), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"readout: unknown readout {r!r}{hint} (`--list` prints them)")
+    if not readouts:
+        raise ValueError("readout: expected at least one --readout (`--list` prints them)")
+    return list(dict.fromkeys(readouts))
+
+
+def lookup(summary: Mapping, key: str) -> float:
+    """The value at dotted ``key`` of a nested summary as a float (NaN for ``None``)."""
+    v = summary
+    for part in key.split("."):
+        v = v[part]
+    return float("nan") if v is None else float(v)
 
 
 def engine_model(system, factor_names: Sequence[str], outputs: Sequence[str], *, base_params: Mapping[str, float],
