@@ -42,6 +42,37 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+#: ``--param NAME=VALUE[UNIT]`` and ``--params FILE.toml``: parameter overrides (:mod:`pkpd.overrides`), declared once
+#: and shared by every command that simulates.
+ParamOpt = Annotated[Optional[list[str]], typer.Option(
+    "--param", help="Override a model parameter, NAME=VALUE[UNIT] (repeatable), e.g. cl_L_per_h=40L/h or "
+                    "CL=666.7mL/min; names as `ketamine params` lists them (route.<route>.<field> for absorption). "
+                    "Checked against the parameter's unit and bounds.")]
+ParamsFileOpt = Annotated[Optional[Path], typer.Option(
+    "--params", help="Parameter overrides from a TOML file (NAME = VALUE in the parameter's unit, or NAME = "
+                     "\"VALUE UNIT\"); --param wins over the file.")]
+
+
+def overrides(param: list[str] | None, params_file: Path | None) -> dict:
+    """The raw overrides of ``--params FILE`` and ``--param NAME=VALUE`` (names are resolved by the model)."""
+    from pkpd.overrides import collect_overrides
+
+    return collect_overrides(param, params_file)
+
+
+def circuit_overrides(param: list[str] | None, params_file: Path | None) -> tuple[dict, list[dict]]:
+    """Overrides resolved against the circuit model's names (``ValueError`` before any computation) and their
+    record for the run's outputs."""
+    raw = overrides(param, params_file)
+    if not raw:
+        return {}, []
+    from circuits.sensitivity import circuit_space
+
+    space = circuit_space()
+    values = space.resolve(raw)
+    return values, space.record(values, raw)
+
+
 def reproduce_command() -> str:
     """The command line that is running now, quoted for a shell (``ketamine …``): studies record it so that
     ``ketamine report`` can print the exact command that reproduces them."""
@@ -165,6 +196,8 @@ def pk(
                                                       ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
                                                             "occupancy) as JSON.")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -196,7 +229,8 @@ def pk(
                 raise ValueError(f"step: {step} is longer than the duration {duration}")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
-                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend)
+                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend,
+                             params=overrides(param, params_file))
     except ValueError as e:
         fail(str(e))
     meta = result.metadata
@@ -224,8 +258,10 @@ def pk(
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
+    for o in meta["overrides"]:
+        typer.echo(f"override: {o['name']} = {o['value']:.6g} {o['unit']} (default {o['default']:.6g})", err=True)
     if summary:
-        typer.echo(json.dumps(jsonable(result.summary()), indent=1))
+        typer.echo(json.dumps(jsonable(result.summary() | {"overrides": meta["overrides"]}), indent=1))
     elif out is None:
         import csv
 
@@ -403,6 +439,112 @@ def experiment(
     record_command(out, inputs={"experiment": name, "n": n, "seed": seed})
     typer.echo(json.dumps(summary, indent=1))
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
+
+
+# ---- global sensitivity ---------------------------------------------------------------------------------------
+@app.command()
+def sensitivity(
+    readout: Annotated[Optional[list[str]], typer.Option(
+        help="Readout (repeatable or comma-separated): a dotted key of the PK summary (`ketamine pk --summary`), "
+             "e.g. plasma_ketamine.cmax_uM, or a circuit readout <group>.<metric>.<test>, e.g. "
+             "slh.failure_rate.4h. `--list` prints them.")] = None,
+    method: Annotated[str, typer.Option(help="sobol (S1, ST with bootstrap CIs; N·(D+2) runs) or morris (mu*, "
+                                             "sigma; N·(D+1) runs).")] = "sobol",
+    params: Annotated[str, typer.Option("--params", help="Parameters to vary: assumed, calibrated, published, all, "
+                                                        "or comma-separated names. Ranges: each parameter's "
+                                                        "declared bounds, log-uniform where they span more than a "
+                                                        "decade (or --ranges).")] = "calibrated",
+    ranges: Annotated[Optional[Path], typer.Option(help="Ranges FILE (.toml: NAME = [lo, hi]; .csv: name,lo,hi) "
+                                                        "replacing declared bounds, within them.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Base sample size (sobol: a power of 2 >= 8) or number of "
+                                              "trajectories (morris: >= 4).")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed of the sample and of the bootstrap.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory: indices.csv, summary.json (with the "
+                                                     "convergence check at N/2), indices.png, chunks/.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping its finished chunks.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Model runs per batched evaluation and per chunk file.")] = 256,
+    species: Annotated[str, typer.Option(help="Species of the PK readouts (circuit readouts: mouse).")] = "mouse",
+    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set (default: the species default).")]
+    = None,
+    dose: Annotated[str, typer.Option(help="Dose of the PK readouts, e.g. 10mg/kg (circuit readouts: 10 mg/kg "
+                                           "i.p. at the protocol's drug time).")] = "10mg/kg",
+    route: Annotated[str, typer.Option(help="Route of the PK readouts' dose.")] = "ip",
+    duration: Annotated[str, typer.Option(help="Simulated time of the PK readouts.")] = "4h",
+    param: ParamOpt = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print every readout and parameter group, and exit.")]
+    = False,
+):
+    """Global sensitivity of readouts to parameters (SALib: Sobol or Morris), evaluated in batched, resumable
+    chunks.
+
+    Example: ketamine sensitivity --readout slh.failure_rate.4h --params calibrated --n 256 --out runs/sens
+    """
+    import json
+
+    from circuits.sensitivity import parameter_groups, sensitivity_problem
+    from pkpd.dosing import build_regimen
+    from pkpd.units import parse_time
+
+    try:
+        reg = build_regimen(dose=dose, route=route)
+        duration_h = parse_time(duration, "duration", allow_zero=False)
+        if list_:
+            from circuits.sensitivity import CircuitReadouts
+            from pkpd.pk_readouts import PkReadouts
+
+            pk = PkReadouts(reg, duration_h, species=species, pk_model=pk_model)
+            typer.echo(f"# PK readouts ({pk.model.name}, {dose} {route}, {duration})")
+            for k in pk.available():
+                typer.echo(f"  {k}")
+            if pk.model.name == "mouse":
+                typer.echo("# circuit readouts (typical mouse; slh/wlh: 10 mg/kg i.p. ketamine, slh_saline: saline)")
+                for k in CircuitReadouts.keys():
+                    typer.echo(f"  {k}")
+            typer.echo("# parameter groups (name, kind, bounds, unit; * = log-uniform)")
+            for group, specs in parameter_groups(species, pk_model).items():
+                typer.echo(f"[{group}]")
+                for sp in specs:
+                    lo, hi = sp.bounds
+                    star = "*" if lo > 0 and hi > 10 * lo else " "
+                    typer.echo(f"  {sp.name:<36} {sp.kind:<10} [{lo:g}, {hi:g}]{star} {sp.unit}")
+            return
+        if out is None:
+            raise ValueError("out: expected --out DIR (or --list)")
+        from pkpd.sensitivity import check_request, read_ranges, run_sensitivity
+
+        readouts = [r.strip() for item in (readout or []) for r in item.split(",") if r.strip()]
+        model, factors, readouts, info = sensitivity_problem(
+            readouts, params, ranges=read_ranges(ranges) if ranges is not None else None,
+            fixed=overrides(param, None), species=species, pk_model=pk_model, regimen=reg, duration_h=duration_h)
+        check_request(method, n, factors)
+        runs = n * (len(factors) + (2 if method == "sobol" else 1))
+        logs = [f.name for f in factors if f.log]
+        typer.echo(f"{method}: {len(factors)} parameters, {len(readouts)} readouts, {runs} model runs; "
+                   f"log-uniform: {', '.join(logs) or 'none'}", err=True)
+        bar, progress = _cohort_progress()
+        with bar:
+            res = run_sensitivity(model, factors, readouts, method=method, n=n, seed=seed, out=out,
+                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info)
+    except ValueError as e:
+        fail(str(e))
+    record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
+                                "overrides": info}, resume=resume)
+    key = "ST" if method == "sobol" else "mu_star"
+    for r in readouts:
+        ix = res.indices[r]
+        typer.echo(f"{r}: " + ", ".join(f"{f.name} {ix[key][j]:.3g}" for j, f in
+                                       sorted(enumerate(res.factors), key=lambda t: -(ix[key][t[0]]
+                                                                                      if ix[key][t[0]] == ix[key][t[0]]
+                                                                                      else -1))[:5]))
+        if res.n_failed[r]:
+            h = res.summary["failures"][r]
+            lo, hi = h["narrowest_failed_range"]
+            typer.echo(f"  {r}: {h['n']} of {res.n_runs} runs failed (the model rejects those parameter sets), so "
+                       f"no indices; they crowd into {h['narrowest_factor']} in [{lo:.3g}, {hi:.3g}]: narrow it "
+                       f"with --ranges", err=True)
+    typer.echo(json.dumps({"convergence": {r: c["max_abs_change"] for r, c in res.summary["convergence"].items()}},
+                          indent=1))
+    typer.echo(f"wrote {out / 'indices.csv'}, summary.json and indices.png", err=True)
 
 
 # ---- virtual cohorts (issue 5) ---------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["circuit_space", "apply_circuit", "CircuitReadouts", "GROUPS", "METRICS"]
+__all__ = ["circuit_space", "apply_circuit", "CircuitReadouts", "GROUPS", "METRICS", "sensitivity_problem",
+           "parameter_groups"]
 
 #: Readout groups: name -> (protocol, dose of ketamine i.p. in mg/kg or None for saline).
 GROUPS = {"slh": ("slh", 10.0), "wlh": ("wlh", 10.0), "slh_saline": ("slh", None)}
@@ -94,6 +95,13 @@ class CircuitReadouts:
 
     def available(self) -> list[str]:
         """Every readout: ``<group>.<metric>.<test label>``."""
+        return self.keys()
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every readout, without building a parameter space."""
+        self = cls.__new__(cls)
+        self._protocols = {}
         return [f"{g}.{m}.{label}" for g in GROUPS for m in METRICS for label, _ in self.protocol(g).tests]
 
     def info(self) -> dict:
@@ -125,3 +133,101 @@ class CircuitReadouts:
             return Y
 
         return f
+
+
+def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, ranges: Mapping | None = None,
+                        fixed: Mapping | None = None, species: str = "mouse", pk_model: str | None = None,
+                        regimen=None, duration_h: float = 4.0):
+    """Everything ``ketamine sensitivity`` needs, checked before any sample is evaluated.
+
+    PK readouts (keys of the PK summary of one subject of ``species`` on ``regimen`` for ``duration_h``) and
+    circuit readouts (:class:`CircuitReadouts`, mouse only) may be mixed. With the mouse PK set the factors are
+    drawn from the circuit space (:func:`circuit_space`), else from the PK set's; each model sees only the
+    factors it has (the others cannot affect its readouts).
+
+    Parameters
+    ----------
+    readouts : sequence of str
+    params : str
+        ``assumed``, ``calibrated``, ``published``, ``all`` or comma-separated names.
+    ranges : mapping, optional
+        ``{name: (lo, hi)}`` replacing declared bounds (must lie within them).
+    fixed : mapping, optional
+        Overrides held fixed in every run (not varied).
+
+    Returns
+    -------
+    model : callable
+        ``model(X) -> Y`` for :func:`pkpd.sensitivity.run_sensitivity`.
+    factors : list of Factor
+    readouts : list of str
+    info : dict
+        What else determines the outputs (for the run's manifest).
+    """
+    from pkpd.dosing import Regimen
+    from pkpd.pk_readouts import PkReadouts
+    from pkpd.sensitivity import check_readouts, factor
+
+    readouts = [r.strip() for r in readouts if r.strip()]
+    regimen = regimen if regimen is not None else Regimen.single("10mg/kg", "ip")
+    pk = PkReadouts(regimen, duration_h, species=species, pk_model=pk_model)
+    pk_keys = set(pk.available())
+    circ_keys = CircuitReadouts.keys() if pk.subject.species == "mouse" else []
+    readouts = check_readouts(readouts, list(pk.available()) + circ_keys)
+    want_circuit = [r for r in readouts if r not in pk_keys]
+    if want_circuit and (pk.model.name != "mouse"):
+        raise ValueError(f"readout: {want_circuit[0]!r} is a circuit readout, computed with the mouse PK set; "
+                         f"pk-model is {pk.model.name!r}")
+    # the mouse default set: the circuit's names (a circuit parameter cannot affect a PK readout: ST = 0)
+    space = circuit_space() if pk.model.name == "mouse" else pk.space
+    fixed = space.resolve(fixed)
+    pk.fixed = {k: v for k, v in fixed.items() if k in pk.space.specs}
+    circuit = CircuitReadouts(fixed) if want_circuit else None
+    fixed_names = set(fixed)
+    names = space.select(params)
+    both = sorted(fixed_names & set(names))
+    if both:
+        raise ValueError(f"param: {both[0]!r} is both held fixed (--param) and varied (--params); drop one")
+    ranges = {space.canonical(k): v for k, v in (ranges or {}).items()}
+    for k in ranges:
+        if k not in names:
+            raise ValueError(f"ranges: {k!r} is not among the parameters varied ({params})")
+    factors = []
+    for n in names:
+        s = space[n]
+        lo, hi = ranges.get(n, s.bounds)
+        if not (s.bounds[0] <= lo < hi <= s.bounds[1]):
+            raise ValueError(f"ranges: {n}: expected {s.bounds[0]:g} <= lo < hi <= {s.bounds[1]:g} {s.unit} (its "
+                             f"declared bounds), got [{lo:g}, {hi:g}]")
+        factors.append(factor(n, lo, hi, s.unit))
+    pk_ro = [r for r in readouts if r in pk_keys]
+    parts = []
+    if pk_ro:
+        cols = [j for j, f in enumerate(factors) if f.name in pk.space.specs]
+        parts.append((pk.model_function([factors[j].name for j in cols], pk_ro), cols, pk_ro))
+    if want_circuit:
+        parts.append((circuit.model_function([f.name for f in factors], want_circuit), list(range(len(factors))),
+                      want_circuit))
+    order = [r for _, _, ro in parts for r in ro]
+
+    def model(X: np.ndarray) -> np.ndarray:
+        out = np.column_stack([f(X[:, cols]) for f, cols, _ in parts])
+        return out[:, [order.index(r) for r in readouts]]
+
+    info = {"pk": pk.info() if pk_ro else None, "circuit": circuit.info() if circuit else None,
+            "groups": {n: space[n].group for n in names}}
+    return model, factors, readouts, info
+
+
+def parameter_groups(species: str = "mouse", pk_model: str | None = None) -> dict[str, list]:
+    """``{group: [ParamSpec, ...]}`` of the names ``ketamine sensitivity`` can vary (circuit space for the mouse
+    default set, else the PK set's space)."""
+    from pkpd.overrides import pk_space
+    from pkpd.pk_models import get_pk_model
+
+    model = get_pk_model(pk_model, species)
+    space = circuit_space() if model.name == "mouse" else pk_space(model)
+    out: dict[str, list] = {}
+    for s in space.specs.values():
+        out.setdefault(s.group, []).append(s)
+    return out

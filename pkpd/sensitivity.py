@@ -361,6 +361,7 @@ def run_sensitivity(model: Callable[[np.ndarray], np.ndarray], factors: Sequence
         indices[r] = _analyze(method, factors, Z, y, seed)
         half[r] = _analyze(method, factors, Z[:half_runs], y[:half_runs], seed)
     summary = _summary(method, n, seed, factors, readouts, indices, half, runs, n_failed, manifest)
+    summary["failures"] = {r: _failure_hint(factors, Z, X, Y[:, j]) for j, r in enumerate(readouts) if n_failed[r]}
     res = SensitivityResult(method, n, seed, tuple(factors), readouts, indices, half, runs, n_failed, summary, out)
     if out is not None:
         _write(res)
@@ -405,6 +406,22 @@ def _summary(method, n, seed, factors, readouts, indices, half, runs, n_failed, 
             "bootstrap_resamples": N_RESAMPLES, "factors": [f.manifest() for f in factors],
             "readouts": list(readouts), "failed_runs": n_failed, "ranking": ranking, "convergence": conv,
             "model": manifest["model"]}
+
+
+def _failure_hint(factors, Z, X, y) -> dict:
+    """Where the failed runs of a readout lie: per factor the values spanned by the failed runs, and the factor
+    whose failures crowd into the smallest part of its sampled range (the range to narrow)."""
+    bad = ~np.isfinite(y)
+    spans = {}
+    for j, f in enumerate(factors):
+        lo, hi = f.sampled_bounds
+        spans[f.name] = (Z[bad, j].max() - Z[bad, j].min()) / (hi - lo)
+    worst = min(spans, key=spans.get)
+    j = [f.name for f in factors].index(worst)
+    return {"n": int(bad.sum()), "narrowest_factor": worst,
+            "narrowest_failed_range": [float(X[bad, j].min()), float(X[bad, j].max())],
+            "failed_ranges": {f.name: [float(X[bad, k].min()), float(X[bad, k].max())]
+                              for k, f in enumerate(factors)}}
 
 
 def _num(x):
