@@ -61,16 +61,19 @@ def overrides(param: list[str] | None, params_file: Path | None) -> dict:
 
 
 def circuit_overrides(param: list[str] | None, params_file: Path | None) -> tuple[dict, list[dict]]:
-    """Overrides resolved against the circuit model's names (``ValueError`` before any computation) and their
-    record for the run's outputs."""
-    raw = overrides(param, params_file)
-    if not raw:
-        return {}, []
-    from circuits.sensitivity import circuit_space
+    """The raw overrides for the circuit model, checked against its names, units and bounds (``ValueError``
+    before any computation), and their record for the run's outputs."""
+    from circuits.overrides import resolve_circuit
 
-    space = circuit_space()
-    values = space.resolve(raw)
-    return values, space.record(values, raw)
+    raw = overrides(param, params_file)
+    return raw, resolve_circuit(raw)[2]
+
+
+def echo_overrides(record: list[dict]) -> None:
+    """One stderr line per parameter override (name, value, unit, default)."""
+    for o in record:
+        unit = "" if o["unit"] == "1" else f" {o['unit']}"
+        typer.echo(f"override: {o['name']} = {o['value']:.6g}{unit} (default {o['default']:.6g}{unit})", err=True)
 
 
 def reproduce_command() -> str:
@@ -258,8 +261,7 @@ def pk(
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
-    for o in meta["overrides"]:
-        typer.echo(f"override: {o['name']} = {o['value']:.6g} {o['unit']} (default {o['default']:.6g})", err=True)
+    echo_overrides(meta["overrides"])
     if summary:
         typer.echo(json.dumps(jsonable(result.summary() | {"overrides": meta["overrides"]}), indent=1))
     elif out is None:
@@ -358,6 +360,8 @@ def simulate(
                                                      ".json or .parquet).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the time courses to FILE (.png, .pdf, .svg; a .png "
                                                       "also gets an .svg twin).")] = None,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Simulate mice through a learned-helplessness protocol with any regimen and manipulation: PK, NMDA
     occupancy, mPFC, VTA dopamine, plasticity and escape behaviour. Prints one row per test (CSV).
@@ -386,14 +390,16 @@ def simulate(
             reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
                                 infusion_time=infusion_time)
         step_h = parse_time(step, "step", allow_zero=False)
+        raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress("simulating")
         with bar:
             progress(0.05)
             result = simulate_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ()), n=subjects,
-                                       seed=seed, step_h=step_h)
+                                       seed=seed, step_h=step_h, params=raw)
             progress(1.0)
     except ValueError as e:
         fail(str(e))
+    echo_overrides(record)
     tests = result["tests"]
     typer.echo(",".join(tests))
     for row in zip(*tests.values()):
@@ -416,6 +422,8 @@ def experiment(
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the cohort's per-mouse parameter variation.")] = 0,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -431,12 +439,13 @@ def experiment(
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
     try:
+        raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress)
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw)
     except ValueError as e:
         fail(str(e))
-    record_command(out, inputs={"experiment": name, "n": n, "seed": seed})
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record})
     typer.echo(json.dumps(summary, indent=1))
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
@@ -617,6 +626,8 @@ def cohort(
                                               "finished chunks.")] = False,
     trajectories: Annotated[bool, typer.Option(help="Also write every observable on the solve grid, chunk by "
                                                     "chunk (large).")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Run a virtual cohort: N subjects with inter-individual variability through a regimen, in chunks, to
     DIR/subjects/*.parquet (one row per subject), DIR/bands (percentile bands) and DIR/manifest.json.
@@ -662,7 +673,7 @@ def cohort(
             duration_h = 24.0
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
                           species=species, pk_model=pk_model, seed=seed, protocol=proto,
-                          trajectories=trajectories)
+                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()))
         if chunk_size <= 0:
             raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")
         import os
@@ -769,6 +780,8 @@ def dose_response_cmd(
     = None,
     duration: Annotated[Optional[str], typer.Option(help="Human only: simulated time, e.g. 24h (default 24h; "
                                                          "AUC is over it).")] = None,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """A dose-response study: one virtual cohort per dose, per readout the mean and 5/50/95th percentiles, and a
     Hill (Emax) fit with ED50 and its 95 % confidence interval — or, for an inverted U, the statement that the curve
@@ -802,7 +815,7 @@ def dose_response_cmd(
             result = studies.dose_response(dose_values, species=species, route=route, n=n, seed=seed,
                                            readouts=readouts, work_dir=work_dir, chunk_size=chunk_size,
                                            resume=resume, progress=progress, infusion_time_h=inf_h,
-                                           duration_h=dur_h)
+                                           duration_h=dur_h, params=overrides(param, params_file))
         figures = []
         if plot is not None:
             fig, figures = studies.plot_dose_response(result, plot)
@@ -853,6 +866,8 @@ def regimens_cmd(
                                                      "regimens.png/.svg and regimens.study.json.")] = None,
     list_presets: Annotated[bool, typer.Option("--list", help="Print the presets with their expanded doses and "
                                                               "exit.")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Compare dosing regimens side by side through the circuit: from a chronic-stress depressed state, the
     time course of circuit rescue (fraction of the stress-induced escape deficit restored) with onset, peak,
@@ -890,7 +905,8 @@ def regimens_cmd(
         bar, progress = _progress("regimens")
         with bar:
             result = reglib.compare_regimens(items, species=species, horizon_days=horizon_days, pk_model=pk_model,
-                                             step_h=step_h, progress=progress)
+                                             step_h=step_h, progress=progress,
+                                             params=overrides(param, params_file))
     except ValueError as e:
         fail(str(e))
     record = result.write(out, reproduce_command())

@@ -381,7 +381,7 @@ def _ket(dose_mg_per_kg: float = 10.0) -> Regimen:
     return Regimen.single(f"{dose_mg_per_kg:g}mg/kg", "ip")
 
 
-def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
+def wu2021(n: int = 100, seed: int = 0, progress=None, params=None) -> tuple[dict, dict]:
     """Experiments 1–8 of SCIENCE §6 on a virtual cohort. Returns ``(summary, details)``: ``summary`` has exactly
     the keys of issue 4; ``details`` holds group results for figures.
 
@@ -391,8 +391,12 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     induction − 4 h after ketamine), against the failure rate 4 h after ketamine (the other reading of the
     paper's "ketamine response"; our sources do not say which measure its R² 0.72 used) and against
     helplessness (the failure rate after induction); ``details`` repeats them with the signed correlations
-    ``r_…`` and the trials (``signature_trials``)."""
-    cohort = virtual_cohort(n, seed)
+    ``r_…`` and the trials (``signature_trials``). ``params``: overrides by name (:mod:`circuits.overrides`),
+    applied to the typical mouse the cohort varies around."""
+    from .overrides import resolve_circuit
+
+    base, pkv, _ = resolve_circuit(params)
+    cohort = virtual_cohort(n, seed, base=base)
     ket = _ket(10.0)
     groups = {
         "slh_ket": build_protocol("slh", regimen=ket),
@@ -417,7 +421,7 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     names = list(groups)
     extra = 96.0 + np.linspace(0.0, 2.0, 25)  # fine grid over the first 2 h after the drug (mPFC surge)
     res = dict(zip(names, run_groups(cohort, [groups[k] for k in names], extra_t_h=extra, keep_traces=True,
-                                     progress=progress)))
+                                     progress=progress, pk_values=None if pkv is None else [pkv] * n)))
     s, w = res["slh_ket"], res["wlh_ket"]
     fl = lambda g, lbl: res[g].mean_failure(lbl)  # noqa: E731
     dose_peak = []
@@ -481,7 +485,7 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     return summary, details
 
 
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None) -> dict:
     """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
     summary."""
     from pathlib import Path
@@ -496,14 +500,14 @@ def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
     out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress)
+    summary, details = wu2021(n, seed, progress=progress, params=params)
     write_json(summary, out / "summary.json")
     wu2021_figures(summary, details, out)
     return summary
 
 
 def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, manipulations=(), n: int = 1,
-                      seed: int = 0, step_h: float = 1.0, post_drug_tests_h=None) -> dict:
+                      seed: int = 0, step_h: float = 1.0, post_drug_tests_h=None, params=None) -> dict:
     """One subject (``n = 1``: the typical subject) or a few (a seeded virtual cohort) through a protocol.
 
     Returns
@@ -512,18 +516,22 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
         ``timecourse``: columns ``subject, time_h`` and occupancy, mPFC rates, DA rate, plasticity states,
         efficacy, the post-shock DA response relative to naive (``da_response_rel``, from a resolved trial at every
         output time; NaN inside a shock session) and the failure probability of an escape trial (``p_fail``);
-        ``tests``: one row per subject and test; ``protocol``: the timed protocol's description.
+        ``tests``: one row per subject and test; ``protocol``: the timed protocol's description; ``overrides``:
+        the parameter overrides ``params`` (by name, :mod:`circuits.overrides`) applied to the typical mouse.
     """
+    from .overrides import resolve_circuit
+
+    base, pkv, record = resolve_circuit(params)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"subjects: expected at least 1 subject, got {n!r}")
     if not (isinstance(step_h, (int, float)) and np.isfinite(step_h) and step_h > 0):
         raise ValueError(f"step: expected a positive output step in hours, got {step_h!r}")
     pr = build_protocol(protocol, regimen=regimen, manipulations=manipulations, post_drug_tests_h=post_drug_tests_h)
-    cohort = [CircuitParams()] if n == 1 else virtual_cohort(n, seed)
+    cohort = [base] if n == 1 else virtual_cohort(n, seed, base=base)
     grid = np.arange(0.0, pr.duration_h + 1e-9, step_h)
     if grid.size > 5000:
         raise ValueError(f"step: {step_h:g} h gives {grid.size} output times; expected at most 5000")
-    g = run_groups(cohort, [pr], extra_t_h=grid, keep_y=True)[0]
+    g = run_groups(cohort, [pr], extra_t_h=grid, keep_y=True, pk_values=None if pkv is None else [pkv] * n)[0]
     t = g.t_h
     keep = np.isin(np.round(t, 9), np.round(grid, 9))
     t_out = t[keep]
@@ -562,4 +570,5 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     return {"timecourse": cols, "tests": tests, "protocol": {
         "name": pr.name, "sessions": [list(s) for s in pr.sessions], "tests": [list(x) for x in pr.tests],
         "doses": [d.describe() for d in pr.regimen], "windows": [list(w) for w in pr.windows],
-        "overrides": pr.overrides, "duration_h": pr.duration_h, "drug_time_h": pr.drug_time_h}}
+        "overrides": pr.overrides, "duration_h": pr.duration_h, "drug_time_h": pr.drug_time_h},
+        "overrides": record}

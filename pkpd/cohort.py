@@ -117,6 +117,9 @@ class CohortSpec:
         Enantiomeric composition (default: the PK model's own).
     rtol : float
         Relative tolerance of the engine.
+    params : mapping, optional
+        Parameter overrides by name (:mod:`pkpd.overrides`; the protocol's ``param_space``), checked here and
+        kept as sorted ``(canonical name, value)`` pairs; the population varies around the overridden values.
     """
 
     n: int
@@ -132,6 +135,7 @@ class CohortSpec:
     trajectories: bool = False
     drug: str | None = None
     rtol: float = 1e-6
+    params: tuple = ()
 
     def __post_init__(self):
         from .pk_models import get_pk_model
@@ -157,9 +161,15 @@ class CohortSpec:
         object.__setattr__(self, "pk_model", model.name)
         object.__setattr__(self, "drug", model.check_enantiomer(self.drug))
         proto = get_protocol(self.protocol)
+        params = proto.param_space(self).resolve(dict(self.params)) if self.params else {}
+        object.__setattr__(self, "params", tuple(sorted(params.items())))
         if self.population is None:  # a protocol may bring its own default (the circuit phenotype)
             make = getattr(proto, "default_population", None) or default_population
             object.__setattr__(self, "population", make(sp.name, model.name))
+        if params:
+            from .overrides import with_typical
+
+            object.__setattr__(self, "population", with_typical(self.population, params))
         from .population import _check_seed
 
         object.__setattr__(self, "seed", _check_seed(self.seed))
@@ -184,7 +194,8 @@ class CohortSpec:
                 "regimen": _regimen_manifest(self.regimen), "duration_h": self.duration_h, "seed": self.seed,
                 "protocol": self.protocol, "readouts": list(self.readouts), "bands": list(self.bands),
                 "trajectories": bool(self.trajectories), "rtol": self.rtol,
-                "population": self.population.manifest()}
+                "population": self.population.manifest(),
+                **({"params": dict(self.params)} if self.params else {})}
 
 
 # ---- protocols and readouts (registries) ------------------------------------------------------------------------
@@ -395,6 +406,13 @@ class PkProtocol:
 
         _param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
 
+    def param_space(self, spec):
+        """Names a spec's ``params`` may override: the PK set's (:func:`pkpd.overrides.pk_space`)."""
+        from .overrides import pk_space
+        from .pk_models import get_pk_model
+
+        return pk_space(get_pk_model(spec.pk_model, spec.species))
+
     def system(self, spec):
         from .pk import ketamine_system
 
@@ -433,10 +451,13 @@ class PkProtocol:
         from .species import get_species
         from .units import dose_to_umol, umol_to_mg
 
+        from .overrides import apply_pk
+        from .receptor import NmdaParams
+
         system = self.system(spec)
-        model = get_pk_model(spec.pk_model, spec.species)
+        model, nmda = apply_pk(get_pk_model(spec.pk_model, spec.species), NmdaParams(), dict(spec.params))
         P, valid, reasons = pk_parameters(system, model, sample, spec.population.variability.names,
-                                          species=spec.species, drug=spec.drug)
+                                          species=spec.species, drug=spec.drug, nmda=nmda)
         sp = get_species(spec.species)
         S = len(sample["id"])
         w = sample["weight_kg"]

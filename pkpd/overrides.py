@@ -34,7 +34,7 @@ from pathlib import Path
 
 __all__ = ["ParamSpec", "ParameterSpace", "specs_of", "parse_unit", "convert_unit", "parse_value",
            "parse_assignment", "read_params_file", "collect_overrides", "pk_space", "apply_pk",
-           "RouteOverrides"]
+           "with_routes", "with_typical"]
 
 # ---- units ----------------------------------------------------------------------------------------------------
 # base dimensions: time (s), volume (L), amount (mol), current (A), mass (kg); factor to those base units
@@ -327,43 +327,30 @@ def pk_space(model) -> ParameterSpace:
     return ParameterSpace(specs)
 
 
-class RouteOverrides:
-    """A PK set with some route absorption fields changed (delegates everything else to ``base``)."""
+def with_routes(model, changes: Mapping[str, Mapping[str, float]]):
+    """A copy of the PK set ``model`` whose routes have the absorption fields ``changes[route]`` changed.
 
-    def __init__(self, base, changes: Mapping[str, Mapping[str, float]]):
-        from .pk_models import RouteAbsorption
-
-        self.base = base
-        self.changes = {r: dict(c) for r, c in changes.items()}
-        self.name, self.species = base.name, base.species
-        self.description, self.enantiomers = base.description, base.enantiomers
-        table = base.routes()
-        self._routes = {r: dataclasses.replace(a, **self.changes.get(r, {})) for r, a in table.items()}
-        for r in self._routes.values():
-            RouteAbsorption.__post_init__(r)
-
-    def __getattr__(self, name):  # fields and methods of the base set
-        return getattr(self.base, name)
+    The copy is an instance of a subclass of the set's class that overrides only :meth:`routes`, so every other
+    method (disposition, dose parts, the hepato-portal depots of a subclass) and every field stay the set's own,
+    and the copy can be changed like the set (``dataclasses.replace``, the cohorts' vectorised fields). Raises
+    ``ValueError`` for a route the set does not have or fractions that add up to more than 1.
+    """
+    base_cls = type(model)
+    table = base_cls.routes(model)
+    for r in changes:
+        if r not in table:
+            raise ValueError(f"route: the {model.name} PK model has no route {r!r}; expected one of {', '.join(table)}")
+    frozen = {r: dict(c) for r, c in changes.items()}
 
     def routes(self):
-        return dict(self._routes)
+        return {r: dataclasses.replace(a, **frozen.get(r, {})) for r, a in base_cls.routes(self).items()}
 
-    def depot_absorption(self):
-        from .pk_models import DEPOT_OF_ROUTE
-
-        d = self.base.depot_absorption()
-        for r in self.changes:
-            d[DEPOT_OF_ROUTE[r]] = self._routes[r]
-        return d
-
-    def check_enantiomer(self, enantiomer):
-        return self.base.check_enantiomer(enantiomer)
-
-    def dose_parts(self, route, dose_mg_base, duration_h=None):
-        return self.base.dose_parts(route, dose_mg_base, duration_h)
-
-    def disposition(self, subject):
-        return self.base.disposition(subject)
+    cls = type(base_cls.__name__, (base_cls,), {"routes": routes, "route_overrides": frozen,
+                                                "__module__": base_cls.__module__})
+    new = object.__new__(cls)
+    new.__dict__.update(model.__dict__)
+    new.routes()  # RouteAbsorption checks the changed fractions now
+    return new
 
 
 def apply_pk(model, nmda, values: Mapping[str, float], space: ParameterSpace | None = None):
@@ -391,7 +378,16 @@ def apply_pk(model, nmda, values: Mapping[str, float], space: ParameterSpace | N
         else:
             model = dataclasses.replace(model, **fields)
     if routes:
-        model = RouteOverrides(model, routes)
+        model = with_routes(model, routes)
     if receptor:
         nmda = dataclasses.replace(nmda, **receptor)
     return model, nmda
+
+
+def with_typical(population, values: Mapping[str, float]):
+    """``population`` with the typical values of its varied parameters replaced by the overrides among
+    ``values`` (a cohort varies around the overridden value)."""
+    hits = {n: v for n, v in values.items() if n in population.typical}
+    if not hits:
+        return population
+    return dataclasses.replace(population, typical={**population.typical, **hits})

@@ -147,3 +147,26 @@ def test_cli_pk_records_overrides_and_rejects_unknown_names(tmp_path):
                      (["--param", "CL=0.1L/h"], "cl_L_per_h: expected a value in [1, 1000] L/h")):
         r = runner.invoke(cli.app, [*args, *bad])
         assert r.exit_code == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+
+
+def test_cohort_overrides_move_every_subject_and_are_recorded(tmp_path):
+    """A PK cohort with CL overridden: every subject keeps its η and covariates, its clearance is the new typical
+    value × exp(η), and its AUC over 72 h after an i.v. bolus changes by CL_old/CL_new (AUC = dose/CL; within 1e-3:
+    the tail beyond 72 h differs between the two clearances)."""
+    from pkpd.cohort import CohortSpec, read_subjects, run_cohort
+
+    reg = Regimen.single("35mg", "iv")
+    runs = {}
+    for key, params in (("base", ()), ("cl40", (("CL", "40 L/h"),))):
+        spec = CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", params=params)
+        run_cohort(spec, tmp_path / key, chunk_size=8)
+        runs[key] = read_subjects(tmp_path / key).to_pydict()
+    a, b = (np.asarray(runs[k]["plasma_ketamine_auc_uM_h"]) for k in ("base", "cl40"))
+    assert a / b == pytest.approx(np.full(8, 40.0 / 79.0), rel=1e-3)
+    assert np.asarray(runs["cl40"]["cl_L_per_h"]) / np.asarray(runs["base"]["cl_L_per_h"]) == \
+        pytest.approx(np.full(8, 40.0 / 79.0), rel=1e-12)
+    manifest = json.loads((tmp_path / "cl40" / "manifest.json").read_text())["spec"]
+    assert manifest["params"] == {"cl_L_per_h": 40.0} and manifest["population"]["typical"]["cl_L_per_h"] == 40.0
+    assert "params" not in json.loads((tmp_path / "base" / "manifest.json").read_text())["spec"]
+    with pytest.raises(ValueError, match="unknown parameter 'g_h'"):
+        CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", params=(("g_h", 60),))
