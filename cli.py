@@ -282,7 +282,12 @@ def params(
                                                             "plasticity, behaviour, protocol timing, "
                                                             "manipulations) instead of the PK sets.")] = False,
 ):
-    """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source."""
+    """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source.
+
+    Each one with bounds can be overridden by name with --param NAME=VALUE[UNIT] on the simulating commands (a
+    route's fields as route.<route>.<field>, e.g. route.ip.ka_per_h; not the brain.* physiology, the protocol
+    timing or the manipulation switches).
+    """
     import csv
     import json
     import sys
