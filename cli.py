@@ -544,12 +544,10 @@ def sensitivity(
     record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
                                 "overrides": info}, resume=resume)
     key = "ST" if method == "sobol" else "mu_star"
+    names = [f.name for f in res.factors]
     for r in readouts:
-        ix = res.indices[r]
-        typer.echo(f"{r}: " + ", ".join(f"{f.name} {ix[key][j]:.3g}" for j, f in
-                                       sorted(enumerate(res.factors), key=lambda t: -(ix[key][t[0]]
-                                                                                      if ix[key][t[0]] == ix[key][t[0]]
-                                                                                      else -1))[:5]))
+        top = res.summary["ranking"][r][:5]
+        typer.echo(f"{r} ({key}): " + ", ".join(f"{p} {res.indices[r][key][names.index(p)]:.3g}" for p in top))
         if res.n_failed[r]:
             h = res.summary["failures"][r]
             lo, hi = h["narrowest_failed_range"]

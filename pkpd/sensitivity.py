@@ -400,8 +400,9 @@ def _summary(method, n, seed, factors, readouts, indices, half, runs, n_failed, 
         if method == "morris":  # mu_star has the readout's unit: also relative to the largest mu_star
             top = np.nanmax(indices[r]["mu_star"]) if np.any(np.isfinite(indices[r]["mu_star"])) else np.nan
             conv[r]["max_rel_change_mu_star"] = _num(np.max(diffs["mu_star"]) / top) if top and top > 0 else None
-    ranking = {r: [f.name for f in sorted(factors, key=lambda f, r=r: -np.nan_to_num(
-        indices[r][key][[g.name for g in factors].index(f.name)], nan=-np.inf))] for r in readouts}
+    # factors by decreasing index (NaN last; a stable sort keeps the given order among ties)
+    ranking = {r: [factors[j].name for j in np.argsort(-np.nan_to_num(indices[r][key], nan=-np.inf), kind="stable")]
+               for r in readouts}
     return {"method": method, "n": n, "seed": seed, "runs": runs, "conf_level": CONF_LEVEL,
             "bootstrap_resamples": N_RESAMPLES, "factors": [f.manifest() for f in factors],
             "readouts": list(readouts), "failed_runs": n_failed, "ranking": ranking, "convergence": conv,
