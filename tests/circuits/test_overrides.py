@@ -66,3 +66,21 @@ def test_regimen_overrides_apply_where_the_pk_set_has_the_parameter():
                                                            ("frn", "esketamine_56")}
     with pytest.raises(ValueError, match="unknown parameter 'clearance'"):
         _split_overrides({"clearance": 40}, specs)
+
+
+def test_causality_gives_zero_indices_through_the_sensitivity_path():
+    """Through the code path of `ketamine sensitivity` (sensitivity_problem + run_sensitivity): the sLH failure
+    rate after induction (read at 72 h) cannot depend on the clearance of a drug given at 96 h, nor on the oral
+    route of an i.p. protocol, so both get S1 = ST = 0 exactly; g_h (stress sensitivity) carries it all (ST = 1)."""
+    from circuits.sensitivity import sensitivity_problem
+    from pkpd.sensitivity import run_sensitivity
+
+    model, factors, readouts, info = sensitivity_problem(
+        ["slh.failure_rate.lh"], "g_h,cl_L_per_h,route.oral.ka_per_h",
+        ranges={"g_h": (40.0, 160.0), "cl_L_per_h": (0.15, 0.6), "route.oral.ka_per_h": (1.0, 8.0)})
+    res = run_sensitivity(model, factors, readouts, method="sobol", n=32, seed=0)
+    ix = res.indices["slh.failure_rate.lh"]
+    assert [f.name for f in factors] == ["g_h", "cl_L_per_h", "route.oral.ka_per_h"]
+    assert list(ix["ST"][1:]) == [0.0, 0.0] and list(ix["S1"][1:]) == [0.0, 0.0]
+    assert abs(ix["ST"][0] - 1.0) <= ix["ST_conf"][0]  # the only input left: ST = 1 within its interval
+    assert info["groups"]["route.oral.ka_per_h"] == "mouse.route.oral"
