@@ -460,8 +460,9 @@ def experiment(
 def sensitivity(
     readout: Annotated[Optional[list[str]], typer.Option(
         help="Readout (repeatable or comma-separated): a dotted key of the PK summary (`ketamine pk --summary`), "
-             "e.g. plasma_ketamine.cmax_uM, or a circuit readout <group>.<metric>.<test>, e.g. "
-             "slh.failure_rate.4h. `--list` prints them.")] = None,
+             "e.g. plasma_ketamine.cmax_uM; a circuit readout <group>.<metric>.<test>, e.g. slh.failure_rate.4h; "
+             "or a key of a replication's summary.json, e.g. wu2021.slh.failure_rate.ket_4h. `--list` prints "
+             "them.")] = None,
     method: Annotated[str, typer.Option(help="sobol (S1, ST with bootstrap CIs; N·(D+2) runs) or morris (mu*, "
                                              "sigma; N·(D+1) runs).")] = "sobol",
     params: Annotated[str, typer.Option("--params", help="Parameters to vary: assumed, calibrated, published, all, "
@@ -484,6 +485,9 @@ def sensitivity(
                                            "i.p. at the protocol's drug time).")] = "10mg/kg",
     route: Annotated[str, typer.Option(help="Route of the PK readouts' dose.")] = "ip",
     duration: Annotated[str, typer.Option(help="Simulated time of the PK readouts.")] = "4h",
+    experiment_n: Annotated[int, typer.Option(help="Mice per evaluation of the experiment readouts (wu2021.<key>: "
+                                                   "one whole replication per sample, on the same mice of "
+                                                   "--seed).")] = 1,
     param: ParamOpt = None,
     list_: Annotated[bool, typer.Option("--list", help="Print every readout and parameter group, and exit.")]
     = False,
@@ -511,8 +515,14 @@ def sensitivity(
             for k in pk.available():
                 typer.echo(f"  {k}")
             if pk.model.name == "mouse":
+                from circuits.sensitivity import ExperimentReadouts
+
                 typer.echo("# circuit readouts (typical mouse; slh/wlh: 10 mg/kg i.p. ketamine, slh_saline: saline)")
                 for k in CircuitReadouts.keys():
+                    typer.echo(f"  {k}")
+                typer.echo(f"# experiment readouts (`ketamine experiment wu2021` summary keys; {experiment_n} "
+                           f"mouse/mice of seed {seed} per sample)")
+                for k in ExperimentReadouts("wu2021", n=experiment_n, seed=seed).available():
                     typer.echo(f"  {k}")
             typer.echo("# parameter groups (name, kind, bounds, unit; * = log-uniform)")
             for group, specs in parameter_groups(species, pk_model).items():
@@ -529,7 +539,8 @@ def sensitivity(
         readouts = [r.strip() for item in (readout or []) for r in item.split(",") if r.strip()]
         model, factors, readouts, info = sensitivity_problem(
             readouts, params, ranges=read_ranges(ranges) if ranges is not None else None,
-            fixed=overrides(param, None), species=species, pk_model=pk_model, regimen=reg, duration_h=duration_h)
+            fixed=overrides(param, None), species=species, pk_model=pk_model, regimen=reg, duration_h=duration_h,
+            experiment_n=experiment_n, seed=seed)
         check_request(method, n, factors)
         runs = n * (len(factors) + (2 if method == "sobol" else 1))
         logs = [f.name for f in factors if f.log]
@@ -542,7 +553,7 @@ def sensitivity(
     except ValueError as e:
         fail(str(e))
     record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
-                                "overrides": info}, resume=resume)
+                                "models": info}, resume=resume)
     key = "ST" if method == "sobol" else "mu_star"
     names = [f.name for f in res.factors]
     for r in readouts:

@@ -6,6 +6,12 @@ The parameters are the circuit's named parameters (:func:`circuits.overrides.cir
 solves). Its readouts are dotted keys ``<group>.<metric>.<test>`` of a per-subject summary built from the groups'
 results, e.g. ``slh.failure_rate.4h`` (sLH with 10 mg/kg i.p. ketamine at the protocol's drug time, failure
 probability of an escape trial at the 4-h test) or ``wlh.da_response.test5``; ``--list`` prints them.
+
+:class:`ExperimentReadouts` reads any numeric key of a replication's summary (``wu2021.<dotted key>`` of the
+``summary.json`` that ``ketamine experiment wu2021`` writes, e.g. ``wu2021.slh.failure_rate.ket_4h``), whatever its
+schema: each sample runs the experiment (:func:`circuits.experiments.wu2021`, all its groups batched) on a cohort
+of ``n`` mice (default 1: subject 0 of the seed) with the sample's overrides. One experiment per sample: slower
+than :class:`CircuitReadouts`, which batches the samples themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import numpy as np
 
 from .overrides import apply_circuit, circuit_space
 
-__all__ = ["CircuitReadouts", "GROUPS", "METRICS", "sensitivity_problem", "parameter_groups"]
+__all__ = ["CircuitReadouts", "ExperimentReadouts", "EXPERIMENTS", "GROUPS", "METRICS", "sensitivity_problem",
+           "parameter_groups"]
 
 #: Readout groups: name -> (protocol, dose of ketamine i.p. in mg/kg or None for saline).
 GROUPS = {"slh": ("slh", 10.0), "wlh": ("wlh", 10.0), "slh_saline": ("slh", None)}
@@ -91,13 +98,82 @@ class CircuitReadouts:
         return f
 
 
+def _wu2021(n, seed, params):
+    from .experiments import wu2021
+
+    return wu2021(n, seed, params=params)[0]
+
+
+#: Experiments whose summary keys are readouts: name -> ``f(n, seed, params) -> summary dict``.
+EXPERIMENTS = {"wu2021": _wu2021}
+
+
+class ExperimentReadouts:
+    """Readouts ``<experiment>.<dotted key>`` of a replication's summary, one experiment per sample.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENTS`.
+    n, seed : int
+        The cohort of every evaluation (the same mice for every sample: common random numbers).
+    params : mapping, optional
+        Fixed overrides applied to every sample.
+    """
+
+    def __init__(self, name: str = "wu2021", *, n: int = 1, seed: int = 0, params: Mapping | None = None):
+        if name not in EXPERIMENTS:
+            raise ValueError(f"readout: unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"experiment-n: expected at least 1 mouse, got {n!r}")
+        self.name, self.n, self.seed = name, n, seed
+        self.space = circuit_space()
+        self.fixed = self.space.resolve(params)
+        self._keys = None
+
+    def available(self) -> list[str]:
+        """Every key that is a finite number in the experiment's summary with the fixed overrides (runs it once;
+        cohort statistics undefined for a small ``n``, such as a correlation over one mouse, are left out)."""
+        from pkpd.sensitivity import lookup, readout_keys
+
+        if self._keys is None:
+            summary = EXPERIMENTS[self.name](self.n, self.seed, self.fixed)
+            self._keys = [f"{self.name}.{k}" for k in readout_keys(summary) if np.isfinite(lookup(summary, k))]
+        return list(self._keys)
+
+    def info(self) -> dict:
+        return {"kind": "experiment", "experiment": self.name, "n": self.n, "seed": self.seed,
+                "overrides": self.space.record(self.fixed)}
+
+    def model_function(self, factor_names: Sequence[str], readouts: Sequence[str]):
+        """``f(X) -> Y`` for :func:`pkpd.sensitivity.run_sensitivity` (NaN where the experiment fails)."""
+        from pkpd.sensitivity import check_readouts, lookup
+
+        names = [self.space.canonical(n) for n in factor_names]
+        readouts = check_readouts(readouts, self.available())
+        keys = [r.split(".", 1)[1] for r in readouts]
+
+        def f(X: np.ndarray) -> np.ndarray:
+            Y = np.full((len(X), len(readouts)), np.nan)
+            for i, x in enumerate(X):
+                try:
+                    s = EXPERIMENTS[self.name](self.n, self.seed, {**self.fixed, **dict(zip(names, map(float, x)))})
+                except (ValueError, RuntimeError):
+                    continue
+                Y[i] = [lookup(s, k) for k in keys]
+            return Y
+
+        return f
+
+
 def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, ranges: Mapping | None = None,
                         fixed: Mapping | None = None, species: str = "mouse", pk_model: str | None = None,
-                        regimen=None, duration_h: float = 4.0):
+                        regimen=None, duration_h: float = 4.0, experiment_n: int = 1, seed: int = 0):
     """Everything ``ketamine sensitivity`` needs, checked before any sample is evaluated.
 
     PK readouts (keys of the PK summary of one subject of ``species`` on ``regimen`` for ``duration_h``) and
-    circuit readouts (:class:`CircuitReadouts`, mouse only) may be mixed. With the mouse PK set the factors are
+    circuit readouts (:class:`CircuitReadouts`, mouse only) and experiment readouts (:class:`ExperimentReadouts`,
+    ``wu2021.<key>``, on ``experiment_n`` mice of ``seed``) may be mixed. With the mouse PK set the factors are
     drawn from the circuit space (:func:`circuit_space`), else from the PK set's; each model sees only the
     factors it has (the others cannot affect its readouts).
 
@@ -128,26 +204,17 @@ def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, 
     regimen = regimen if regimen is not None else Regimen.single("10mg/kg", "ip")
     pk = PkReadouts(regimen, duration_h, species=species, pk_model=pk_model)
     pk_keys = set(pk.available())
-    circ_keys = CircuitReadouts.keys() if pk.subject.species == "mouse" else []
-    readouts = check_readouts(readouts, list(pk.available()) + circ_keys)
-    want_circuit = [r for r in readouts if r not in pk_keys]
-    if want_circuit and (pk.model.name != "mouse"):
-        raise ValueError(f"readout: {want_circuit[0]!r} is a circuit readout, computed with the mouse PK set; "
-                         f"pk-model is {pk.model.name!r}")
+    mouse = pk.model.name == "mouse"
     # the mouse default set: the circuit's names (a circuit parameter cannot affect a PK readout: ST = 0)
-    space = circuit_space() if pk.model.name == "mouse" else pk.space
+    space = circuit_space() if mouse else pk.space
     fixed = space.resolve(fixed)
     pk.fixed = {k: v for k, v in fixed.items() if k in pk.space.specs}
-    circuit = CircuitReadouts(fixed) if want_circuit else None
-    fixed_names = set(fixed)
     names = space.select(params)
-    both = sorted(fixed_names & set(names))
+    both = sorted(set(fixed) & set(names))
     if both:
         raise ValueError(f"param: {both[0]!r} is both held fixed (--param) and varied (--params); drop one")
+    # a ranges file may hold more parameters than are varied (those are ignored); an unknown name is an error
     ranges = {space.canonical(k): v for k, v in (ranges or {}).items()}
-    for k in ranges:
-        if k not in names:
-            raise ValueError(f"ranges: {k!r} is not among the parameters varied ({params})")
     factors = []
     for n in names:
         s = space[n]
@@ -156,6 +223,18 @@ def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, 
             raise ValueError(f"ranges: {n}: expected {s.bounds[0]:g} <= lo < hi <= {s.bounds[1]:g} {s.unit} (its "
                              f"declared bounds), got [{lo:g}, {hi:g}]")
         factors.append(factor(n, lo, hi, s.unit))
+    # readouts last: an experiment readout is checked against the summary of one run of that experiment
+    exp_names = {r.split(".", 1)[0] for r in readouts if r.split(".", 1)[0] in EXPERIMENTS}
+    experiments = {e: ExperimentReadouts(e, n=experiment_n, seed=seed, params=fixed) for e in exp_names} \
+        if mouse else {}
+    circ_keys = CircuitReadouts.keys() if mouse else []
+    readouts = check_readouts(readouts, list(pk.available()) + circ_keys +
+                              [k for e in experiments.values() for k in e.available()])
+    want_circuit = [r for r in readouts if r in set(circ_keys)]
+    if not mouse and any(r not in pk_keys for r in readouts):
+        raise ValueError(f"readout: circuit and experiment readouts are computed with the mouse PK set; pk-model is "
+                         f"{pk.model.name!r}")
+    circuit = CircuitReadouts(fixed) if want_circuit else None
     pk_ro = [r for r in readouts if r in pk_keys]
     parts = []
     if pk_ro:
@@ -164,6 +243,10 @@ def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, 
     if want_circuit:
         parts.append((circuit.model_function([f.name for f in factors], want_circuit), list(range(len(factors))),
                       want_circuit))
+    for e, ex in experiments.items():
+        ro = [r for r in readouts if r.split(".", 1)[0] == e]
+        if ro:
+            parts.append((ex.model_function([f.name for f in factors], ro), list(range(len(factors))), ro))
     order = [r for _, _, ro in parts for r in ro]
 
     def model(X: np.ndarray) -> np.ndarray:
@@ -171,6 +254,7 @@ def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, 
         return out[:, [order.index(r) for r in readouts]]
 
     info = {"pk": pk.info() if pk_ro else None, "circuit": circuit.info() if circuit else None,
+            "experiments": {e: ex.info() for e, ex in experiments.items()},
             "groups": {n: space[n].group for n in names}}
     return model, factors, readouts, info
 

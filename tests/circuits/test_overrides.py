@@ -84,3 +84,26 @@ def test_causality_gives_zero_indices_through_the_sensitivity_path():
     assert list(ix["ST"][1:]) == [0.0, 0.0] and list(ix["S1"][1:]) == [0.0, 0.0]
     assert abs(ix["ST"][0] - 1.0) <= ix["ST_conf"][0]  # the only input left: ST = 1 within its interval
     assert info["groups"]["route.oral.ka_per_h"] == "mouse.route.oral"
+
+
+def test_experiment_readouts_read_any_summary_schema(monkeypatch):
+    """Experiment readouts are the numeric leaves of whatever summary the experiment returns, by dotted key (a
+    schema change of the replication's summary changes the names, not the code): here a stand-in experiment
+    whose summary is a known function of the overrides it receives."""
+    import circuits.sensitivity as cs
+
+    seen = []
+
+    def fake(n, seed, params):
+        seen.append((n, seed, dict(params)))
+        return {"group": {"twice_g_h": 2 * params.get("g_h", 83.77), "undefined": None},
+                "grid": [1.0, 2.0], "label": "x"}
+
+    monkeypatch.setitem(cs.EXPERIMENTS, "fake", fake)
+    ex = cs.ExperimentReadouts("fake", n=3, seed=5, params={"cl_L_per_h": 0.2})
+    assert ex.available() == ["fake.group.twice_g_h"]  # None (undefined for this cohort), lists and text left out
+    Y = ex.model_function(["g_h"], ["fake.group.twice_g_h"])(np.array([[10.0], [40.0]]))
+    assert Y[:, 0].tolist() == [20.0, 80.0]
+    assert seen[-1] == (3, 5, {"cl_L_per_h": 0.2, "g_h": 40.0})  # fixed overrides travel with every sample
+    with pytest.raises(ValueError, match="unknown readout 'fake.group.twice'; did you mean fake.group.twice_g_h"):
+        ex.model_function(["g_h"], ["fake.group.twice"])
