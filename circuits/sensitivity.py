@@ -209,7 +209,10 @@ def sensitivity_problem(readouts: Sequence[str], params: str = "calibrated", *, 
     space = circuit_space() if mouse else pk.space
     fixed = space.resolve(fixed)
     pk.fixed = {k: v for k, v in fixed.items() if k in pk.space.specs}
-    names = space.select(params)
+    # a group keyword (assumed, calibrated, …) selects from the PK set alone when every readout is a PK readout:
+    # the circuit's parameters could only add runs with zero indices (named ones are still varied)
+    keyword = params.strip() in ("assumed", "calibrated", "published", "all")
+    names = (pk.space if keyword and all(r in pk_keys for r in readouts) else space).select(params)
     both = sorted(set(fixed) & set(names))
     if both:
         raise ValueError(f"param: {both[0]!r} is both held fixed (--param) and varied (--params); drop one")
