@@ -163,6 +163,40 @@ def main(
     show_compiles()
 
 
+#: ``--param NAME=VALUE[UNIT]`` and ``--params FILE.toml``: parameter overrides (:mod:`pkpd.overrides`), declared once
+#: and shared by every command that simulates.
+ParamOpt = Annotated[Optional[list[str]], typer.Option(
+    "--param", help="Override a model parameter, NAME=VALUE[UNIT] (repeatable), e.g. cl_L_per_h=40L/h or "
+                    "CL=666.7mL/min; names as `ketamine params` lists them (route.<route>.<field> for absorption). "
+                    "Checked against the parameter's unit and bounds.")]
+ParamsFileOpt = Annotated[Optional[Path], typer.Option(
+    "--params", help="Parameter overrides from a TOML file (NAME = VALUE in the parameter's unit, or NAME = "
+                     "\"VALUE UNIT\"); --param wins over the file.")]
+
+
+def overrides(param: list[str] | None, params_file: Path | None) -> dict:
+    """The raw overrides of ``--params FILE`` and ``--param NAME=VALUE`` (names are resolved by the model)."""
+    from pkpd.overrides import collect_overrides
+
+    return collect_overrides(param, params_file)
+
+
+def circuit_overrides(param: list[str] | None, params_file: Path | None) -> tuple[dict, list[dict]]:
+    """The raw overrides for the circuit model, checked against its names, units and bounds (``ValueError``
+    before any computation), and their record for the run's outputs."""
+    from circuits.overrides import resolve_circuit
+
+    raw = overrides(param, params_file)
+    return raw, resolve_circuit(raw)[2]
+
+
+def echo_overrides(record: list[dict]) -> None:
+    """One stderr line per parameter override (name, value, unit, default)."""
+    for o in record:
+        unit = "" if o["unit"] == "1" else f" {o['unit']}"
+        typer.echo(f"override: {o['name']} = {o['value']:.6g}{unit} (default {o['default']:.6g}{unit})", err=True)
+
+
 def reproduce_command() -> str:
     """The command line that is running now, quoted for a shell (``ketamine …``): studies record it so that
     ``ketamine report`` can print the exact command that reproduces them."""
@@ -311,6 +345,8 @@ def pk(
                                                       ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
                                                             "occupancy) as JSON.")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -348,7 +384,8 @@ def pk(
             check_grid_size(duration_h, dt, "step")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
-                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend)
+                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend,
+                             params=overrides(param, params_file))
     except ValueError as e:
         fail(str(e))
     meta = result.metadata
@@ -376,8 +413,9 @@ def pk(
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
+    echo_overrides(meta["overrides"])
     if summary:
-        typer.echo(json.dumps(jsonable(result.summary()), indent=1))
+        typer.echo(json.dumps(jsonable(result.summary() | {"overrides": meta["overrides"]}), indent=1))
     elif out is None:
         import csv
 
@@ -396,7 +434,12 @@ def params(
                                                             "plasticity, behaviour, protocol timing, "
                                                             "manipulations) instead of the PK sets.")] = False,
 ):
-    """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source."""
+    """List every model parameter with its value, unit, kind (published/calibrated/assumed) and source.
+
+    Each one with bounds can be overridden by name with --param NAME=VALUE[UNIT] on the simulating commands (a
+    route's fields as route.<route>.<field>, e.g. route.ip.ka_per_h; not the brain.* physiology, the protocol
+    timing or the manipulation switches).
+    """
     import csv
     import json
     import sys
@@ -467,6 +510,8 @@ def simulate(
                                                      ".json or .parquet).")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the time courses to FILE (.png, .pdf, .svg; a .png "
                                                       "also gets an .svg twin).")] = None,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Simulate mice through a learned-helplessness protocol with any regimen and manipulation: PK, NMDA
     occupancy, mPFC, VTA dopamine, plasticity and escape behaviour. Prints one row per test (CSV).
@@ -501,14 +546,16 @@ def simulate(
         step_h = parse_time(step, "step", allow_zero=False)
         span_h = build_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ())).duration_h
         check_grid_size(span_h, step_h, "step", subjects)
+        raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress("simulating")
         with bar:
             progress(0.05)
             result = simulate_protocol(protocol, regimen=reg, manipulations=tuple(manipulation or ()), n=subjects,
-                                       seed=seed, step_h=step_h)
+                                       seed=seed, step_h=step_h, params=raw)
             progress(1.0)
     except ValueError as e:
         fail(str(e))
+    echo_overrides(record)
     tests = result["tests"]
     typer.echo(",".join(tests))
     for row in zip(*tests.values()):
@@ -531,6 +578,8 @@ def experiment(
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
     seed: SeedOpt = 0,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -551,14 +600,130 @@ def experiment(
         check_output(out, directory=True)
         # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
         check_grid_size(build_protocol("slh").duration_h, 1.0, "n", subjects=n)
+        raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress)
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw)
     except ValueError as e:
         fail(str(e))
-    record_command(out, inputs={"experiment": name, "n": n, "seed": seed})
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record})
     typer.echo(json.dumps(summary, indent=1))
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
+
+
+# ---- global sensitivity ---------------------------------------------------------------------------------------
+@app.command()
+def sensitivity(
+    readout: Annotated[Optional[list[str]], typer.Option(
+        help="Readout (repeatable or comma-separated): a dotted key of the PK summary (`ketamine pk --summary`), "
+             "e.g. plasma_ketamine.cmax_uM; a circuit readout <group>.<metric>.<test>, e.g. slh.failure_rate.4h; "
+             "or a key of a replication's summary.json, e.g. wu2021.slh.failure_rate.ket_4h. `--list` prints "
+             "them.")] = None,
+    method: Annotated[str, typer.Option(help="sobol (S1, ST with bootstrap CIs; N·(D+2) runs) or morris (mu*, "
+                                             "sigma; N·(D+1) runs).")] = "sobol",
+    params: Annotated[str, typer.Option("--params", help="Parameters to vary: assumed, calibrated, published, all, "
+                                                        "or comma-separated names. Ranges: each parameter's "
+                                                        "declared bounds, log-uniform where they span more than a "
+                                                        "decade (or --ranges).")] = "calibrated",
+    ranges: Annotated[Optional[Path], typer.Option(help="Ranges FILE (.toml: NAME = [lo, hi]; .csv: name,lo,hi) "
+                                                        "replacing declared bounds, within them.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Base sample size (sobol: a power of 2 >= 8) or number of "
+                                              "trajectories (morris: >= 4).")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed of the sample and of the bootstrap.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory: indices.csv, summary.json (with the "
+                                                     "convergence check at N/2), indices.png, chunks/.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping its finished chunks.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Model runs per batched evaluation and per chunk file.")] = 256,
+    species: Annotated[str, typer.Option(help="Species of the PK readouts (circuit readouts: mouse).")] = "mouse",
+    pk_model: Annotated[Optional[str], typer.Option(help="PK parameter set (default: the species default).")]
+    = None,
+    dose: Annotated[str, typer.Option(help="Dose of the PK readouts, e.g. 10mg/kg (circuit readouts: 10 mg/kg "
+                                           "i.p. at the protocol's drug time).")] = "10mg/kg",
+    route: Annotated[str, typer.Option(help="Route of the PK readouts' dose.")] = "ip",
+    duration: Annotated[str, typer.Option(help="Simulated time of the PK readouts.")] = "4h",
+    experiment_n: Annotated[int, typer.Option(help="Mice per evaluation of the experiment readouts (wu2021.<key>: "
+                                                   "one whole replication per sample, on the same mice of "
+                                                   "--seed).")] = 1,
+    param: ParamOpt = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print every readout and parameter group, and exit.")]
+    = False,
+):
+    """Global sensitivity of readouts to parameters (SALib: Sobol or Morris), evaluated in batched, resumable
+    chunks.
+
+    Example: ketamine sensitivity --readout slh.failure_rate.4h --params calibrated --n 256 --out runs/sens
+    """
+    import json
+
+    from circuits.sensitivity import parameter_groups, sensitivity_problem
+    from pkpd.dosing import build_regimen
+    from pkpd.units import parse_time
+
+    try:
+        reg = build_regimen(dose=dose, route=route)
+        duration_h = parse_time(duration, "duration", allow_zero=False)
+        if list_:
+            from circuits.sensitivity import CircuitReadouts
+            from pkpd.pk_readouts import PkReadouts
+
+            pk = PkReadouts(reg, duration_h, species=species, pk_model=pk_model)
+            typer.echo(f"# PK readouts ({pk.model.name}, {dose} {route}, {duration})")
+            for k in pk.available():
+                typer.echo(f"  {k}")
+            if pk.model.name == "mouse":
+                from circuits.sensitivity import ExperimentReadouts
+
+                typer.echo("# circuit readouts (typical mouse; slh/wlh: 10 mg/kg i.p. ketamine, slh_saline: saline)")
+                for k in CircuitReadouts.keys():
+                    typer.echo(f"  {k}")
+                typer.echo(f"# experiment readouts (`ketamine experiment wu2021` summary keys; {experiment_n} "
+                           f"mouse/mice of seed {seed} per sample)")
+                for k in ExperimentReadouts("wu2021", n=experiment_n, seed=seed).available():
+                    typer.echo(f"  {k}")
+            typer.echo("# parameter groups (name, kind, bounds, unit; * = log-uniform)")
+            for group, specs in parameter_groups(species, pk_model).items():
+                typer.echo(f"[{group}]")
+                for sp in specs:
+                    lo, hi = sp.bounds
+                    star = "*" if lo > 0 and hi > 10 * lo else " "
+                    typer.echo(f"  {sp.name:<36} {sp.kind:<10} [{lo:g}, {hi:g}]{star} {sp.unit}")
+            return
+        if out is None:
+            raise ValueError("out: expected --out DIR (or --list)")
+        from pkpd.sensitivity import check_request, read_ranges, run_sensitivity
+
+        readouts = [r.strip() for item in (readout or []) for r in item.split(",") if r.strip()]
+        model, factors, readouts, info = sensitivity_problem(
+            readouts, params, ranges=read_ranges(ranges) if ranges is not None else None,
+            fixed=overrides(param, None), species=species, pk_model=pk_model, regimen=reg, duration_h=duration_h,
+            experiment_n=experiment_n, seed=seed)
+        check_request(method, n, factors)
+        runs = n * (len(factors) + (2 if method == "sobol" else 1))
+        logs = [f.name for f in factors if f.log]
+        typer.echo(f"{method}: {len(factors)} parameters, {len(readouts)} readouts, {runs} model runs; "
+                   f"log-uniform: {', '.join(logs) or 'none'}", err=True)
+        bar, progress = _cohort_progress()
+        with bar:
+            res = run_sensitivity(model, factors, readouts, method=method, n=n, seed=seed, out=out,
+                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info)
+    except ValueError as e:
+        fail(str(e))
+    record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
+                                "models": info}, resume=resume)
+    key = "ST" if method == "sobol" else "mu_star"
+    names = [f.name for f in res.factors]
+    for r in readouts:
+        top = res.summary["ranking"][r][:5]
+        typer.echo(f"{r} ({key}): " + ", ".join(f"{p} {res.indices[r][key][names.index(p)]:.3g}" for p in top))
+        if res.n_failed[r]:
+            h = res.summary["failures"][r]
+            lo, hi = h["narrowest_failed_range"]
+            typer.echo(f"  {r}: {h['n']} of {res.n_runs} runs failed (the model rejects those parameter sets), so "
+                       f"no indices; they crowd into {h['narrowest_factor']} in [{lo:.3g}, {hi:.3g}]: narrow it "
+                       f"with --ranges", err=True)
+    typer.echo(json.dumps({"convergence": {r: c["max_abs_change"] for r, c in res.summary["convergence"].items()}},
+                          indent=1))
+    typer.echo(f"wrote {out / 'indices.csv'}, summary.json and indices.png", err=True)
 
 
 # ---- virtual cohorts -------------------------------------------------------------------------------------------
@@ -642,6 +807,8 @@ def cohort(
                                               "finished chunks.")] = False,
     trajectories: Annotated[bool, typer.Option(help="Also write every observable on the solve grid, chunk by "
                                                     "chunk (large).")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Run a virtual cohort: N subjects with inter-individual variability through a regimen, in chunks, to
     DIR/subjects/*.parquet (one row per subject), DIR/bands (percentile bands) and DIR/manifest.json.
@@ -674,7 +841,7 @@ def cohort(
         check_cohort_size(n, duration_h, min(chunk_size, n), out)
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
                           species=species, pk_model=pk_model, seed=seed, protocol=proto,
-                          trajectories=trajectories)
+                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()))
         if chunk_size <= 0:
             raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")
         import os
@@ -782,6 +949,8 @@ def dose_response_cmd(
     infusion_time: InfusionTimeOpt = None,
     duration: Annotated[Optional[str], typer.Option(help="Human only: simulated time, e.g. 24h (default 24h; "
                                                          "AUC is over it).")] = None,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """A dose-response study: one virtual cohort per dose, per readout the mean and 5/50/95th percentiles, and a
     Hill (Emax) fit with ED50 and its 95 % confidence interval — or, for an inverted U, the statement that the curve
@@ -819,7 +988,7 @@ def dose_response_cmd(
             result = studies.dose_response(dose_values, species=species, route=route, n=n, seed=seed,
                                            readouts=readouts, work_dir=work_dir, chunk_size=chunk_size,
                                            resume=resume, progress=progress, infusion_time_h=inf_h,
-                                           duration_h=dur_h)
+                                           duration_h=dur_h, params=overrides(param, params_file))
         figures = []
         if plot is not None:
             fig, figures = studies.plot_dose_response(result, plot)
@@ -869,6 +1038,8 @@ def regimens_cmd(
                                                      "regimens.png/.svg and regimens.study.json.")] = None,
     list_presets: Annotated[bool, typer.Option("--list", help="Print the presets with their expanded doses and "
                                                               "exit.")] = False,
+    param: ParamOpt = None,
+    params_file: ParamsFileOpt = None,
 ):
     """Compare dosing regimens side by side through the circuit: from a chronic-stress depressed state, the
     time course of circuit rescue (fraction of the stress-induced escape deficit restored) with onset, peak,
@@ -907,7 +1078,8 @@ def regimens_cmd(
         bar, progress = _progress("regimens")
         with bar:
             result = reglib.compare_regimens(items, species=species, horizon_days=horizon_days, pk_model=pk_model,
-                                             step_h=step_h, progress=progress)
+                                             step_h=step_h, progress=progress,
+                                             params=overrides(param, params_file))
     except ValueError as e:
         fail(str(e))
     record = result.write(out, reproduce_command())

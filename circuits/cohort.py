@@ -164,6 +164,12 @@ class CircuitProtocol(CohortProtocol):
         cv = spec.population.circuit_variation or {}
         vary(CircuitParams(), dict.fromkeys(cv, 0.0))  # ValueError for an unknown circuit parameter
 
+    def param_space(self, spec):
+        """Names a spec's ``params`` may override: the circuit's (:func:`circuits.overrides.circuit_space`)."""
+        from .overrides import circuit_space
+
+        return circuit_space()
+
     def grid(self, spec):
         pr = self.protocol(spec)
         reg = pr.regimen
@@ -201,12 +207,19 @@ class CircuitProtocol(CohortProtocol):
         from pkpd.pk_models import get_pk_model
         from pkpd.receptor import NmdaParams
 
+        from pkpd.overrides import apply_pk
+
+        from .overrides import circuit_space
+
         pk_sys = ketamine_system(False)
-        model = get_pk_model(spec.pk_model, spec.species)
-        base = CircuitParams()
+        space = circuit_space()
+        params = dict(spec.params)
+        base = CircuitParams().replace(**{n: v for n, v in params.items() if space.specs[n].target == "circuit"})
+        model, nmda = apply_pk(get_pk_model(spec.pk_model, spec.species),
+                               NmdaParams(interneuron_potency_ratio=base.interneuron_potency_ratio),
+                               {n: v for n, v in params.items() if space.specs[n].target != "circuit"})
         P, valid, reasons = pk_parameters(pk_sys, model, sample, spec.population.variability.names,
-                                          species=spec.species, drug=spec.drug,
-                                          nmda=NmdaParams(interneuron_potency_ratio=base.interneuron_potency_ratio))
+                                          species=spec.species, drug=spec.drug, nmda=nmda)
         S = len(sample["id"])
         cv = spec.population.circuit_variation or {}
         cohort = [vary(base, {n: float(sample[f"eta_{n}"][i]) for n in cv}) for i in range(S)]

@@ -370,7 +370,7 @@ def observe_all(y, p, t=None) -> dict[str, np.ndarray]:
 
 
 def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, manipulations=(), n: int = 1,
-                      seed: int = 0, step_h: float = 1.0, post_drug_tests_h=None) -> dict:
+                      seed: int = 0, step_h: float = 1.0, post_drug_tests_h=None, params=None) -> dict:
     """One subject (``n = 1``: the typical subject) or a few (a seeded virtual cohort) through a protocol.
 
     Returns
@@ -379,18 +379,22 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
         ``timecourse``: columns ``subject, time_h`` and occupancy, mPFC rates, DA rate, plasticity states,
         efficacy, the post-shock DA response relative to naive (``da_response_rel``, from a resolved trial at every
         output time; NaN inside a shock session) and the failure probability of an escape trial (``p_fail``);
-        ``tests``: one row per subject and test; ``protocol``: the timed protocol's description.
+        ``tests``: one row per subject and test; ``protocol``: the timed protocol's description; ``overrides``:
+        the parameter overrides ``params`` (by name, :mod:`circuits.overrides`) applied to the typical mouse.
     """
+    from .overrides import resolve_circuit
+
+    base, pkv, record = resolve_circuit(params)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"subjects: expected at least 1 subject, got {n!r}")
     if not (isinstance(step_h, (int, float)) and np.isfinite(step_h) and step_h > 0):
         raise ValueError(f"step: expected a positive output step in hours, got {step_h!r}")
     pr = build_protocol(protocol, regimen=regimen, manipulations=manipulations, post_drug_tests_h=post_drug_tests_h)
-    cohort = [CircuitParams()] if n == 1 else virtual_cohort(n, seed)
+    cohort = [base] if n == 1 else virtual_cohort(n, seed, base=base)
     grid = np.arange(0.0, pr.duration_h + 1e-9, step_h)
     if grid.size > 5000:
         raise ValueError(f"step: {step_h:g} h gives {grid.size} output times; expected at most 5000")
-    g = run_groups(cohort, [pr], extra_t_h=grid, keep_y=True)[0]
+    g = run_groups(cohort, [pr], extra_t_h=grid, keep_y=True, pk_values=None if pkv is None else [pkv] * n)[0]
     t = g.t_h
     keep = np.isin(np.round(t, 9), np.round(grid, 9))
     t_out = t[keep]
@@ -431,4 +435,5 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     return {"timecourse": cols, "tests": tests, "protocol": {
         "name": pr.name, "sessions": [list(s) for s in pr.sessions], "tests": [list(x) for x in pr.tests],
         "doses": [d.describe() for d in pr.regimen], "windows": [list(w) for w in pr.windows],
-        "overrides": pr.overrides, "duration_h": pr.duration_h, "drug_time_h": pr.drug_time_h}}
+        "overrides": pr.overrides, "duration_h": pr.duration_h, "drug_time_h": pr.drug_time_h},
+        "overrides": record}

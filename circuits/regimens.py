@@ -219,6 +219,8 @@ class RegimenComparison:
     results: tuple
     control: dict
     horizon_h: float
+    #: parameter overrides: one row per (name, regimen it applies to; None for circuit parameters)
+    overrides: tuple = ()
 
     def table(self) -> dict[str, list]:
         """One row per regimen, the columns of :data:`TABLE_COLUMNS`."""
@@ -261,7 +263,7 @@ class RegimenComparison:
                   "inputs": {"regimens": {r.label: {"species": r.species, "pk_model": r.pk_model,
                                                     "weight_kg": r.weight_kg, "doses": r.regimen.describe()}
                                           for r in self.results},
-                             "horizon_h": self.horizon_h},
+                             "horizon_h": self.horizon_h, "overrides": list(self.overrides)},
                   "results": {"table": rows, "depressed_state": self.results[0].reference,
                               "no_drug_max_abs_rescue": float(abs(self.control["rescue"]).max())},
                   "assumptions": assumption_rows(), "figures": ["regimens.png", "regimens.svg"],
@@ -272,7 +274,7 @@ class RegimenComparison:
 
 def compare_regimens(names_or_regimens, *, species: str = "human", horizon_days: float | None = None,
                      weight_kg: float | None = None, pk_model: str | None = None, step_h: float = 1.0,
-                     progress=None) -> RegimenComparison:
+                     progress=None, params=None) -> RegimenComparison:
     """Translate presets, event-table files and :class:`~pkpd.dosing.Regimen` objects side by side.
 
     Parameters
@@ -288,12 +290,17 @@ def compare_regimens(names_or_regimens, *, species: str = "human", horizon_days:
         Body weight of every subject of ``species`` (default 70 kg / 25 g).
     step_h : float
         Output step, h.
+    params : mapping, optional
+        Overrides by name: circuit parameters (:func:`circuits.overrides.circuit_space`) apply to every regimen;
+        PK and receptor parameters (:func:`pkpd.overrides.pk_space`) to every regimen whose PK set has them (a
+        name no regimen's set has is an error). :attr:`RegimenComparison.overrides` says which applied where.
 
     Raises
     ------
     ValueError
         Unknown preset (listing the valid ones), a bad event table (naming file, row and column), a dose after
-        the horizon (naming the regimen or file row and the column ``time``).
+        the horizon (naming the regimen or file row and the column ``time``), an unknown parameter name or a
+        value outside its unit or bounds.
     """
     from pkpd.species import get_species
 
@@ -329,8 +336,41 @@ def compare_regimens(names_or_regimens, *, species: str = "human", horizon_days:
             raise ValueError(f"horizon: regimen {s.label!r} has a dose at {format_hours(late[0].time_h)}, after the "
                              f"horizon ({format_hours(horizon_h)}); expected --horizon >= "
                              f"{math.ceil(late[-1].time_h / 24.0):g}d")
-    results, control = translate_many(specs, horizon_h=horizon_h, step_h=step_h, progress=progress)
-    return RegimenComparison(tuple(results), control, horizon_h)
+    circuit, pk, record = _split_overrides(params, specs)
+    results, control = translate_many(specs, horizon_h=horizon_h, step_h=step_h, progress=progress, params=circuit,
+                                      pk_params=pk)
+    return RegimenComparison(tuple(results), control, horizon_h, tuple(record))
+
+
+def _split_overrides(params, specs):
+    """``(CircuitParams or None, [PK overrides per spec], record)`` of raw overrides (see :func:`compare_regimens`)."""
+    from pkpd.overrides import ParameterSpace, pk_space
+    from pkpd.pk_models import get_pk_model
+
+    if not params:
+        return None, [{} for _ in specs], []
+    from .overrides import circuit_space
+
+    circ = circuit_space()
+    circ = ParameterSpace(s for s in circ.specs.values() if s.target == "circuit")
+    spaces = [pk_space(get_pk_model(s.pk_model, s.species)) for s in specs]
+    circuit, pk, record = {}, [{} for _ in specs], []
+    for name, value in params.items():
+        hits = [k for k, sp in enumerate(spaces) if name in sp]
+        if name in circ:
+            v = circ.resolve({name: value})
+            circuit.update(v)
+            record += [r | {"regimen": None} for r in circ.record(v, {name: value})]
+        elif hits:
+            for k in hits:
+                v = spaces[k].resolve({name: value})
+                pk[k].update(v)
+                record += [r | {"regimen": specs[k].label} for r in spaces[k].record(v, {name: value})]
+        else:  # unknown everywhere: the closest names of every space
+            ParameterSpace([*circ.specs.values(), *(s for sp in spaces for s in sp.specs.values())]).canonical(name)
+    from .model import CircuitParams
+
+    return (CircuitParams().replace(**circuit) if circuit else None), pk, record
 
 
 def plot_regimens(result: RegimenComparison, path, *, close: bool = True):

@@ -359,13 +359,18 @@ def _rel_bin(t_h, r, t0_h, lo_min, hi_min):
     return np.sum((rr[:, 1:] + rr[:, :-1]) * np.diff(tt) / 2, axis=1) / (tt[-1] - tt[0])
 
 
-def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
+def wu2021(n: int = 100, seed: int = 0, progress=None, params=None) -> tuple[dict, dict]:
     """Run the replication on a virtual cohort of ``n`` mice (:func:`circuits.experiments.virtual_cohort`).
 
     Returns ``(summary, details)``: ``summary`` follows :data:`SCHEMA` plus ``split`` (:func:`split`) and ``paper``
-    (:data:`PAPER`), and ``details`` holds the group results and trials for figures.
+    (:data:`PAPER`), and ``details`` holds the group results and trials for figures. ``params``: overrides by name
+    (:mod:`circuits.overrides`), applied to the typical mouse the cohort varies around.
     """
-    cohort = virtual_cohort(n, seed)
+    from .overrides import resolve_circuit
+
+    base, pkv, _ = resolve_circuit(params)
+    pk_values = None if pkv is None else [pkv] * n
+    cohort = virtual_cohort(n, seed, base=base)
     q = ProtocolParams()
     groups = _groups(q)
     names = list(groups)
@@ -376,8 +381,9 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     wl = [k for k in names if k.startswith("wlh_")]
     other = [k for k in names if k not in wl]
     res = dict(zip(other, run_groups(cohort, [groups[k] for k in other], extra_t_h=extra, keep_traces=True,
-                                     progress=progress)))
-    res.update(zip(wl, run_groups(cohort, [groups[k] for k in wl], keep_traces=True, keep_y=True)))
+                                     progress=progress, pk_values=pk_values)))
+    res.update(zip(wl, run_groups(cohort, [groups[k] for k in wl], keep_traces=True, keep_y=True,
+                                  pk_values=pk_values)))
     f = lambda g, lbl: float(np.nanmean(res[g].failure[:, res[g].labels.index(lbl)]))  # noqa: E731
 
     def days(g, a, b):
@@ -475,7 +481,7 @@ def wu2021(n: int = 100, seed: int = 0, progress=None) -> tuple[dict, dict]:
     return summary, details
 
 
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None) -> dict:
     """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
     summary."""
     from pathlib import Path
@@ -490,7 +496,7 @@ def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
     out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress)
+    summary, details = wu2021(n, seed, progress=progress, params=params)
     write_json(summary, out / "summary.json")
     wu2021_figures(summary, details, out)
     return summary

@@ -190,7 +190,7 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
                   seed: int = 0, readouts: Sequence[str] | str | None = None, work_dir=None,
                   chunk_size: int = 1000, resume: bool = False,
                   progress: Callable[[int, int], None] | None = None, infusion_time_h: float | None = None,
-                  duration_h: float | None = None, ci: float = 0.95) -> DoseResponseResult:
+                  duration_h: float | None = None, ci: float = 0.95, params=None) -> DoseResponseResult:
     """Run one virtual cohort per dose and analyse the dose-response of each readout.
 
     Parameters
@@ -215,6 +215,8 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
     infusion_time_h, duration_h : float, optional
     ci : float
         Confidence level of the Hill fit's intervals.
+    params : mapping, optional
+        Parameter overrides by name for every dose's cohort (:class:`pkpd.cohort.CohortSpec` ``params``).
 
     Raises
     ------
@@ -261,7 +263,8 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
             specs.append(None)  # no drug, no exposure: exactly 0, nothing to simulate
             continue
         dur = proto.default_duration_h(reg) if protocol != "pk" else float(duration_h)
-        specs.append(CohortSpec(n=int(n), regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=proto))
+        specs.append(CohortSpec(n=int(n), regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=proto,
+                                params=tuple((params or {}).items())))
     columns = [READOUTS[r].column for r in names]
 
     # ---- run ---------------------------------------------------------------------------------------------
@@ -314,7 +317,8 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
               "readouts": list(names), "protocol": protocol,
               "duration_h": None if protocol != "pk" else float(duration_h), "infusion_time_h": infusion_time_h,
               "pk_model": get_pk_model(None, sp).name, "ci": ci, "chunk_size": int(chunk_size),
-              "work_dir": None if work_dir is None else str(work_dir)}
+              "work_dir": None if work_dir is None else str(work_dir),
+              "overrides": dict(next((s.params for s in specs if s is not None), ()))}
     return DoseResponseResult(d, names, stats, analysis, inputs, tuple(runs), time.perf_counter() - t0)
 
 

@@ -231,7 +231,7 @@ def output_grid(regimens, horizon_h: float, step_h: float = 1.0, fine_h: float =
 
 
 def exposure(regimen: Regimen, horizon_h: float, *, species: str, pk_model: str | None = None,
-             weight_kg: float | None = None) -> dict:
+             weight_kg: float | None = None, params=None) -> dict:
     """Plasma ketamine Cmax (µM, ng/mL), Tmax, AUC(0–horizon) (µM·h) and peak NMDA occupancy (mPFC
     interneurons and pyramidal cells) from :func:`pkpd.pk.simulate_pk` on a fine grid (2 min for 6 h after
     every dose)."""
@@ -239,7 +239,8 @@ def exposure(regimen: Regimen, horizon_h: float, *, species: str, pk_model: str 
     from pkpd.pk import simulate_pk
 
     t = output_grid([regimen], horizon_h, step_h=0.5, fine_h=1 / 30, fine_span_h=6.0)
-    r = simulate_pk(regimen, horizon_h, species=species, pk_model=pk_model, weight_kg=weight_kg, t_eval=t)
+    r = simulate_pk(regimen, horizon_h, species=species, pk_model=pk_model, weight_kg=weight_kg, t_eval=t,
+                    params=params)
     c = r.columns["plasma_ketamine_uM"]
     cmax, tmax = cmax_tmax(t, c)
     return {"cmax_plasma_ketamine_uM": cmax, "cmax_plasma_ketamine_ng_per_ml":
@@ -329,13 +330,16 @@ class RegimenSpec:
     weight_kg: float | None = None
 
 
-def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None, progress=None):
-    """Translate several regimens in one batched solve (plus a no-drug control run).
+def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None, progress=None, pk_params=None):
+    """Translate several regimens in one batched solve (plus a no-drug control run). ``params``: the circuit
+    (:class:`~circuits.model.CircuitParams`); ``pk_params``: per spec, PK overrides by canonical name
+    (:func:`pkpd.overrides.apply_pk`).
 
     Returns ``(results, control)``: one :class:`TranslationResult` per spec and the no-drug control's rescue
     curve (dict ``t_h``, ``rescue``; 0 within solver tolerance — an oracle of the fixed point).
     """
     from pkpd.ode import Schedule
+    from pkpd.overrides import apply_pk
     from pkpd.pk import dose_schedule
     from pkpd.pk import parameter_values as pk_values
     from pkpd.pk_models import get_pk_model
@@ -367,9 +371,11 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     if progress:
         progress(0.1)
     base = parameter_values(c)
+    pk_params = pk_params or [{} for _ in specs]
     P, scheds = [], []
-    for s, subj, model in zip(specs, subjects, models):
+    for s, subj, model, ov in zip(specs, subjects, models, pk_params):
         nmda = NmdaParams(interneuron_potency_ratio=c.interneuron_potency_ratio)
+        model, nmda = apply_pk(model, nmda, ov)
         v = {**base, **pk_values(model, subj, nmda=nmda)}
         P.append(parameter_vector(v))
         scheds.append(dose_schedule(model, subj, s.regimen)[0])
@@ -408,7 +414,8 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
         first = s.regimen.doses[0].time_h
         met = effect_metrics(T, rescue[k], last_dose_h=s.regimen.doses[-1].time_h, first_dose_h=first)
         met_da = effect_metrics(T, da_rescue[k], last_dose_h=s.regimen.doses[-1].time_h, first_dose_h=first)
-        ex = exposure(s.regimen, horizon_h, species=s.species, pk_model=s.pk_model, weight_kg=s.weight_kg)
+        ex = exposure(s.regimen, horizon_h, species=s.species, pk_model=s.pk_model, weight_kg=s.weight_kg,
+                      params=pk_params[k] or None)
         out.append(TranslationResult(s.label, s.regimen, subjects[k].species, models[k].name,
                                      subjects[k].weight_kg, T, rescue[k], pf[k], r_rel[k], ob["w"][k],
                                      ob["occupancy_mpfc_interneuron"][k], ob["occupancy_mpfc_pyramidal"][k],

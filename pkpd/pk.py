@@ -316,7 +316,8 @@ class PkResult:
 def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", pk_model: str | None = None,
                 weight_kg: float | None = None, sex: str = "male", salt: str | None = None,
                 drug: str | None = None, nmda: NmdaParams = NmdaParams(), trapping: bool = False,
-                t_eval=None, backend: str = "auto", rtol: float = 1e-8) -> PkResult:
+                t_eval=None, backend: str = "auto", rtol: float = 1e-8,
+                params: Mapping[str, object] | None = None) -> PkResult:
     """Simulate one subject's ketamine/norketamine PK and NMDA occupancy for a regimen.
 
     Parameters
@@ -346,6 +347,10 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         (:func:`pkpd.ode.solve`). ``scipy``: the scipy reference. ``auto``: exact unless trapping, else engine.
     rtol : float
         Relative tolerance for the numerical backends.
+    params : mapping, optional
+        Overrides by name (:mod:`pkpd.overrides`): fields of the PK set, ``route.<route>.<field>`` and the NMDA
+        block, each a number in the parameter's unit or text with a unit, e.g. ``{"cl_L_per_h": "40 L/h"}``.
+        ``metadata["overrides"]`` records them.
 
     Returns
     -------
@@ -358,6 +363,14 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
     """
     subject = Subject(species, weight_kg, sex)
     model = get_pk_model(pk_model, subject.species)
+    overrides = []
+    if params:
+        from .overrides import apply_pk, pk_space
+
+        space = pk_space(model)
+        values = space.resolve(params)
+        model, nmda = apply_pk(model, nmda, values, space)
+        overrides = space.record(values, params)
     drug = model.check_enantiomer(drug)
     if isinstance(duration_h, bool) or not isinstance(duration_h, (int, float)) or not math.isfinite(duration_h) \
             or duration_h <= 0:
@@ -417,7 +430,7 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         "default_salt": parse_salt(salt) if salt is not None else sp.default_salt,
         "default_salt_rationale": sp.salt_rationale if salt is None else "given by the user",
         "doses": records, "duration_h": float(duration_h), "duration": format_hours(duration_h),
-        "trapping": trapping, "backend": backend, "rtol": rtol if backend != "exact" else None,
+        "overrides": overrides, "trapping": trapping, "backend": backend, "rtol": rtol if backend != "exact" else None,
         "units": {"amount": "umol (free base)", "time": "h", "concentration": "uM"},
         "version": __version__,
     }

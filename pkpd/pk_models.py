@@ -305,6 +305,8 @@ class MouseKetamine(PkModel):
 
     name = "mouse"
     species = "mouse"
+    #: calibration target -> the field calibrated to it (an override of a target re-runs :meth:`calibrated`)
+    calibration_targets = {"half_life_min": "cl_L_per_h", "brain_plasma_ratio": "kp_brain"}
     description = "racemic ketamine, mouse; calibrated to t1/2 13 min and brain:plasma 6.5"
     enantiomers = ("racemic", "esketamine", "arketamine")
 

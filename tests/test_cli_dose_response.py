@@ -55,7 +55,7 @@ def test_options_reach_the_library_exactly(tmp_path, fake, monkeypatch):
     assert fake == {"doses": [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "species": "mouse", "route": "ip", "n": 7,
                     "seed": 5, "readouts": ["failure_4h", "mpfc_1h", "cmax"], "work_dir": Path("w"), "chunk_size": 3,
                     "resume": True, "infusion_time_h": 40 / 60,
-                    "duration_h": 48.0}
+                    "duration_h": 48.0, "params": {}}
     rows = list(csv.DictReader(open(tmp_path / "dr.csv")))
     assert len(rows) == 7 * 3 and rows[0]["readout"] == "failure_4h" and float(rows[0]["dose_mg_per_kg"]) == 0.0
     rec = json.loads((tmp_path / "dr.study.json").read_text())

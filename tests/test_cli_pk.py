@@ -103,7 +103,7 @@ def test_pk_options_reach_the_library_exactly(monkeypatch):
     assert regimen == Regimen((Dose(0.0, DoseAmount(0.5, "mg/kg"), "iv-infusion", 40 / 60, "hcl"),))
     assert duration_h == 24.0
     assert kw == {"species": "human", "pk_model": "fanta2015", "weight_kg": 80.0, "sex": "female", "salt": "hcl",
-                  "drug": None, "trapping": False, "t_eval": None, "backend": "auto"}
+                  "drug": None, "trapping": False, "t_eval": None, "backend": "auto", "params": {}}
 
 
 def test_pk_regimen_file(tmp_path):

@@ -188,6 +188,10 @@ class CohortProtocol(abc.ABC):
         """Raise ``ValueError`` (naming the field) if the spec cannot run under this protocol."""
 
     @abc.abstractmethod
+    def param_space(self, spec: "CohortSpec"):
+        """The parameters a spec's ``params`` may override by name (a :class:`pkpd.overrides.ParameterSpace`)."""
+
+    @abc.abstractmethod
     def observable_names(self, spec: "CohortSpec") -> tuple[str, ...]:
         """Names of the time courses :meth:`solve` returns (the band series must be among them)."""
 

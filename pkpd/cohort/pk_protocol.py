@@ -173,6 +173,13 @@ class PkProtocol(CohortProtocol):
 
         param_bounds(get_pk_model(spec.pk_model, spec.species), spec.population.variability.names)
 
+    def param_space(self, spec):
+        """The PK set's parameters (:func:`pkpd.overrides.pk_space`)."""
+        from ..overrides import pk_space
+        from ..pk_models import get_pk_model
+
+        return pk_space(get_pk_model(spec.pk_model, spec.species))
+
     def system(self, spec):
         from ..pk import ketamine_system
 
@@ -224,10 +231,13 @@ class PkProtocol(CohortProtocol):
         from ..species import get_species
         from ..units import dose_to_umol, umol_to_mg
 
+        from ..overrides import apply_pk
+        from ..receptor import NmdaParams
+
         system = self.system(spec)
-        model = get_pk_model(spec.pk_model, spec.species)
+        model, nmda = apply_pk(get_pk_model(spec.pk_model, spec.species), NmdaParams(), dict(spec.params))
         P, valid, reasons = pk_parameters(system, model, sample, spec.population.variability.names,
-                                          species=spec.species, drug=spec.drug)
+                                          species=spec.species, drug=spec.drug, nmda=nmda)
         sp = get_species(spec.species)
         S = len(sample["id"])
         w = sample["weight_kg"]

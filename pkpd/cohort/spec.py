@@ -48,6 +48,9 @@ class CohortSpec:
         Enantiomeric composition (default: the PK model's own).
     rtol : float
         Relative tolerance of the engine.
+    params : mapping, optional
+        Parameter overrides by name (:mod:`pkpd.overrides`; the protocol's ``param_space``), checked here and
+        kept as sorted ``(canonical name, value)`` pairs; the population varies around the overridden values.
     """
 
     n: int
@@ -63,6 +66,7 @@ class CohortSpec:
     trajectories: bool = False
     drug: str | None = None
     rtol: float = 1e-6
+    params: tuple = ()
 
     def __post_init__(self):
         from ..parameters import is_finite_real, is_integer
@@ -90,8 +94,14 @@ class CohortSpec:
         model = get_pk_model(self.pk_model, sp.name)
         object.__setattr__(self, "pk_model", model.name)
         object.__setattr__(self, "drug", model.check_enantiomer(self.drug))
+        params = proto.param_space(self).resolve(dict(self.params)) if self.params else {}
+        object.__setattr__(self, "params", tuple(sorted(params.items())))
         if self.population is None:
             object.__setattr__(self, "population", proto.default_population(sp.name, model.name))
+        if params:  # the population varies around the overridden typical values
+            from ..overrides import with_typical
+
+            object.__setattr__(self, "population", with_typical(self.population, params))
         object.__setattr__(self, "seed", check_seed(self.seed))
         proto.check(self)
         known = proto.readouts()
@@ -120,4 +130,5 @@ class CohortSpec:
                 "readouts": list(self.readouts), "bands": list(self.bands),
                 "band_labels": {b: self.protocol.series_label(b) for b in self.bands},
                 "trajectories": bool(self.trajectories), "rtol": self.rtol,
-                "population": self.population.manifest()}
+                "population": self.population.manifest(),
+                **({"params": dict(self.params)} if self.params else {})}  # absent when empty: old runs resume

@@ -38,7 +38,7 @@ import sympy
 from .system import OdeSystem
 
 __all__ = ["SYSTEMS", "PROBLEMS", "Problem", "two_compartment", "robertson", "hires", "pollution", "van_der_pol",
-           "pleiades", "lorenz96", "scipy_solution", "mixed_scd",
+           "pleiades", "lorenz96", "ishigami", "ishigami_indices", "scipy_solution", "mixed_scd",
            "ROBERTSON_REFERENCE", "HIRES_REFERENCE", "POLLUTION_REFERENCE", "VAN_DER_POL_REFERENCE",
            "PLEIADES_REFERENCE", "POLLUTION_RATES", "ROBERTSON_PARAMS", "POLLUTION_Y0", "PLEIADES_Y0",
            "LORENZ96_Y0"]
@@ -398,8 +398,35 @@ PROBLEMS: dict[str, Problem] = {
         notes="reference: scipy DOP853 at rtol 1e-13 (see scipy_solution)"),
 }
 
+# ------------------------------------------------------------------------------------------------------------------
+# Ishigami function (global sensitivity test problem)
+# ------------------------------------------------------------------------------------------------------------------
+def ishigami() -> OdeSystem:
+    """The Ishigami function as an ODE: ``dy/dt = f(x1, x2, x3)`` from ``y(0) = 0``, so ``y(1) = f``.
+
+    ``f = sin x1 + a sin² x2 + b x3⁴ sin x1`` with ``x_i ~ U(−π, π)``; params ``x1, x2, x3, a, b``. For ``a = 7``,
+    ``b = 0.1`` the Sobol indices are known in closed form: S1 = (0.314, 0.442, 0), ST = (0.558, 0.442, 0.244)
+    (Ishigami & Homma 1990, Proc. ISUMA '90, 398; the variances in Sobol' & Levitan 1999 Comput Phys Commun
+    117:52). A test problem for :mod:`pkpd.sensitivity` through the engine.
+    """
+    y = sympy.Symbol("y")
+    x1, x2, x3, a, b = sympy.symbols("x1 x2 x3 a b")
+    f = sympy.sin(x1) + a * sympy.sin(x2) ** 2 + b * x3 ** 4 * sympy.sin(x1)
+    return OdeSystem([y], [f], [x1, x2, x3, a, b], name="ishigami")
+
+
+def ishigami_indices(a: float = 7.0, b: float = 0.1) -> dict[str, np.ndarray]:
+    """Analytic first-order and total Sobol indices of :func:`ishigami` (``x_i ~ U(−π, π)``)."""
+    pi = np.pi
+    v1 = 0.5 * (1 + b * pi ** 4 / 5) ** 2
+    v2 = a ** 2 / 8
+    v13 = b ** 2 * pi ** 8 * (1 / 18 - 1 / 50)
+    v = v1 + v2 + v13
+    return {"S1": np.array([v1, v2, 0.0]) / v, "ST": np.array([v1 + v13, v2, v13]) / v}
+
+
 SYSTEMS = {"two_compartment": two_compartment, "robertson": robertson, "hires": hires, "pollution": pollution,
-           "van_der_pol": van_der_pol, "pleiades": pleiades, "lorenz96": lorenz96}
+           "van_der_pol": van_der_pol, "pleiades": pleiades, "lorenz96": lorenz96, "ishigami": ishigami}
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -16,21 +16,23 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
     seen = {}
 
-    def spy(out, n, seed, progress):
-        seen.update(out=out, n=n, seed=seed)
+    def spy(out, n, seed, progress, params):
+        seen.update(out=out, n=n, seed=seed, params=params)
         progress(1.0)
         return {"ok": 1}
 
     monkeypatch.setattr("circuits.replication.write_wu2021", spy)
-    args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3"]
+    args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3", "--param", "g_h=60"]
     monkeypatch.setattr("sys.argv", ["ketamine", *args])
     res = runner.invoke(cli.app, args)
     assert res.exit_code == 0, res.output
-    assert seen == {"out": tmp_path / "d", "n": 7, "seed": 3}
+    assert seen == {"out": tmp_path / "d", "n": 7, "seed": 3, "params": {"g_h": "60"}}
     assert json.loads(res.stdout) == {"ok": 1}
     # the provenance `ketamine report` prints: the exact command and the inputs
     rec = json.loads((tmp_path / "d" / "command.json").read_text())
     assert rec["command"] == "ketamine " + " ".join(args)
+    [override] = rec["inputs"].pop("overrides")  # every override, with its unit and default
+    assert override["name"] == "g_h" and override["value"] == 60.0 and override["given"] == "60"
     assert rec["inputs"] == {"experiment": "wu2021", "n": 7, "seed": 3}
 
 

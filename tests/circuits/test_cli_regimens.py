@@ -33,7 +33,7 @@ def test_options_reach_the_library_exactly(monkeypatch, tmp_path):
     progress = seen.pop("progress")
     assert callable(progress)
     assert seen == {"items": ["human_single", "daily:3", Path("course.csv")], "species": "mouse",
-                    "horizon_days": 14.0, "pk_model": "mouse", "step_h": 0.5}
+                    "horizon_days": 14.0, "pk_model": "mouse", "step_h": 0.5, "params": {}}
     # files
     with open(out / "regimens.csv") as fh:
         rows = list(csv.DictReader(fh))
