@@ -11,8 +11,10 @@ name                what
 ``mouse``           racemic ketamine in the mouse; one body compartment + brain; **calibrated** to the
                     elimination half-life of 13 min (Ma et al. 2023) and the brain:plasma ratio of 6.5 (Cohen
                     et al. 1973); volume and routes **assumed** (see each field)
+``domino1982``      racemic ketamine, human (**default**); three compartments, V1 0.063 L/kg, micro-constants
+                    per minute (Domino et al. 1982); norketamine from Otto et al. 2021
 ``kamp2020``        racemic ketamine, human; meta-analysis of 18 studies: CL 79 L/h, V 252 L per 70 kg (Kamp
-                    et al. 2020 Anesthesiology 133:1192); norketamine from Otto et al. 2021
+                    et al. 2020 Anesthesiology 133:1192): a one-compartment summary, unsuited to boluses
 ``fanta2015``       S-ketamine, human; three compartments (Fanta et al. 2015 Eur J Clin Pharmacol 71:441); oral
                     F = 8 %; S-norketamine from Otto et al. 2021
 ``perez-ruixo2021`` esketamine, human; three compartments + hepato-portal compartment, intranasal absorption with
@@ -39,7 +41,8 @@ import numpy as np
 from .parameters import check_bounds, describe, param
 from .species import HUMAN_BRAIN, HUMAN_BRAIN_SOURCES, MOUSE_BRAIN, BrainPhysiology, Subject, allometric
 
-__all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Kamp2020", "Fanta2015",
+__all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Domino1982", "Kamp2020",
+           "Fanta2015",
            "PerezRuixo2021", "PK_MODELS", "ENANTIOMERS", "get_pk_model", "parameter_table"]
 
 #: Enantiomer composition -> fraction of S-enantiomer.
@@ -58,6 +61,10 @@ PEREZ2021 = ("Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3 (esketam
 CLEMENTS1982 = "Clements et al. 1982 J Pharm Sci 71:539 (racemic ketamine: i.m. F 93 %, oral F 17 %)"
 YANAGIHARA2003 = ("Yanagihara et al. 2003 Biopharm Drug Dispos 24:37 (intranasal F 45 %; upper end of the 11–45 % "
                   "range across formulations)")
+DOMINO1982 = ("Domino et al. 1982 (PMID 7198883): racemic ketamine, three-compartment micro-constants per kg, the "
+              "set used for ketamine target-controlled infusion; transcription checked against two independent TCI "
+              "implementations (opentiva ketamine.Domino; k10 0.4381, k12 0.5921, k13 0.5900, k21 0.2470, "
+              "k31 0.0146 /min, V1 0.063 L/kg)")
 PELTONIEMI2016 = ("Peltoniemi et al. 2016 Clin Pharmacokinet 55:1059 (review: ketamine is mainly (~80 %) "
                   "N-demethylated to norketamine)")
 PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (project SCIENCE.md §2), free fraction "
@@ -114,8 +121,8 @@ class DosePart:
 class Disposition:
     """Per-subject clearances (L/h), volumes (L), rate constants (1/h) and fractions in the shape of the graph.
 
-    Zero flows mean the compartment is absent. ``v_central_L`` is the published central volume before the brain is
-    carved out (see module docstring).
+    Zero flows mean the compartment is absent. Volumes and flows are the published ones, before the brain is
+    carved out of the compartment named by ``brain_within`` (see :meth:`rates`).
     """
 
     v_central_L: float
@@ -139,17 +146,34 @@ class Disposition:
     nor_vp_L: float = 1.0
     nor_kp_brain: float = 1.0
     nor_fu_plasma: float = 1.0
+    brain_within: str = "central"
 
     def rates(self) -> dict[str, float]:
-        """Values of the graph's parameters (see :func:`pkpd.pk.ketamine_graph`)."""
-        vc = self.v_central_L - self.kp_brain * self.v_brain_L
+        """Values of the graph's parameters (see :func:`pkpd.pk.ketamine_graph`).
+
+        The brain's plasma-equivalent volume ``kp × V_brain`` is taken out of the published compartment named by
+        ``brain_within``: ``"central"`` (its volume), or ``"peripheral2"`` (its volume and, since the brain is
+        perfused in parallel with it, its inter-compartmental clearance ``q2`` by the brain blood flow). Either
+        way clearance, central volume (for ``"peripheral2"``) and Vss stay those published.
+        """
+        vb = self.kp_brain * self.v_brain_L
+        vc, v2, q2 = self.v_central_L, self.v2_L, self.q2_L_per_h
+        if self.brain_within == "central":
+            vc = vc - vb
+        elif self.brain_within == "peripheral2":
+            v2, q2 = v2 - vb, q2 - self.q_brain_L_per_h
+            if v2 <= 0 or q2 <= 0:
+                raise ValueError("the brain's distribution volume or blood flow exceeds the deep peripheral "
+                                 "compartment's; the body weight or the volumes are implausible")
+        else:
+            raise ValueError(f"brain_within: expected 'central' or 'peripheral2', got {self.brain_within!r}")
         vnc = self.nor_v_central_L - self.nor_kp_brain * self.v_brain_L
         if vc <= 0 or vnc <= 0:
             raise ValueError("the brain's distribution volume (kp × V_brain) exceeds the central volume; "
                              "the body weight or the volumes are implausible")
         return {
             "k_central_peripheral1": self.q1_L_per_h / vc, "k_peripheral1_central": self.q1_L_per_h / self.v1_L,
-            "k_central_peripheral2": self.q2_L_per_h / vc, "k_peripheral2_central": self.q2_L_per_h / self.v2_L,
+            "k_central_peripheral2": q2 / vc, "k_peripheral2_central": q2 / v2,
             "k_central_liver": self.qh_L_per_h / vc, "k_liver_central": self.qh_L_per_h / self.vh_L,
             "k_liver_nor_central": self.kmet_liver_per_h, "k_liver_eliminated": self.kel_liver_per_h,
             "k_central_brain": self.q_brain_L_per_h / vc,
@@ -397,7 +421,13 @@ class _HumanCommon:
 
 @dataclass(frozen=True)
 class Kamp2020(_HumanCommon, PkModel):
-    """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg)."""
+    """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg).
+
+    A one-compartment *summary*: V is a steady-state volume, used here as the volume into which a dose mixes at
+    once, so it is unsuited to boluses and short infusions (a 10-mg bolus peaks several-fold below what is
+    measured, and a bolus and a 40-min infusion give nearly the same Cmax). Kept for AUC and slow regimens; the
+    human default is :class:`Domino1982`.
+    """
 
     cl_L_per_h: float = param(79.0, "L/h", KAMP2020 + ": weighted mean CL 79 L/h (95 % CI 69–90)",
                               bounds=(1.0, 1000.0), kind="published")
@@ -423,6 +453,52 @@ class Kamp2020(_HumanCommon, PkModel):
         return Disposition(v_central_L=allometric(self.v_L, w, 70.0, 1.0),
                            cl_L_per_h=allometric(self.cl_L_per_h, w, 70.0, 0.75) * sex,
                            fm_norketamine=self.fm_norketamine, **self._common(subject, True))
+
+
+@dataclass(frozen=True)
+class Domino1982(_HumanCommon, PkModel):
+    """Racemic ketamine, human: three compartments with a small central volume (Domino et al. 1982).
+
+    The published parameters are per kg of body weight (V1) and per minute (micro-constants), so volumes and
+    clearances scale linearly with weight, as published. Derived, per 70 kg: V1 4.41 L, CL 116 L/h, Vss 193 L;
+    half-lives 0.4 min, 4.6 min and 115 min. The brain (``kp × V_brain`` = 9.1 L of plasma-equivalent volume,
+    twice V1) cannot sit inside the central compartment; it is carved out of the deep peripheral compartment
+    (volume and flow, :meth:`Disposition.rates`), which keeps V1, CL, the total distribution clearance and Vss
+    exactly and moves the plasma curve by < 1 % of its peak after a bolus and +5 % at the end of a 40-min
+    infusion (tests/pkpd/test_pk_models.py).
+    """
+
+    v1_L_per_kg: float = param(0.063, "L/kg", DOMINO1982 + ": V1", bounds=(0.005, 5.0), kind="published")
+    k10_per_min: float = param(0.438, "1/min", DOMINO1982 + ": k10", bounds=(1e-4, 10.0), kind="published")
+    k12_per_min: float = param(0.592, "1/min", DOMINO1982 + ": k12 (fast peripheral)", bounds=(0.0, 10.0),
+                               kind="published")
+    k21_per_min: float = param(0.247, "1/min", DOMINO1982 + ": k21", bounds=(1e-4, 10.0), kind="published")
+    k13_per_min: float = param(0.590, "1/min", DOMINO1982 + ": k13 (slow peripheral)", bounds=(0.0, 10.0),
+                               kind="published")
+    k31_per_min: float = param(0.0146, "1/min", DOMINO1982 + ": k31", bounds=(1e-5, 10.0), kind="published")
+    female_cl_factor: float = param(1.0, "1", "assumed: no sex covariate in " + DOMINO1982.split(":")[0],
+                                    bounds=(0.2, 5.0), kind="assumed")
+
+    name = "domino1982"
+    species = "human"
+    description = "racemic ketamine, human, three compartments (Domino 1982): V1 0.063 L/kg, CL 1.66 L/h/kg"
+    enantiomers = ("racemic",)
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return _human_routes(self.fm_norketamine)
+
+    def disposition(self, subject: Subject) -> Disposition:
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+        v1 = self.v1_L_per_kg * subject.weight_kg
+        per_h = 60.0
+        return Disposition(v_central_L=v1, cl_L_per_h=v1 * self.k10_per_min * per_h * sex,
+                           fm_norketamine=self.fm_norketamine, q1_L_per_h=v1 * self.k12_per_min * per_h,
+                           v1_L=v1 * self.k12_per_min / self.k21_per_min, q2_L_per_h=v1 * self.k13_per_min * per_h,
+                           v2_L=v1 * self.k13_per_min / self.k31_per_min, brain_within="peripheral2",
+                           **self._common(subject, True))
 
 
 @dataclass(frozen=True)
@@ -574,7 +650,8 @@ class PerezRuixo2021(PkModel):
             nor_fu_plasma=self.nor_fu_plasma)
 
 
-PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Kamp2020(), Fanta2015(), PerezRuixo2021())}
+PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Domino1982(), Kamp2020(), Fanta2015(),
+                                                     PerezRuixo2021())}
 
 
 def get_pk_model(name: str | None, species: str) -> PkModel:

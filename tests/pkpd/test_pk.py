@@ -17,7 +17,7 @@ from pkpd.pk_models import PK_MODELS
 from pkpd.species import Subject
 from pkpd.units import DoseAmount
 
-from tests.pkpd.graph_values import K10, K12, K21, KA, V, base_values
+from tests.pkpd.graph_values import K10, K12, K13, K21, K31, KA, V, base_values
 
 T = np.linspace(0.0, 12.0, 97)
 
@@ -61,6 +61,15 @@ def test_engine_two_compartment_infusion():
               cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21), 1e-8)
 
 
+def test_engine_three_compartment_bolus_and_infusion():
+    three = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
+                        k_central_peripheral2=K13, k_peripheral2_central=K31)
+    assert_rel_close(engine_central(three, Schedule().bolus(0.0, "central", 5.0)),
+                     cf.three_compartment_bolus(T, 5.0, V, K10, K12, K21, K13, K31), 1e-8)
+    assert_rel_close(engine_central(three, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
+                     cf.three_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21, K13, K31), 1e-8)
+
+
 def test_engine_one_compartment_infusion():
     one = base_values(k_central_eliminated=K10)
     assert_rel_close(engine_central(one, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
@@ -96,6 +105,9 @@ CASES = [
      + Regimen.single("3mg/kg", "iv-infusion", time_h=2.0, duration_h=0.5)),
     ("mouse", None, Regimen.single("10mg/kg", "oral") + Regimen.single("2mg/kg", "intranasal", time_h=0.5)
      + Regimen.single("2mg/kg", "im", time_h=1.5) + Regimen.single("1mg/kg", "iv", time_h=3.0)),
+    ("human", "domino1982", Regimen.single("10mg", "iv") + Regimen.single("0.5mg/kg", "iv-infusion", time_h=1.0,
+                                                                          duration_h=40 / 60)
+     + Regimen.single("25mg", "intranasal", time_h=2.0)),
     ("human", "fanta2015", Regimen.single("0.5mg/kg", "iv-infusion", duration_h=40 / 60)
      + Regimen.single("20mg", "oral", time_h=2.0)),
     ("human", "perez-ruixo2021", Regimen.single("84mg", "intranasal") + Regimen.single("28mg", "oral", time_h=3)),
