@@ -165,6 +165,9 @@ def pk(
                                                       ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
                                                             "occupancy) as JSON.")] = False,
+    validate: Annotated[bool, typer.Option("--validate", help="Print every PK set against the published profiles "
+                                                              "(validation data, then fitting data) and exit.")]
+    = False,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -181,6 +184,13 @@ def pk(
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
+    if validate:
+        from pkpd.validation import format_rows, validation_rows
+
+        if dose is not None or regimen is not None or route is not None:
+            fail("validate: --validate runs the published protocols; expected no --dose, --route or --regimen")
+        typer.echo(format_rows(validation_rows()), nl=False)
+        return
     try:
         if out is not None:
             table_format(out)
