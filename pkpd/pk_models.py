@@ -374,17 +374,58 @@ class MouseKetamine(PkModel):
 
 
 # ---- human: shared pieces ------------------------------------------------------------------------------------
+# Oral and swallowed-nasal absorption of the racemic sets borrow the esketamine model's (Perez-Ruixo 2021 Table 3):
+# no racemic population model estimates them; the molecules' absorption is not expected to differ by enantiomer.
+_PR_ORAL = ("assumed: esketamine's oral absorption (Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3: "
+            "zero-order over Dpo 0.32 h, then ka,po 0.97 /h)")
+_PR_SWALLOWED = ("assumed: esketamine's swallowed nasal fraction (Perez-Ruixo et al. 2021 Table 3: zero-order over "
+                 "Dsw 0.53 h, then ka,sw 1.45 /h)")
+_PR_NASAL = "assumed: esketamine's nasal ka 2.93 /h (Perez-Ruixo et al. 2021 Table 3)"
+_NASAL_SPREAD = ("racemic intranasal F spans 11–45 % across formulations: 45 % (" + YANAGIHARA2003 + "), 17 %, 13 % "
+                 "and 11 % after 10, 30 and 50 mg (Pharmacotherapy 2022;42:298 Table 6, n = 7–10)")
+
+
 def _human_routes(fm: float, oral_f: float = 0.17, oral_source: str = CLEMENTS1982) -> dict[str, RouteAbsorption]:
+    """Routes of the sets without an absorption model of their own. Oral doses and the swallowed part of a nasal
+    dose pass the liver first (F = ``oral_f``; the first-pass loss forms norketamine in proportion ``fm`` before
+    reaching plasma); i.m., s.c. and the nasally absorbed part enter plasma without first pass."""
+    oral = _with_first_pass(0.97, oral_f, fm, "published", "F: " + oral_source + "; ka: " + _PR_ORAL
+                            + "; first-pass loss forms norketamine in proportion fm")
+    oral = dataclasses.replace(oral, ka_kind="assumed")
     return {
         "im": RouteAbsorption(4.0, 0.93, kind="published", source="F: " + CLEMENTS1982 + "; ka assumed (t1/2 "
                               "~10 min)"),
         "sc": RouteAbsorption(2.0, 0.93, kind="assumed", source="assumed: F as i.m. (" + CLEMENTS1982 + "); ka "
                               "assumed (t1/2 ~20 min)"),
-        "intranasal": RouteAbsorption(3.0, 0.45, kind="published", source="F: " + YANAGIHARA2003 +
-                                      "; ka assumed (t1/2 ~14 min)"),
-        "oral": _with_first_pass(1.5, oral_f, fm, "published", "F: " + oral_source + "; ka assumed; first-pass "
-                                 "loss forms norketamine in proportion fm (assumed)"),
+        "intranasal": RouteAbsorption(2.93, 1.0, kind="derived", source="the nasally absorbed part of a dose "
+                                      "(nasal_absorbed_fraction) reaches plasma whole; " + _PR_NASAL),
+        "oral": oral,
     }
+
+
+class _SwallowedNasal:
+    """Intranasal and oral dosing of the racemic human sets: a nasal dose splits into a nasally absorbed part and
+    a swallowed part that is absorbed like an oral dose, through first pass (the mechanism of Perez-Ruixo et al.
+    2021 for esketamine); an oral dose enters the gut over a zero-order period first."""
+
+    @property
+    def nasal_absorbed_fraction(self) -> float:
+        """Fraction of a nasal dose absorbed through the mucosa: total F = f_n + (1 − f_n)·F_oral solved for f_n."""
+        return (self.nasal_f - self.oral_bioavailability) / (1.0 - self.oral_bioavailability)
+
+    def dose_parts(self, route, dose_mg_base, duration_h=None):
+        if route == "intranasal":
+            f = self.nasal_absorbed_fraction
+            return (DosePart("depot_nasal", f), DosePart("gut_swallowed", 1.0 - f, self.d_swallowed_h))
+        if route == "oral":
+            return (DosePart("gut", 1.0, self.d_oral_h),)
+        return PkModel.dose_parts(self, route, dose_mg_base, duration_h)
+
+    def depot_absorption(self) -> dict[str, RouteAbsorption]:
+        d = PkModel.depot_absorption(self)
+        d["gut_swallowed"] = dataclasses.replace(d["gut"], ka_per_h=self.ka_swallowed_per_h,
+                                                 source=d["gut"].source + "; swallowed nasal part: " + _PR_SWALLOWED)
+        return d
 
 
 @dataclass(frozen=True)
@@ -402,6 +443,16 @@ class _HumanCommon:
     nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted",
                                 bounds=(0.1, 100.0), kind="assumed")
     nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
+    nasal_f: float = param(0.45, "1", "published: " + YANAGIHARA2003 + ", the set's value; " + _NASAL_SPREAD,
+                           bounds=(0.0, 1.0), kind="published")
+
+    d_swallowed_h: float = param(0.53, "h", _PR_SWALLOWED, bounds=(0.0, 24.0), kind="assumed")
+    ka_swallowed_per_h: float = param(1.45, "1/h", _PR_SWALLOWED, bounds=(0.01, 100.0), kind="assumed")
+    d_oral_h: float = param(0.32, "h", _PR_ORAL, bounds=(0.0, 24.0), kind="assumed")
+
+    @property
+    def oral_bioavailability(self) -> float:
+        return getattr(self, "oral_f", 0.17)
 
     def _common(self, subject: Subject, scale: bool) -> dict:
         w = subject.weight_kg
@@ -420,7 +471,7 @@ class _HumanCommon:
 
 
 @dataclass(frozen=True)
-class Kamp2020(_HumanCommon, PkModel):
+class Kamp2020(_SwallowedNasal, _HumanCommon, PkModel):
     """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg).
 
     A one-compartment *summary*: V is a steady-state volume, used here as the volume into which a dose mixes at
@@ -456,7 +507,7 @@ class Kamp2020(_HumanCommon, PkModel):
 
 
 @dataclass(frozen=True)
-class Domino1982(_HumanCommon, PkModel):
+class Domino1982(_SwallowedNasal, _HumanCommon, PkModel):
     """Racemic ketamine, human: three compartments with a small central volume (Domino et al. 1982).
 
     The published parameters are per kg of body weight (V1) and per minute (micro-constants), so volumes and
@@ -502,7 +553,7 @@ class Domino1982(_HumanCommon, PkModel):
 
 
 @dataclass(frozen=True)
-class Fanta2015(_HumanCommon, PkModel):
+class Fanta2015(_SwallowedNasal, _HumanCommon, PkModel):
     """S-ketamine, human: three compartments (Fanta 2015) with S-norketamine from Otto 2021."""
 
     v1_L: float = param(133.0, "L", FANTA2015 + ": V1", bounds=(1.0, 5000.0), kind="published")

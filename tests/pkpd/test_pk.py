@@ -167,11 +167,46 @@ def _auc_plasma(model, subject, route, mg=10.0):
     ("mouse", "mouse", "ip", 0.75), ("mouse", "mouse", "sc", 1.0), ("mouse", "mouse", "im", 0.93),
     ("mouse", "mouse", "oral", 0.17), ("mouse", "mouse", "intranasal", 0.45), ("kamp2020", "human", "im", 0.93),
     ("kamp2020", "human", "oral", 0.17), ("fanta2015", "human", "oral", 0.08),
+    ("domino1982", "human", "im", 0.93), ("domino1982", "human", "sc", 0.93), ("domino1982", "human", "oral", 0.17),
+    ("domino1982", "human", "intranasal", 0.45), ("fanta2015", "human", "intranasal", 0.45),
 ])
 def test_auc_ratio_between_routes_equals_bioavailability(model, species, route, f):
     # exact AUC(0-inf) by linear algebra: the ratio is F to rounding (1e-10)
     m, subj = PK_MODELS[model], Subject(species)
     assert _auc_plasma(m, subj, route) / _auc_plasma(m, subj, "iv") == pytest.approx(f, rel=1e-10)
+
+
+def _auc_both(model, route):
+    """Exact AUC(0-inf) (µmol·h/L per µmol dosed) of plasma ketamine and norketamine after one dose by ``route``."""
+    s, subj = ketamine_system(), Subject(model.species)
+    vals = parameter_values(model, subj)
+    y0 = np.zeros(s.n_states)
+    for part in model.dose_parts(route, 10.0, 1.0 if route == "iv-infusion" else None):
+        y0[s.state_index(part.state)] += part.fraction
+    auc = cf.auc_inf_linear(s, parameter_vector(s, vals), y0, exclude=SINKS)
+    return (auc[s.state_index("central")] / vals["v_central_L"],
+            auc[s.state_index("nor_central")] / vals["v_nor_central_L"], vals)
+
+
+@pytest.mark.parametrize("model_name", ["domino1982", "kamp2020"])
+def test_norketamine_to_ketamine_ratio_differs_by_route_as_first_pass_makes_it(model_name):
+    m = PK_MODELS[model_name]
+    k_iv, n_iv, vals = _auc_both(m, "iv")
+    # i.m. and s.c.: everything absorbed enters plasma as ketamine, so the metabolite ratio is the i.v. one exactly
+    for route in ("im", "sc"):
+        k, n, _ = _auc_both(m, route)
+        assert n / k == pytest.approx(n_iv / k_iv, rel=1e-10)
+    # oral: F reaches plasma, fm(1 - F) becomes norketamine on the first pass; the AUC of norketamine is the sum
+    # of the two by linearity (AUC of a unit norketamine input = 1 / CL_nor), exactly
+    f, fm = 0.17, m.fm_norketamine
+    cl_nor = vals["k_nor_central_nor_eliminated"] * vals["v_nor_central_L"]
+    k, n, _ = _auc_both(m, "oral")
+    assert k == pytest.approx(f * k_iv, rel=1e-10)
+    assert n == pytest.approx(f * n_iv + fm * (1 - f) / cl_nor, rel=1e-10)
+    # intranasal: the swallowed part passes the liver, the nasal part does not: the ratio lies between
+    k_in, n_in, _ = _auc_both(m, "intranasal")
+    assert n_iv / k_iv < n_in / k_in < n / k
+    assert n_in / k_in > 2 * n_iv / k_iv
 
 
 def test_auc_ratio_from_simulated_curves():
