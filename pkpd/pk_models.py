@@ -408,6 +408,14 @@ class _SwallowedNasal:
     a swallowed part that is absorbed like an oral dose, through first pass (the mechanism of Perez-Ruixo et al.
     2021 for esketamine); an oral dose enters the gut over a zero-order period first."""
 
+    oral_source = CLEMENTS1982
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return _human_routes(self.fm_norketamine, self.oral_bioavailability, self.oral_source)
+
     @property
     def nasal_absorbed_fraction(self) -> float:
         """Fraction of a nasal dose absorbed through the mucosa: total F = f_n + (1 − f_n)·F_oral solved for f_n."""
@@ -492,12 +500,6 @@ class Kamp2020(_SwallowedNasal, _HumanCommon, PkModel):
     description = "racemic ketamine, human meta-analysis (Kamp 2020): CL 79 L/h, V 252 L per 70 kg"
     enantiomers = ("racemic",)
 
-    def __post_init__(self):
-        check_bounds(self)
-
-    def routes(self) -> dict[str, RouteAbsorption]:
-        return _human_routes(self.fm_norketamine)
-
     def disposition(self, subject: Subject) -> Disposition:
         w = subject.weight_kg
         sex = self.female_cl_factor if subject.sex == "female" else 1.0
@@ -535,12 +537,6 @@ class Domino1982(_SwallowedNasal, _HumanCommon, PkModel):
     description = "racemic ketamine, human, three compartments (Domino 1982): V1 0.063 L/kg, CL 1.66 L/h/kg"
     enantiomers = ("racemic",)
 
-    def __post_init__(self):
-        check_bounds(self)
-
-    def routes(self) -> dict[str, RouteAbsorption]:
-        return _human_routes(self.fm_norketamine)
-
     def disposition(self, subject: Subject) -> Disposition:
         sex = self.female_cl_factor if subject.sex == "female" else 1.0
         v1 = self.v1_L_per_kg * subject.weight_kg
@@ -571,12 +567,7 @@ class Fanta2015(_SwallowedNasal, _HumanCommon, PkModel):
     species = "human"
     description = "S-ketamine, human, three compartments (Fanta 2015) + S-norketamine (Otto 2021)"
     enantiomers = ("esketamine",)
-
-    def __post_init__(self):
-        check_bounds(self)
-
-    def routes(self) -> dict[str, RouteAbsorption]:
-        return _human_routes(self.fm_norketamine, self.oral_f, FANTA2015)
+    oral_source = FANTA2015
 
     def disposition(self, subject: Subject) -> Disposition:
         w = subject.weight_kg

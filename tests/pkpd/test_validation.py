@@ -83,3 +83,11 @@ def test_within_spread_follows_the_reported_interval(spread, value, inside):
 def test_bad_role_is_one_line():
     with pytest.raises(ValueError, match="role: expected 'validation' or 'fitting'"):
         validation_rows("both")
+
+
+def test_validate_with_a_dose_is_exit_code_2():
+    import cli
+
+    res = CliRunner().invoke(cli.app, ["pk", "--validate", "--dose", "1mg/kg", "--route", "ip"])
+    assert res.exit_code == 2 and "validate: --validate runs the published protocols" in res.output
+    assert "Traceback" not in res.output
