@@ -42,6 +42,8 @@ FANTA2015 = "Fanta et al. 2015 Eur J Clin Pharmacol 71:441: oral F 8 %"
 PEREZ2021 = "Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501: intranasal F 54 % (56 mg), 51 % (84 mg)"
 MA2023 = "Ma et al. 2023 Nature 622:802: mouse elimination half-life ~13 min"
 COHEN1973 = "Cohen et al. 1973 Anesthesiology 39:370: brain:plasma ratio 6.5 (rat i.v.)"
+LORD2013 = ("Lord et al. 2013 Eur J Pharmacol 715:21 (abstract): ex vivo [3H]MK-801 autoradiography, mouse "
+            "hippocampus, 30 mg/kg s.c.: maximal occupancy at 15 min, no significant occupancy at 1 h")
 
 #: quantity -> (label, unit)
 QUANTITIES = {
@@ -50,6 +52,8 @@ QUANTITIES = {
     "nor_ket_auc_ratio": ("norketamine:ketamine AUC", "1"), "half_life": ("ketamine t1/2", "min"),
     "cl": ("ketamine CL", "L/h"), "f": ("bioavailability F", "1"),
     "brain_plasma_auc_ratio": ("brain:plasma AUC", "1"),
+    "occupancy_tmax": ("NMDA occupancy Tmax (pyramidal Ki)", "min"),
+    "occupancy_at": ("NMDA occupancy (pyramidal Ki)", "1"),
 }
 
 
@@ -69,8 +73,9 @@ class Observation:
         at time 0.
     quantity : str
         A key of :data:`QUANTITIES`.
-    observed : float
-        The published value, in the unit of :data:`QUANTITIES`.
+    observed : float or str
+        The published value, in the unit of :data:`QUANTITIES`; a string where the source reports a finding
+        without a number (the row then has no ratio and no spread test; the note says what to compare).
     spread : tuple, optional
         ``("gsd", g)``, ``("sd", s)`` or ``("range", lo, hi)`` as the study reports it; None if it reports none.
     n : int, optional
@@ -88,7 +93,7 @@ class Observation:
     species: str
     doses: tuple
     quantity: str
-    observed: float
+    observed: float | str
     spread: tuple | None = None
     n: int | None = None
     models: tuple = (None,)
@@ -105,7 +110,7 @@ class Observation:
 
     def interval(self) -> tuple[float, float] | None:
         """The reported spread as an interval (None where the study reports none)."""
-        if self.spread is None:
+        if self.spread is None or isinstance(self.observed, str):
             return None
         kind = self.spread[0]
         if kind == "gsd":
@@ -182,6 +187,11 @@ OBSERVATIONS: tuple[Observation, ...] = (
                 models=("perez-ruixo2021",), role="fitting"),
     Observation("Perez-Ruixo 2021", PEREZ2021, "human", (("84mg", "intranasal", None),), "f", 0.51,
                 models=("perez-ruixo2021",), role="fitting"),
+    # ---- mouse, validation -----------------------------------------------------------------------------------
+    Observation("Lord 2013", LORD2013, "mouse", (("30mg/kg", "sc", None),), "occupancy_tmax", 15.0,
+                note="the earliest sampled time is not given in the abstract"),
+    Observation("Lord 2013", LORD2013, "mouse", (("30mg/kg", "sc", None),), "occupancy_at", "not significant",
+                at_min=60.0, note="the study finds no significant occupancy at 1 h; compare the model's value"),
     Observation("Ma 2023", MA2023, "mouse", (("10mg/kg", "iv", None),), "half_life", 13.0, role="fitting"),
     Observation("Cohen 1973", COHEN1973, "mouse", (("10mg/kg", "iv", None),), "brain_plasma_auc_ratio", 6.5,
                 role="fitting"),
@@ -228,6 +238,10 @@ def model_value(obs: Observation, pk_model: str | None) -> float:
                      / uM_to_ng_per_mL(pk["auc_0_inf_uM_h"], "ketamine"))
     if q == "half_life":
         return pk["half_life_h"] * 60.0
+    if q == "occupancy_tmax":
+        return s["nmda_occupancy_pyramidal"]["t_peak_h"] * 60.0
+    if q == "occupancy_at":
+        return float(res.at([obs.at_min / 60.0])["nmda_occupancy_pyramidal"][0])
     if q == "brain_plasma_auc_ratio":
         return s["brain_to_plasma_auc_ratio"]
     if q in ("cl", "f"):
@@ -272,10 +286,13 @@ def validation_rows(role: str | None = None) -> list[dict]:
                 label, unit = QUANTITIES[obs.quantity]
                 if obs.quantity == "c_at":
                     label = f"ketamine C({obs.at_min:g} min)"
+                elif obs.quantity == "occupancy_at":
+                    label = f"NMDA occupancy at {obs.at_min:g} min (pyramidal Ki)"
+                qualitative = isinstance(obs.observed, str)
                 rows.append({"role": r, "study": obs.study, "source": obs.source, "species": obs.species,
                              "regimen": obs.regimen_text, "quantity": label, "unit": unit,
                              "observed": obs.observed, "spread": obs.spread_text(), "n": obs.n, "pk_model": name,
-                             "model": value, "ratio": value / obs.observed,
+                             "model": value, "ratio": None if qualitative else value / obs.observed,
                              "within": None if iv is None else bool(iv[0] <= value <= iv[1]), "note": obs.note})
     return rows
 
@@ -284,6 +301,16 @@ def _fmt(x: float) -> str:
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.4g}"
+
+
+def _obs(r: dict) -> str:
+    if isinstance(r["observed"], str):
+        return r["observed"]
+    return f"{_fmt(r['observed'])}{_unit(r['unit'])}"
+
+
+def _ratio(r: dict) -> str:
+    return "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
 
 
 def _unit(unit: str) -> str:
@@ -307,8 +334,8 @@ def markdown_table(rows: list[dict]) -> str:
             n = f", n = {r['n']}" if r["n"] else ""
             within = {True: "yes", False: "**no**", None: "—"}[r["within"]]
             out.append(f"| {r['study']} [{k}] | {r['species']} | {r['regimen']} | {r['quantity']} | "
-                       f"{_fmt(r['observed'])}{_unit(r['unit'])} ({r['spread']}{n}) | {r['pk_model']} | "
-                       f"{_fmt(r['model'])} | {r['ratio']:.2f} | {within} |")
+                       f"{_obs(r)} ({r['spread']}{n}) | {r['pk_model']} | "
+                       f"{_fmt(r['model'])} | {_ratio(r)} | {within} |")
         out.append("")
     out += [f"[{k}] {s}" + "  " for s, k in sources.items()]
     notes = sorted({f"{r['study']}, {r['regimen']}: {r['note']}" for r in rows if r["note"]})
@@ -320,8 +347,8 @@ def markdown_table(rows: list[dict]) -> str:
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table for the terminal (``ketamine pk --validate``)."""
     head = ("role", "study", "regimen", "quantity", "observed", "spread", "set", "model", "ratio", "within")
-    body = [(r["role"], r["study"], r["regimen"], r["quantity"], f"{_fmt(r['observed'])}{_unit(r['unit'])}",
-             r["spread"], r["pk_model"], _fmt(r["model"]), f"{r['ratio']:.2f}",
+    body = [(r["role"], r["study"], r["regimen"], r["quantity"], _obs(r),
+             r["spread"], r["pk_model"], _fmt(r["model"]), _ratio(r),
              {True: "yes", False: "NO", None: "-"}[r["within"]]) for r in rows]
     w = [max(len(str(x[i])) for x in (head, *body)) for i in range(len(head))]
     return "\n".join("  ".join(str(c).ljust(w[i]) for i, c in enumerate(line)) for line in (head, *body)) + "\n"
