@@ -26,8 +26,15 @@ Shared human assumptions (each labelled where used): a brain compartment with th
 (no human brain:plasma ratio exists), plasma free fraction 0.55, 80 % of ketamine clearance forming norketamine
 for the models that do not estimate it.
 
-The brain compartment is carved out of the central volume (its plasma-equivalent volume ``kp × V_brain`` is
-subtracted from the published central volume), so every published set keeps its clearance and its Vss exactly.
+Routes of the sets without an absorption model of their own (``domino1982``, ``kamp2020``, ``fanta2015``): i.m.
+and s.c. enter plasma without first pass; an oral dose passes the liver first (F from Clements et al. 1982, or
+Fanta for S-ketamine), and the first-pass loss forms norketamine before reaching plasma; a nasal dose splits into
+a part absorbed through the mucosa and a swallowed part absorbed like an oral dose (the mechanism of Perez-Ruixo
+et al. 2021), so the norketamine:ketamine ratio differs by route as first pass makes it.
+
+The brain compartment is carved out of a published compartment (its plasma-equivalent volume ``kp × V_brain`` is
+subtracted from the central volume, or for ``domino1982``, whose central volume is smaller than that, from the deep
+peripheral compartment with its flow), so every published set keeps its clearance and its Vss exactly.
 """
 
 from __future__ import annotations
