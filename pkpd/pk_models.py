@@ -388,8 +388,8 @@ _PR_ORAL = ("assumed: esketamine's oral absorption (Perez-Ruixo et al. 2021 Clin
 _PR_SWALLOWED = ("assumed: esketamine's swallowed nasal fraction (Perez-Ruixo et al. 2021 Table 3: zero-order over "
                  "Dsw 0.53 h, then ka,sw 1.45 /h)")
 _PR_NASAL = "assumed: esketamine's nasal ka 2.93 /h (Perez-Ruixo et al. 2021 Table 3)"
-_NASAL_SPREAD = ("racemic intranasal F spans 11–45 % across formulations: 45 % (" + YANAGIHARA2003 + "), 17 %, 13 % "
-                 "and 11 % after 10, 30 and 50 mg (Pharmacotherapy 2022;42:298 Table 6, n = 7–10)")
+_NASAL_SPREAD = ("across racemic formulations F spans 11–45 %: 17 %, 13 % and 11 % after 10, 30 and 50 mg in "
+                 "Pharmacotherapy 2022;42:298 Table 6 (n = 7–10), which the validation table compares")
 
 
 def _human_routes(fm: float, oral_f: float = 0.17, oral_source: str = CLEMENTS1982) -> dict[str, RouteAbsorption]:
@@ -458,7 +458,7 @@ class _HumanCommon:
     nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted",
                                 bounds=(0.1, 100.0), kind="assumed")
     nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
-    nasal_f: float = param(0.45, "1", "published: " + YANAGIHARA2003 + ", the set's value; " + _NASAL_SPREAD,
+    nasal_f: float = param(0.45, "1", YANAGIHARA2003 + "; " + _NASAL_SPREAD,
                            bounds=(0.0, 1.0), kind="published")
 
     d_swallowed_h: float = param(0.53, "h", _PR_SWALLOWED, bounds=(0.0, 24.0), kind="assumed")
