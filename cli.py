@@ -117,8 +117,8 @@ InfusionTimeOpt = Annotated[Optional[str], typer.Option(help="Infusion duration 
                                                               "40min.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed: a subject's parameters depend only on (seed, subject id).")]
 PkModelOpt = Annotated[Optional[str], typer.Option(
-    help="PK parameter set: mouse; kamp2020 (human default), fanta2015, perez-ruixo2021 (default: the species' "
-         "own; `ketamine params` lists them).", autocompletion=_pk_model_names)]
+    help="PK parameter set: mouse; domino1982 (human default), kamp2020, fanta2015, perez-ruixo2021 (default: the "
+         "species' own; `ketamine params` lists them).", autocompletion=_pk_model_names)]
 PlotOpt = Annotated[Optional[Path], typer.Option(help="Draw the figure to FILE (.png, .pdf, .svg; a .png also gets "
                                                       "an .svg twin).")]
 ManipulationsOpt = Annotated[Optional[list[str]], typer.Option(
@@ -347,6 +347,9 @@ def pk(
                                                             "occupancy) as JSON.")] = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    validate: Annotated[bool, typer.Option("--validate", help="Print every PK set against the published profiles "
+                                                              "(validation data, then fitting data) and exit.")]
+    = False,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -364,6 +367,13 @@ def pk(
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
+    if validate:
+        from pkpd.validation import format_rows, validation_rows
+
+        if dose is not None or regimen is not None or route is not None:
+            fail("validate: --validate runs the published protocols; expected no --dose, --route or --regimen")
+        typer.echo(format_rows(validation_rows()), nl=False)
+        return
     try:
         if out is not None:
             table_format(out)

@@ -436,7 +436,7 @@ def translate(regimen: Regimen, *, species: str = "human", pk_model: str | None 
         Doses, hours from the start (the depressed state holds at t = 0).
     species : {"human", "mouse"}
     pk_model : str, optional
-        Key of :data:`pkpd.pk_models.PK_MODELS` (default the species' default: ``kamp2020`` for human).
+        Key of :data:`pkpd.pk_models.PK_MODELS` (default the species' default: ``domino1982`` for human).
     weight_kg : float, optional
         Body weight (default 70 kg human, 25 g mouse).
     horizon_days : float

@@ -2,7 +2,7 @@
 
 Two layers:
 
-1. Textbook formulas for one- and two-compartment models (Gibaldi & Perrier, *Pharmacokinetics*, 2nd ed., 1982,
+1. Textbook formulas for one-, two- and three-compartment models (Gibaldi & Perrier, *Pharmacokinetics*, 2nd ed., 1982,
    ch. 1–2; Rowland & Tozer): intravenous bolus, zero-order infusion and first-order absorption, and
    :func:`superpose` for repeated doses. Concentrations are amount/volume in whatever consistent units are passed
    (the package uses µmol, L, h → µM).
@@ -25,7 +25,8 @@ from .ode.schedule import BOLUS, INFUSION, RESET, Schedule, pack_schedules
 
 __all__ = ["one_compartment_bolus", "one_compartment_infusion", "one_compartment_absorption",
            "two_compartment_bolus", "two_compartment_infusion", "two_compartment_absorption", "superpose",
-           "two_compartment_macro", "linear_matrix", "solve_linear", "auc_inf_linear"]
+           "two_compartment_macro", "three_compartment_macro", "three_compartment_bolus",
+           "three_compartment_infusion", "linear_matrix", "solve_linear", "auc_inf_linear"]
 
 
 def _t(t) -> np.ndarray:
@@ -110,6 +111,51 @@ def two_compartment_absorption(t, dose: float, f: float, ka: float, v1: float, k
         denom = np.prod([lj - li for j, lj in enumerate(lams) if j != i])
         out = out + (k21 - li) / denom * np.exp(-li * t)
     return f * dose * ka / v1 * out
+
+
+# ---- three compartments (mammillary: central 1 with peripherals 2 and 3) ---------------------------------------
+def three_compartment_macro(k10: float, k12: float, k21: float, k13: float, k31: float) -> np.ndarray:
+    """Hybrid rate constants ``λ1 > λ2 > λ3 > 0``: the roots of the characteristic cubic
+    ``λ³ − a2 λ² + a1 λ − a0 = 0`` with ``a2 = k10+k12+k13+k21+k31``,
+    ``a1 = k10 k21 + k10 k31 + k12 k31 + k13 k21 + k21 k31``, ``a0 = k10 k21 k31`` (Gibaldi & Perrier, ch. 2)."""
+    a2 = k10 + k12 + k13 + k21 + k31
+    a1 = k10 * k21 + k10 * k31 + k12 * k31 + k13 * k21 + k21 * k31
+    a0 = k10 * k21 * k31
+    lam = np.sort(np.roots([1.0, -a2, a1, -a0]).real)[::-1]
+    return lam
+
+
+def _three_compartment_coefficients(k10, k12, k21, k13, k31):
+    """``(A_i, λ_i)`` of the central unit-bolus response ``Σ A_i e^{−λ_i t}`` (per unit volume):
+    ``A_i = (k21 − λ_i)(k31 − λ_i) / Π_{j≠i} (λ_j − λ_i)``."""
+    lam = three_compartment_macro(k10, k12, k21, k13, k31)
+    coef = [(k21 - li) * (k31 - li) / np.prod([lj - li for j, lj in enumerate(lam) if j != i])
+            for i, li in enumerate(lam)]
+    return np.array(coef), lam
+
+
+def three_compartment_bolus(t, dose: float, v1: float, k10: float, k12: float, k21: float, k13: float,
+                            k31: float):
+    """Central concentration after a bolus: ``D/V1 Σ_i A_i e^{−λ_i t}`` (0 before the dose)."""
+    t = _t(t)
+    coef, lam = _three_compartment_coefficients(k10, k12, k21, k13, k31)
+    tt = np.maximum(t, 0.0)
+    c = sum(a * np.exp(-li * tt) for a, li in zip(coef, lam))
+    return np.where(t >= 0, dose / v1 * c, 0.0)
+
+
+def three_compartment_infusion(t, rate: float, duration: float, v1: float, k10: float, k12: float, k21: float,
+                               k13: float, k31: float):
+    """Central concentration for a zero-order infusion of ``rate`` over ``duration`` from 0 (each exponential
+    integrated as in :func:`two_compartment_infusion`)."""
+    t = _t(t)
+    coef, lam = _three_compartment_coefficients(k10, k12, k21, k13, k31)
+    out = np.zeros_like(t)
+    for ci, li in zip(coef, lam):
+        during = ci / li * (-np.expm1(-li * np.clip(t, 0.0, None)))
+        after = ci / li * (np.exp(-li * np.maximum(t - duration, 0.0)) - np.exp(-li * np.maximum(t, 0.0)))
+        out = out + np.where(t <= duration, during, after)
+    return np.where(t < 0, 0.0, rate / v1 * out)
 
 
 def superpose(single, t, times, amounts):

@@ -328,7 +328,7 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         Length of the simulation, h (> 0); every dose must start within it.
     species : {"mouse", "human"}
     pk_model : str, optional
-        A key of :data:`pkpd.pk_models.PK_MODELS` for the species (default: ``mouse`` / ``kamp2020``).
+        A key of :data:`pkpd.pk_models.PK_MODELS` for the species (default: ``mouse`` / ``domino1982``).
     weight_kg : float, optional
         Body weight (default 0.025 mouse, 70 human).
     sex : {"male", "female"}

@@ -11,8 +11,10 @@ name                what
 ``mouse``           racemic ketamine in the mouse; one body compartment + brain; **calibrated** to the
                     elimination half-life of 13 min (Ma et al. 2023) and the brain:plasma ratio of 6.5 (Cohen
                     et al. 1973); volume and routes **assumed** (see each field)
+``domino1982``      racemic ketamine, human (**default**); three compartments, V1 0.063 L/kg, micro-constants
+                    per minute (Domino et al. 1982); norketamine from Otto et al. 2021
 ``kamp2020``        racemic ketamine, human; meta-analysis of 18 studies: CL 79 L/h, V 252 L per 70 kg (Kamp
-                    et al. 2020 Anesthesiology 133:1192); norketamine from Otto et al. 2021
+                    et al. 2020 Anesthesiology 133:1192): a one-compartment summary, unsuited to boluses
 ``fanta2015``       S-ketamine, human; three compartments (Fanta et al. 2015 Eur J Clin Pharmacol 71:441); oral
                     F = 8 %; S-norketamine from Otto et al. 2021
 ``perez-ruixo2021`` esketamine, human; three compartments + hepato-portal compartment, intranasal absorption with
@@ -24,8 +26,15 @@ Shared human assumptions (each labelled where used): a brain compartment with th
 (no human brain:plasma ratio exists), plasma free fraction 0.55, 80 % of ketamine clearance forming norketamine
 for the models that do not estimate it.
 
-The brain compartment is carved out of the central volume (its plasma-equivalent volume ``kp × V_brain`` is
-subtracted from the published central volume), so every published set keeps its clearance and its Vss exactly.
+Routes of the sets without an absorption model of their own (``domino1982``, ``kamp2020``, ``fanta2015``): i.m.
+and s.c. enter plasma without first pass; an oral dose passes the liver first (F from Clements et al. 1982, or
+Fanta for S-ketamine), and the first-pass loss forms norketamine before reaching plasma; a nasal dose splits into
+a part absorbed through the mucosa and a swallowed part absorbed like an oral dose (the mechanism of Perez-Ruixo
+et al. 2021), so the norketamine:ketamine ratio differs by route as first pass makes it.
+
+The brain compartment is carved out of a published compartment (its plasma-equivalent volume ``kp × V_brain`` is
+subtracted from the central volume, or for ``domino1982``, whose central volume is smaller than that, from the deep
+peripheral compartment with its flow), so every published set keeps its clearance and its Vss exactly.
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ import numpy as np
 from .parameters import check_bounds, describe, param
 from .species import HUMAN_BRAIN, HUMAN_BRAIN_SOURCES, MOUSE_BRAIN, BrainPhysiology, Subject, allometric
 
-__all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Kamp2020", "Fanta2015",
+__all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Domino1982", "Kamp2020",
+           "Fanta2015",
            "PerezRuixo2021", "PK_MODELS", "ENANTIOMERS", "get_pk_model", "parameter_table"]
 
 #: Enantiomer composition -> fraction of S-enantiomer.
@@ -58,6 +68,10 @@ PEREZ2021 = ("Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3 (esketam
 CLEMENTS1982 = "Clements et al. 1982 J Pharm Sci 71:539 (racemic ketamine: i.m. F 93 %, oral F 17 %)"
 YANAGIHARA2003 = ("Yanagihara et al. 2003 Biopharm Drug Dispos 24:37 (intranasal F 45 %; upper end of the 11–45 % "
                   "range across formulations)")
+DOMINO1982 = ("Domino et al. 1982 (PMID 7198883): racemic ketamine, three-compartment micro-constants per kg, the "
+              "set used for ketamine target-controlled infusion; transcription checked against two independent TCI "
+              "implementations (opentiva ketamine.Domino; k10 0.4381, k12 0.5921, k13 0.5900, k21 0.2470, "
+              "k31 0.0146 /min, V1 0.063 L/kg)")
 PELTONIEMI2016 = ("Peltoniemi et al. 2016 Clin Pharmacokinet 55:1059 (review: ketamine is mainly (~80 %) "
                   "N-demethylated to norketamine)")
 PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (clinical PK literature as compiled for this "
@@ -114,8 +128,8 @@ class DosePart:
 class Disposition:
     """Per-subject clearances (L/h), volumes (L), rate constants (1/h) and fractions in the shape of the graph.
 
-    Zero flows mean the compartment is absent. ``v_central_L`` is the published central volume before the brain is
-    carved out (see module docstring).
+    Zero flows mean the compartment is absent. Volumes and flows are the published ones, before the brain is
+    carved out of the compartment named by ``brain_within`` (see :meth:`rates`).
     """
 
     v_central_L: float
@@ -139,17 +153,34 @@ class Disposition:
     nor_vp_L: float = 1.0
     nor_kp_brain: float = 1.0
     nor_fu_plasma: float = 1.0
+    brain_within: str = "central"
 
     def rates(self) -> dict[str, float]:
-        """Values of the graph's parameters (see :func:`pkpd.pk.ketamine_graph`)."""
-        vc = self.v_central_L - self.kp_brain * self.v_brain_L
+        """Values of the graph's parameters (see :func:`pkpd.pk.ketamine_graph`).
+
+        The brain's plasma-equivalent volume ``kp × V_brain`` is taken out of the published compartment named by
+        ``brain_within``: ``"central"`` (its volume), or ``"peripheral2"`` (its volume and, since the brain is
+        perfused in parallel with it, its inter-compartmental clearance ``q2`` by the brain blood flow). Either
+        way clearance, central volume (for ``"peripheral2"``) and Vss stay those published.
+        """
+        vb = self.kp_brain * self.v_brain_L
+        vc, v2, q2 = self.v_central_L, self.v2_L, self.q2_L_per_h
+        if self.brain_within == "central":
+            vc = vc - vb
+        elif self.brain_within == "peripheral2":
+            v2, q2 = v2 - vb, q2 - self.q_brain_L_per_h
+            if v2 <= 0 or q2 <= 0:
+                raise ValueError("the brain's distribution volume or blood flow exceeds the deep peripheral "
+                                 "compartment's; the body weight or the volumes are implausible")
+        else:
+            raise ValueError(f"brain_within: expected 'central' or 'peripheral2', got {self.brain_within!r}")
         vnc = self.nor_v_central_L - self.nor_kp_brain * self.v_brain_L
         if vc <= 0 or vnc <= 0:
             raise ValueError("the brain's distribution volume (kp × V_brain) exceeds the central volume; "
                              "the body weight or the volumes are implausible")
         return {
             "k_central_peripheral1": self.q1_L_per_h / vc, "k_peripheral1_central": self.q1_L_per_h / self.v1_L,
-            "k_central_peripheral2": self.q2_L_per_h / vc, "k_peripheral2_central": self.q2_L_per_h / self.v2_L,
+            "k_central_peripheral2": q2 / vc, "k_peripheral2_central": q2 / v2,
             "k_central_liver": self.qh_L_per_h / vc, "k_liver_central": self.qh_L_per_h / self.vh_L,
             "k_liver_nor_central": self.kmet_liver_per_h, "k_liver_eliminated": self.kel_liver_per_h,
             "k_central_brain": self.q_brain_L_per_h / vc,
@@ -352,17 +383,66 @@ class MouseKetamine(PkModel):
 
 
 # ---- human: shared pieces ------------------------------------------------------------------------------------
+# Oral and swallowed-nasal absorption of the racemic sets borrow the esketamine model's (Perez-Ruixo 2021 Table 3):
+# no racemic population model estimates them; the molecules' absorption is not expected to differ by enantiomer.
+_PR_ORAL = ("assumed: esketamine's oral absorption (Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501 Table 3: "
+            "zero-order over Dpo 0.32 h, then ka,po 0.97 /h)")
+_PR_SWALLOWED = ("assumed: esketamine's swallowed nasal fraction (Perez-Ruixo et al. 2021 Table 3: zero-order over "
+                 "Dsw 0.53 h, then ka,sw 1.45 /h)")
+_PR_NASAL = "assumed: esketamine's nasal ka 2.93 /h (Perez-Ruixo et al. 2021 Table 3)"
+_NASAL_SPREAD = ("across racemic formulations F spans 11–45 %: 17 %, 13 % and 11 % after 10, 30 and 50 mg in "
+                 "Pharmacotherapy 2022;42:298 Table 6 (n = 7–10), which the validation table compares")
+
+
 def _human_routes(fm: float, oral_f: float = 0.17, oral_source: str = CLEMENTS1982) -> dict[str, RouteAbsorption]:
+    """Routes of the sets without an absorption model of their own. Oral doses and the swallowed part of a nasal
+    dose pass the liver first (F = ``oral_f``; the first-pass loss forms norketamine in proportion ``fm`` before
+    reaching plasma); i.m., s.c. and the nasally absorbed part enter plasma without first pass."""
+    oral = _with_first_pass(0.97, oral_f, fm, "published", "F: " + oral_source + "; ka: " + _PR_ORAL
+                            + "; first-pass loss forms norketamine in proportion fm")
+    oral = dataclasses.replace(oral, ka_kind="assumed")
     return {
         "im": RouteAbsorption(4.0, 0.93, kind="published", source="F: " + CLEMENTS1982 + "; ka assumed (t1/2 "
                               "~10 min)"),
         "sc": RouteAbsorption(2.0, 0.93, kind="assumed", source="assumed: F as i.m. (" + CLEMENTS1982 + "); ka "
                               "assumed (t1/2 ~20 min)"),
-        "intranasal": RouteAbsorption(3.0, 0.45, kind="published", source="F: " + YANAGIHARA2003 +
-                                      "; ka assumed (t1/2 ~14 min)"),
-        "oral": _with_first_pass(1.5, oral_f, fm, "published", "F: " + oral_source + "; ka assumed; first-pass "
-                                 "loss forms norketamine in proportion fm (assumed)"),
+        "intranasal": RouteAbsorption(2.93, 1.0, kind="derived", source="the nasally absorbed part of a dose "
+                                      "(nasal_absorbed_fraction) reaches plasma whole; " + _PR_NASAL),
+        "oral": oral,
     }
+
+
+class _SwallowedNasal:
+    """Intranasal and oral dosing of the racemic human sets: a nasal dose splits into a nasally absorbed part and
+    a swallowed part that is absorbed like an oral dose, through first pass (the mechanism of Perez-Ruixo et al.
+    2021 for esketamine); an oral dose enters the gut over a zero-order period first."""
+
+    oral_source = CLEMENTS1982
+
+    def __post_init__(self):
+        check_bounds(self)
+
+    def routes(self) -> dict[str, RouteAbsorption]:
+        return _human_routes(self.fm_norketamine, self.oral_bioavailability, self.oral_source)
+
+    @property
+    def nasal_absorbed_fraction(self) -> float:
+        """Fraction of a nasal dose absorbed through the mucosa: total F = f_n + (1 − f_n)·F_oral solved for f_n."""
+        return (self.nasal_f - self.oral_bioavailability) / (1.0 - self.oral_bioavailability)
+
+    def dose_parts(self, route, dose_mg_base, duration_h=None):
+        if route == "intranasal":
+            f = self.nasal_absorbed_fraction
+            return (DosePart("depot_nasal", f), DosePart("gut_swallowed", 1.0 - f, self.d_swallowed_h))
+        if route == "oral":
+            return (DosePart("gut", 1.0, self.d_oral_h),)
+        return PkModel.dose_parts(self, route, dose_mg_base, duration_h)
+
+    def depot_absorption(self) -> dict[str, RouteAbsorption]:
+        d = PkModel.depot_absorption(self)
+        d["gut_swallowed"] = dataclasses.replace(d["gut"], ka_per_h=self.ka_swallowed_per_h,
+                                                 source=d["gut"].source + "; swallowed nasal part: " + _PR_SWALLOWED)
+        return d
 
 
 @dataclass(frozen=True)
@@ -380,6 +460,16 @@ class _HumanCommon:
     nor_kp_brain: float = param(2.0, "1", "assumed: no brain:plasma ratio of norketamine adopted",
                                 bounds=(0.1, 100.0), kind="assumed")
     nor_fu_plasma: float = param(0.40, "1", "assumed: " + KAKA1980, bounds=(0.01, 1.0), kind="assumed")
+    nasal_f: float = param(0.45, "1", YANAGIHARA2003 + "; " + _NASAL_SPREAD,
+                           bounds=(0.0, 1.0), kind="published")
+
+    d_swallowed_h: float = param(0.53, "h", _PR_SWALLOWED, bounds=(0.0, 24.0), kind="assumed")
+    ka_swallowed_per_h: float = param(1.45, "1/h", _PR_SWALLOWED, bounds=(0.01, 100.0), kind="assumed")
+    d_oral_h: float = param(0.32, "h", _PR_ORAL, bounds=(0.0, 24.0), kind="assumed")
+
+    @property
+    def oral_bioavailability(self) -> float:
+        return getattr(self, "oral_f", 0.17)
 
     def _common(self, subject: Subject, scale: bool) -> dict:
         w = subject.weight_kg
@@ -398,8 +488,14 @@ class _HumanCommon:
 
 
 @dataclass(frozen=True)
-class Kamp2020(_HumanCommon, PkModel):
-    """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg)."""
+class Kamp2020(_SwallowedNasal, _HumanCommon, PkModel):
+    """Racemic ketamine, human: the meta-analytic typical values (one compartment: CL and V per 70 kg).
+
+    A one-compartment *summary*: V is a steady-state volume, used here as the volume into which a dose mixes at
+    once, so it is unsuited to boluses and short infusions (a 10-mg bolus peaks several-fold below what is
+    measured, and a bolus and a 40-min infusion give nearly the same Cmax). Kept for AUC and slow regimens; the
+    human default is :class:`Domino1982`.
+    """
 
     cl_L_per_h: float = param(79.0, "L/h", KAMP2020 + ": weighted mean CL 79 L/h (95 % CI 69–90)",
                               bounds=(1.0, 1000.0), kind="published")
@@ -413,12 +509,6 @@ class Kamp2020(_HumanCommon, PkModel):
     description = "racemic ketamine, human meta-analysis (Kamp 2020): CL 79 L/h, V 252 L per 70 kg"
     enantiomers = ("racemic",)
 
-    def __post_init__(self):
-        check_bounds(self)
-
-    def routes(self) -> dict[str, RouteAbsorption]:
-        return _human_routes(self.fm_norketamine)
-
     def disposition(self, subject: Subject) -> Disposition:
         w = subject.weight_kg
         sex = self.female_cl_factor if subject.sex == "female" else 1.0
@@ -428,7 +518,47 @@ class Kamp2020(_HumanCommon, PkModel):
 
 
 @dataclass(frozen=True)
-class Fanta2015(_HumanCommon, PkModel):
+class Domino1982(_SwallowedNasal, _HumanCommon, PkModel):
+    """Racemic ketamine, human: three compartments with a small central volume (Domino et al. 1982).
+
+    The published parameters are per kg of body weight (V1) and per minute (micro-constants), so volumes and
+    clearances scale linearly with weight, as published. Derived, per 70 kg: V1 4.41 L, CL 116 L/h, Vss 193 L;
+    half-lives 0.4 min, 4.6 min and 115 min. The brain (``kp × V_brain`` = 9.1 L of plasma-equivalent volume,
+    twice V1) cannot sit inside the central compartment; it is carved out of the deep peripheral compartment
+    (volume and flow, :meth:`Disposition.rates`), which keeps V1, CL, the total distribution clearance and Vss
+    exactly and moves the plasma curve by < 1 % of its peak after a bolus and +5 % at the end of a 40-min
+    infusion (tests/pkpd/test_pk_models.py).
+    """
+
+    v1_L_per_kg: float = param(0.063, "L/kg", DOMINO1982 + ": V1", bounds=(0.005, 5.0), kind="published")
+    k10_per_min: float = param(0.438, "1/min", DOMINO1982 + ": k10", bounds=(1e-4, 10.0), kind="published")
+    k12_per_min: float = param(0.592, "1/min", DOMINO1982 + ": k12 (fast peripheral)", bounds=(0.0, 10.0),
+                               kind="published")
+    k21_per_min: float = param(0.247, "1/min", DOMINO1982 + ": k21", bounds=(1e-4, 10.0), kind="published")
+    k13_per_min: float = param(0.590, "1/min", DOMINO1982 + ": k13 (slow peripheral)", bounds=(0.0, 10.0),
+                               kind="published")
+    k31_per_min: float = param(0.0146, "1/min", DOMINO1982 + ": k31", bounds=(1e-5, 10.0), kind="published")
+    female_cl_factor: float = param(1.0, "1", "assumed: no sex covariate in " + DOMINO1982.split(":")[0],
+                                    bounds=(0.2, 5.0), kind="assumed")
+
+    name = "domino1982"
+    species = "human"
+    description = "racemic ketamine, human, three compartments (Domino 1982): V1 0.063 L/kg, CL 1.66 L/h/kg"
+    enantiomers = ("racemic",)
+
+    def disposition(self, subject: Subject) -> Disposition:
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+        v1 = self.v1_L_per_kg * subject.weight_kg
+        per_h = 60.0
+        return Disposition(v_central_L=v1, cl_L_per_h=v1 * self.k10_per_min * per_h * sex,
+                           fm_norketamine=self.fm_norketamine, q1_L_per_h=v1 * self.k12_per_min * per_h,
+                           v1_L=v1 * self.k12_per_min / self.k21_per_min, q2_L_per_h=v1 * self.k13_per_min * per_h,
+                           v2_L=v1 * self.k13_per_min / self.k31_per_min, brain_within="peripheral2",
+                           **self._common(subject, True))
+
+
+@dataclass(frozen=True)
+class Fanta2015(_SwallowedNasal, _HumanCommon, PkModel):
     """S-ketamine, human: three compartments (Fanta 2015) with S-norketamine from Otto 2021."""
 
     v1_L: float = param(133.0, "L", FANTA2015 + ": V1", bounds=(1.0, 5000.0), kind="published")
@@ -446,12 +576,7 @@ class Fanta2015(_HumanCommon, PkModel):
     species = "human"
     description = "S-ketamine, human, three compartments (Fanta 2015) + S-norketamine (Otto 2021)"
     enantiomers = ("esketamine",)
-
-    def __post_init__(self):
-        check_bounds(self)
-
-    def routes(self) -> dict[str, RouteAbsorption]:
-        return _human_routes(self.fm_norketamine, self.oral_f, FANTA2015)
+    oral_source = FANTA2015
 
     def disposition(self, subject: Subject) -> Disposition:
         w = subject.weight_kg
@@ -576,7 +701,8 @@ class PerezRuixo2021(PkModel):
             nor_fu_plasma=self.nor_fu_plasma)
 
 
-PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Kamp2020(), Fanta2015(), PerezRuixo2021())}
+PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Domino1982(), Kamp2020(), Fanta2015(),
+                                                     PerezRuixo2021())}
 
 
 def get_pk_model(name: str | None, species: str) -> PkModel:

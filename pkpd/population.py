@@ -299,6 +299,12 @@ _MOUSE = ("assumed: no mouse population PK of ketamine found; 25 % CV in clearan
 DEFAULT_VARIABILITY: dict[str, tuple[dict, dict, dict]] = {
     "mouse": ({"cl_L_per_h": 0.25, "v_L": 0.20, "kp_brain": 0.20}, {("cl_L_per_h", "v_L"): 0.3},
               {"cl_L_per_h": _MOUSE, "v_L": _MOUSE, "kp_brain": _ASSUMED_KP}),
+    "domino1982": ({"k10_per_min": 0.13, "v1_L_per_kg": 0.30, "kp_brain": 0.20}, {},
+                   {"k10_per_min": "assumed: the CV of clearance from " + _FANTA + " (Domino et al. 1982 report "
+                    "typical values only)",
+                    "v1_L_per_kg": _ASSUMED_V + "; it scales every volume and inter-compartmental clearance of "
+                    "the set (per-kg micro-constants), so clearance varies with it (CV ~33 % with k10)",
+                    "kp_brain": _ASSUMED_KP}),
     "kamp2020": ({"cl_L_per_h": 0.13, "v_L": 0.30, "kp_brain": 0.20}, {("cl_L_per_h", "v_L"): 0.3},
                  {"cl_L_per_h": "assumed from " + _FANTA + " (Kamp et al. 2020 report typical values only)",
                   "v_L": _ASSUMED_V + "; " + _ASSUMED_CORR, "kp_brain": _ASSUMED_KP}),

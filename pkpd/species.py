@@ -104,7 +104,7 @@ HUMAN = Species(
     name="human", default_weight_kg=70.0, weight_bounds_kg=(20.0, 250.0), default_salt="base",
     salt_rationale=("clinical doses are labelled as base (Ketalar: 'ketamine hydrochloride equivalent to N mg "
                     "ketamine base'; Spravato 28 mg = esketamine base)"),
-    default_pk_model="kamp2020", brain=HUMAN_BRAIN)
+    default_pk_model="domino1982", brain=HUMAN_BRAIN)
 
 SPECIES = {"mouse": MOUSE, "human": HUMAN}
 

@@ -125,7 +125,7 @@ def test_pk_regimen_file(tmp_path):
     (["--dose", "1mg/kg", "--route", "ip", "--weight", "0"], "weight: 0 kg is outside the plausible range"),
     (["--species", "human", "--dose", "1mg/kg", "--route", "iv", "--weight", "5000kg"],
      "weight: 5000 kg is outside the plausible range 20–250 kg"),
-    (["--species", "human", "--dose", "1mg/kg", "--route", "ip"], "route: 'ip' is not available in the kamp2020"),
+    (["--species", "human", "--dose", "1mg/kg", "--route", "ip"], "route: 'ip' is not available in the domino1982"),
     (["--dose", "1mg/kg", "--route", "ip", "--pk-model", "kamp2020"], "pk-model: 'kamp2020' is a human model"),
     (["--dose", "1mg/kg", "--route", "ip", "--duration", "4"], "duration: '4' has no unit"),
     (["--dose", "1mg/kg", "--route", "ip", "--out", "pk.xlsx"], "out: unknown file type '.xlsx'"),
@@ -182,7 +182,8 @@ def test_human_antidepressant_infusion_end_to_end(tmp_path):
     # 0.5 mg/kg over 40 min, kamp2020: Cmax at the end of the infusion; the one-compartment peak is
     # R/CL (1 - e^{-k T}) with the brain inside V (exact to < 1 %: the brain lags by minutes)
     res = runner.invoke(cli.app, ["pk", "--species", "human", "--route", "iv-infusion", "--dose", "0.5mg/kg",
-                                  "--infusion-time", "40min", "--duration", "24h", "--summary"])
+                                  "--infusion-time", "40min", "--duration", "24h", "--summary",
+                                  "--pk-model", "kamp2020"])
     s = json.loads(res.stdout)
     k = 79 / 252
     expected = (35 / 237.73 * 1e3) / (40 / 60) / 79 * (1 - np.exp(-k * 40 / 60))

@@ -2,6 +2,7 @@
 
 # volume (L) and rate constants (1/h) of the reduced models; arbitrary but distinct so that every term matters
 V, K10, K12, K21, KA = 2.0, 0.7, 1.3, 0.4, 3.1
+K13, K31 = 0.9, 0.05  # a slow deep compartment for the three-compartment forms
 
 
 def base_values(**k):

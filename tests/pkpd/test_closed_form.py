@@ -12,7 +12,7 @@ from pkpd import closed_form as cf
 from pkpd.ode import Schedule
 from pkpd.pk import ketamine_system, parameter_vector
 
-from tests.pkpd.graph_values import K10, K12, K21, KA, V, base_values
+from tests.pkpd.graph_values import K10, K12, K13, K21, K31, KA, V, base_values
 
 RTOL = 1e-11
 
@@ -22,6 +22,9 @@ T = np.linspace(0.0, 12.0, 241)
 ONE = base_values(k_central_eliminated=K10, k_depot_ip_central=KA)
 TWO = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
                   k_depot_ip_central=KA)
+
+THREE = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
+                    k_central_peripheral2=K13, k_peripheral2_central=K31)
 
 
 def central_conc(values, sched):
@@ -68,6 +71,25 @@ def test_two_compartment_infusion():
 def test_two_compartment_absorption():
     assert_close(central_conc(TWO, Schedule().bolus(0.0, "depot_ip", 5.0)),
           cf.two_compartment_absorption(T, 5.0, 1.0, KA, V, K10, K12, K21))
+
+
+def test_three_compartment_bolus():
+    assert_close(central_conc(THREE, Schedule().bolus(0.0, "central", 5.0)),
+                 cf.three_compartment_bolus(T, 5.0, V, K10, K12, K21, K13, K31))
+
+
+def test_three_compartment_infusion_during_and_after():
+    sched = Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)
+    assert_close(central_conc(THREE, sched), cf.three_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21, K13, K31))
+
+
+def test_three_compartment_macro_constants_satisfy_vieta():
+    lam = cf.three_compartment_macro(K10, K12, K21, K13, K31)
+    # sum, pairwise products and product of the roots are the cubic's coefficients (rounding only)
+    assert lam.sum() == pytest.approx(K10 + K12 + K13 + K21 + K31, rel=1e-13)
+    assert lam[0] * lam[1] + lam[0] * lam[2] + lam[1] * lam[2] == pytest.approx(
+        K10 * K21 + K10 * K31 + K12 * K31 + K13 * K21 + K21 * K31, rel=1e-13)
+    assert lam.prod() == pytest.approx(K10 * K21 * K31, rel=1e-13)
 
 
 def test_superposition_of_repeated_doses():

@@ -17,7 +17,7 @@ from pkpd.pk_models import PK_MODELS
 from pkpd.species import Subject
 from pkpd.units import DoseAmount
 
-from tests.pkpd.graph_values import K10, K12, K21, KA, V, base_values
+from tests.pkpd.graph_values import K10, K12, K13, K21, K31, KA, V, base_values
 
 T = np.linspace(0.0, 12.0, 97)
 
@@ -61,6 +61,15 @@ def test_engine_two_compartment_infusion():
               cf.two_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21), 1e-8)
 
 
+def test_engine_three_compartment_bolus_and_infusion():
+    three = base_values(k_central_eliminated=K10, k_central_peripheral1=K12, k_peripheral1_central=K21,
+                        k_central_peripheral2=K13, k_peripheral2_central=K31)
+    assert_rel_close(engine_central(three, Schedule().bolus(0.0, "central", 5.0)),
+                     cf.three_compartment_bolus(T, 5.0, V, K10, K12, K21, K13, K31), 1e-8)
+    assert_rel_close(engine_central(three, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
+                     cf.three_compartment_infusion(T, 4.0, 2.5, V, K10, K12, K21, K13, K31), 1e-8)
+
+
 def test_engine_one_compartment_infusion():
     one = base_values(k_central_eliminated=K10)
     assert_rel_close(engine_central(one, Schedule().infusion(0.0, "central", rate=4.0, duration=2.5)),
@@ -96,6 +105,9 @@ CASES = [
      + Regimen.single("3mg/kg", "iv-infusion", time_h=2.0, duration_h=0.5)),
     ("mouse", None, Regimen.single("10mg/kg", "oral") + Regimen.single("2mg/kg", "intranasal", time_h=0.5)
      + Regimen.single("2mg/kg", "im", time_h=1.5) + Regimen.single("1mg/kg", "iv", time_h=3.0)),
+    ("human", "domino1982", Regimen.single("10mg", "iv") + Regimen.single("0.5mg/kg", "iv-infusion", time_h=1.0,
+                                                                          duration_h=40 / 60)
+     + Regimen.single("25mg", "intranasal", time_h=2.0)),
     ("human", "fanta2015", Regimen.single("0.5mg/kg", "iv-infusion", duration_h=40 / 60)
      + Regimen.single("20mg", "oral", time_h=2.0)),
     ("human", "perez-ruixo2021", Regimen.single("84mg", "intranasal") + Regimen.single("28mg", "oral", time_h=3)),
@@ -155,11 +167,46 @@ def _auc_plasma(model, subject, route, mg=10.0):
     ("mouse", "mouse", "ip", 0.75), ("mouse", "mouse", "sc", 1.0), ("mouse", "mouse", "im", 0.93),
     ("mouse", "mouse", "oral", 0.17), ("mouse", "mouse", "intranasal", 0.45), ("kamp2020", "human", "im", 0.93),
     ("kamp2020", "human", "oral", 0.17), ("fanta2015", "human", "oral", 0.08),
+    ("domino1982", "human", "im", 0.93), ("domino1982", "human", "sc", 0.93), ("domino1982", "human", "oral", 0.17),
+    ("domino1982", "human", "intranasal", 0.45), ("fanta2015", "human", "intranasal", 0.45),
 ])
 def test_auc_ratio_between_routes_equals_bioavailability(model, species, route, f):
     # exact AUC(0-inf) by linear algebra: the ratio is F to rounding (1e-10)
     m, subj = PK_MODELS[model], Subject(species)
     assert _auc_plasma(m, subj, route) / _auc_plasma(m, subj, "iv") == pytest.approx(f, rel=1e-10)
+
+
+def _auc_both(model, route):
+    """Exact AUC(0-inf) (µmol·h/L per µmol dosed) of plasma ketamine and norketamine after one dose by ``route``."""
+    s, subj = ketamine_system(), Subject(model.species)
+    vals = parameter_values(model, subj)
+    y0 = np.zeros(s.n_states)
+    for part in model.dose_parts(route, 10.0, 1.0 if route == "iv-infusion" else None):
+        y0[s.state_index(part.state)] += part.fraction
+    auc = cf.auc_inf_linear(s, parameter_vector(s, vals), y0, exclude=SINKS)
+    return (auc[s.state_index("central")] / vals["v_central_L"],
+            auc[s.state_index("nor_central")] / vals["v_nor_central_L"], vals)
+
+
+@pytest.mark.parametrize("model_name", ["domino1982", "kamp2020"])
+def test_norketamine_to_ketamine_ratio_differs_by_route_as_first_pass_makes_it(model_name):
+    m = PK_MODELS[model_name]
+    k_iv, n_iv, vals = _auc_both(m, "iv")
+    # i.m. and s.c.: everything absorbed enters plasma as ketamine, so the metabolite ratio is the i.v. one exactly
+    for route in ("im", "sc"):
+        k, n, _ = _auc_both(m, route)
+        assert n / k == pytest.approx(n_iv / k_iv, rel=1e-10)
+    # oral: F reaches plasma, fm(1 - F) becomes norketamine on the first pass; the AUC of norketamine is the sum
+    # of the two by linearity (AUC of a unit norketamine input = 1 / CL_nor), exactly
+    f, fm = 0.17, m.fm_norketamine
+    cl_nor = vals["k_nor_central_nor_eliminated"] * vals["v_nor_central_L"]
+    k, n, _ = _auc_both(m, "oral")
+    assert k == pytest.approx(f * k_iv, rel=1e-10)
+    assert n == pytest.approx(f * n_iv + fm * (1 - f) / cl_nor, rel=1e-10)
+    # intranasal: the swallowed part passes the liver, the nasal part does not: the ratio lies between
+    k_in, n_in, _ = _auc_both(m, "intranasal")
+    assert n_iv / k_iv < n_in / k_in < n / k
+    assert n_in / k_in > 2 * n_iv / k_iv
 
 
 def test_auc_ratio_from_simulated_curves():

@@ -141,7 +141,8 @@ def test_bad_population_inputs():
         _pop().sample(-1, np.arange(3))
 
 
-@pytest.mark.parametrize("species, model", [("mouse", None), ("human", "kamp2020"), ("human", "fanta2015")])
+@pytest.mark.parametrize("species, model", [("mouse", None), ("human", None), ("human", "kamp2020"),
+                                                ("human", "fanta2015")])
 def test_default_populations_carry_provenance(species, model):
     pop = default_population(species, model)
     var = pop.variability
