@@ -6,7 +6,7 @@ JSON print them). In short:
 
 1. **Same circuit.** Every mPFC, VTA, plasticity and behavioural parameter, and every time constant, is the
    calibrated mouse value (:class:`circuits.model.CircuitParams`); only the PK parameters change (a human PK model
-   of :mod:`pkpd.pk_models` — Kamp 2020 racemic, Perez-Ruixo 2021 esketamine — in the same composed graph).
+   of :mod:`pkpd.pk_models` — Domino 1982 racemic, Perez-Ruixo 2021 esketamine — in the same composed graph).
 2. **Depressed state = chronic stress.** A constant stress input ``s_c`` (an ongoing low duty of uncontrollable
    stress) whose steady-state spine density equals the typical subject's just before the sLH learned-helplessness
    test (72 h). Unlike the post-sLH state, which recovers by itself within ~2 weeks (stress load decays with
