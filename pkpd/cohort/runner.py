@@ -174,11 +174,32 @@ def _connect(scheduler: str, n_workers: int | None, timeout_s: float):
     if not (isinstance(scheduler, str) and scheduler.startswith(("tcp://", "tls://", "ws://", "wss://"))):
         raise ValueError(f"scheduler: expected none (in-process), 'local' or an address such as "
                          f"'tcp://host:8786', got {scheduler!r}")
+    # Client's own timeout does not bound the handshake: a port that accepts but does not speak Dask would hang
+    # it forever. So connect in a helper thread under a deadline, then wait for a worker under the same one.
+    got: dict = {}
+
+    def connect():
+        try:
+            got["client"] = Client(scheduler, timeout=timeout_s)
+        except BaseException as err:  # noqa: BLE001 - reported below, in the caller's thread
+            got["error"] = err
+
+    t = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    t.start()
+    t.join(timeout_s + 1.0)
+    if "client" not in got:
+        err = got.get("error")
+        why = type(err).__name__ if err is not None else "no Dask handshake"
+        raise ValueError(f"scheduler: cannot reach a Dask scheduler at {scheduler} within {timeout_s:g} s ({why}); "
+                         "is it running, reachable, and a Dask scheduler?")
+    client = got["client"]
     try:
-        return Client(scheduler, timeout=timeout_s), None
-    except (OSError, TimeoutError) as err:
-        raise ValueError(f"scheduler: cannot reach the Dask scheduler at {scheduler} within {timeout_s:g} s "
-                         f"({type(err).__name__}); is it running and reachable?") from None
+        client.wait_for_workers(1, timeout=timeout_s)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ValueError(f"scheduler: the Dask scheduler at {scheduler} has no worker (none joined within "
+                         f"{timeout_s:g} s); start workers with `dask worker {scheduler}`") from None
+    return client, None
 
 
 def _close(client, cluster) -> None:

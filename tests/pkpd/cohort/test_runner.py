@@ -126,12 +126,47 @@ def test_chunk_too_big_for_memory_is_refused_with_the_estimate(tmp_path):
 def test_unreachable_scheduler_fails_within_seconds(tmp_path):
     pytest.importorskip("distributed")
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=r"scheduler: cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+    with pytest.raises(ValueError, match=r"scheduler: cannot reach a Dask scheduler at tcp://127.0.0.1:1"):
         run_cohort(make_spec(), tmp_path / "x", scheduler="tcp://127.0.0.1:1", connect_timeout_s=2)
     assert time.perf_counter() - t0 < 10  # the timeout (2 s) plus client start-up
     assert not (tmp_path / "x").exists()  # nothing written: the same command works once the scheduler is up
     with pytest.raises(ValueError, match="scheduler: expected none"):
         run_cohort(make_spec(), tmp_path / "y", scheduler="localhost")
+
+
+def test_a_port_that_is_not_dask_and_a_scheduler_without_workers_fail_within_seconds(tmp_path):
+    # both hung before: Client's timeout does not bound the handshake, and a run waited forever for a worker
+    import socket
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    held = []  # accepted, never answered
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match="no Dask handshake"):
+            run_cohort(make_spec(), tmp_path / "x", scheduler=f"tcp://127.0.0.1:{srv.getsockname()[1]}",
+                       connect_timeout_s=2)
+        assert time.perf_counter() - t0 < 10
+    finally:
+        srv.close()
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://", dashboard_address=None) as empty:
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match="has no worker .none joined within 2 s."):
+            run_cohort(make_spec(), tmp_path / "y", scheduler=empty.scheduler_address, connect_timeout_s=2)
+        assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_trajectories_on_request_hold_the_band_values(tmp_path):
