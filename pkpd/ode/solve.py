@@ -12,10 +12,10 @@ import numpy as np
 from ..parameters import is_finite_real
 from .codegen import compile_system
 from .schedule import Schedule, pack_schedules
-from .solution import METHODS, STATUS, Solution
+from .solution import METHODS, Solution
 from .system import OdeSystem
 
-__all__ = ["solve", "Solution", "METHODS", "STATUS"]
+__all__ = ["solve", "check_inputs"]
 
 def _float_array(x, name: str) -> np.ndarray:
     try:

@@ -39,7 +39,7 @@ def run(tmp_path_factory):
     return d, read_subjects(d).to_pydict()
 
 
-def _direct(spec, tab, manipulations=()):
+def _direct(spec, tab, manipulations=(), protocol="slh"):
     """The subjects of the run, rebuilt one by one and run through run_groups directly."""
     from circuits.protocols import build_protocol
     from pkpd.pk import parameter_values
@@ -60,10 +60,10 @@ def _direct(spec, tab, manipulations=()):
         pk.append(parameter_values(m, subj, drug=spec.drug,
                                    nmda=NmdaParams(interneuron_potency_ratio=base.interneuron_potency_ratio)))
         w.append(tab["weight_kg"][i])
-    pr = build_protocol("slh", regimen=spec.regimen, manipulations=manipulations)
+    pr = build_protocol(protocol, regimen=spec.regimen, manipulations=manipulations)
     from circuits.cohort import CircuitProtocol
 
-    grid = CircuitProtocol("slh").grid(spec)  # the runner's output grid (same solver output points)
+    grid = CircuitProtocol(protocol).grid(spec)  # the runner's output grid (same solver output points)
     return run_groups(cohort, [pr], extra_t_h=grid, pk_values=pk, weights_kg=w)[0]
 
 
@@ -182,16 +182,18 @@ def test_local_cluster_of_two_workers_gives_identical_rows(run, tmp_path):
 
 
 def test_wlh_readouts_at_every_daily_test():
-    """wLH: columns for test1…test6, and failures deepen over the four drug-free daily tests in every mouse (the
-    calibrated 11.9 % → 48.9 % progression; strict increase, no tolerance needed: each test adds stress)."""
+    """wLH: columns for test1…test6, each subject equal to run_groups on the same subjects (tolerance as in
+    test_each_subject_matches_the_direct_circuit_path), and failures deepen over the four drug-free daily tests in
+    every mouse (the calibrated 11.9 % → 48.9 % progression; strict increase, no tolerance needed: each test adds
+    stress). Whether ketamine rescues at test 5 is the replication's claim over a cohort (test_experiments)."""
     from circuits.cohort import protocol_duration_h as dur
 
     spec = CohortSpec(n=3, regimen=REG, duration_h=dur("wlh", REG), protocol=get_protocol("wlh"), seed=3)
     res = run_chunk(spec, 0, 0, 3)["subjects"]
     f = np.array([res[f"failure_prob_test{k}"] for k in range(1, 7)])
     assert np.all(res["status"] == 0) and np.all(np.diff(f[:4], axis=0) > 0)
-    # ketamine 4 h before test 5 rescues on average (not every mouse: a deeply helpless one, P_fail 0.97, stays)
-    assert f[4].mean() < f[3].mean() - 0.1
+    g = _direct(spec, res, protocol="wlh")
+    np.testing.assert_allclose(f.T, g.failure, rtol=1e-9, atol=0)
 
 
 @pytest.mark.parametrize("manipulation", ["mtor_block", "da_silencing"])
@@ -206,7 +208,11 @@ def test_a_manipulated_cohort_matches_the_direct_path_and_the_papers_direction(r
     for j, lbl in enumerate(TESTS):
         np.testing.assert_allclose(tab[f"failure_prob_{lbl}"], g.failure[:, j], rtol=1e-9, atol=0)
     test = {"mtor_block": "24h", "da_silencing": "4h"}[manipulation]
-    assert np.all(tab[f"failure_prob_{test}"] > np.asarray(ref[f"failure_prob_{test}"])[:4] + 0.1)
+    # only a mouse that ketamine rescues (failure at the test 0.1 below its helplessness) can lose the rescue
+    before, after = np.asarray(ref["failure_prob_lh"])[:4], np.asarray(ref[f"failure_prob_{test}"])[:4]
+    rescued = after < before - 0.1
+    assert rescued.sum() >= 2
+    assert np.all(tab[f"failure_prob_{test}"][rescued] > after[rescued] + 0.1)
 
 
 def test_a_killed_circuit_run_resumes_to_the_uninterrupted_result(run, tmp_path):
