@@ -5,9 +5,10 @@
 :func:`circuits.experiments.run_groups` (the same path as ``ketamine experiment`` / ``simulate``), fed with
 
 * each subject's circuit phenotype: ``typical × exp(η)`` of :data:`circuits.experiments.COHORT_VARIATION`
-  (:func:`circuits.experiments.vary`), η drawn from the population's own ``"circuit"`` stream
+  (:func:`circuits.experiments.phenotypes`), η drawn by the population sampler from its own generator
   (:attr:`pkpd.population.Population.circuit_variation`), so the weight, sex and PK draws are those of a PK cohort
-  with the same seed;
+  with the same seed, and subject k is mouse k of ``simulate`` / ``experiment`` with the same seed
+  (:func:`circuits.experiments.virtual_cohort`: the same sampler);
 * each subject's PK parameters (body weight, sex, PK η) through :func:`pkpd.cohort.pk_parameters`, and its
   mg/kg doses scaled by its own weight;
 * the cohort's regimen, with dose times relative to the protocol's standard drug time (sLH 96 h, wLH 92 h); an
@@ -31,12 +32,12 @@ import numpy as np
 from pkpd.cohort import (ChunkInputs, ChunkSolution, CohortProtocol, ReadoutContext, cohort_time_grid,
                          curve_metrics, label_with_unit, param_bounds, pk_parameters)
 
-from .experiments import COHORT_VARIATION, output_times, run_groups, vary
+from .experiments import circuit_population, output_times, phenotypes, run_groups, vary
 from .model import CircuitParams, circuit_system
 from .protocols import build_protocol
 
-__all__ = ["CircuitProtocol", "CircuitInputs", "CircuitTestResults", "circuit_population", "protocol_duration_h",
-           "BAND_OBSERVABLES", "BAND_UNITS", "BAND_LABELS"]
+__all__ = ["CircuitProtocol", "CircuitInputs", "CircuitTestResults", "protocol_duration_h", "BAND_OBSERVABLES",
+           "BAND_UNITS", "BAND_LABELS"]
 
 #: time courses run_groups keeps (observables and slow states), available as bands
 BAND_OBSERVABLES = ("occupancy_mpfc_interneuron", "occupancy_mpfc_pyramidal", "r_e", "r_d1", "r_da", "da_uM", "w",
@@ -54,15 +55,6 @@ BAND_LABELS = {"occupancy_mpfc_interneuron": "NMDA occupancy, mPFC interneurons"
                "M": "BDNF/mTOR drive M", "A": "potentiation A", "P": "structural drive P", "rho": "spine density ρ",
                "plasma_ketamine_uM": "plasma ketamine", "brain_free_ketamine_uM": "free brain ketamine"}
 _MPFC_WINDOW_H = 4.0  # peak mPFC response: within 4 h after the first dose (end excluded)
-
-
-def circuit_population(species: str = "mouse", pk_model: str | None = None):
-    """The default population of a circuit cohort: the PK default plus the circuit phenotype."""
-    import dataclasses
-
-    from pkpd.population import default_population
-
-    return dataclasses.replace(default_population(species, pk_model), circuit_variation=dict(COHORT_VARIATION))
 
 
 def protocol_duration_h(name: str, regimen=None) -> float:
@@ -221,8 +213,7 @@ class CircuitProtocol(CohortProtocol):
         P, valid, reasons = pk_parameters(pk_sys, model, sample, spec.population.variability.names,
                                           species=spec.species, drug=spec.drug, nmda=nmda)
         S = len(sample["id"])
-        cv = spec.population.circuit_variation or {}
-        cohort = [vary(base, {n: float(sample[f"eta_{n}"][i]) for n in cv}) for i in range(S)]
+        cohort = phenotypes(sample, spec.population.circuit_variation or {}, base)
         pk_values = [dict(zip(pk_sys.param_names, P[i])) for i in range(S)]
         T = self.grid(spec)
         # band grid: every 30 min, and every 5 min within 4 h after each dose (as the PK protocol's)

@@ -5,11 +5,15 @@ individual signature, and single-protocol simulations. The Wu et al. 2021 replic
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from pkpd.dosing import Regimen
+from pkpd.parameters import is_finite_real, is_integer
+from pkpd.population import Population, default_population
 
 from .behavior import (escape_efficacy, escape_failure_distance, escape_latency_s, failure_probability,
                        mean_latency_s, photometry)
@@ -17,8 +21,9 @@ from .model import (RTOL, CircuitParams, circuit_system, initial_states, paramet
                     run_long, run_trials)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
-__all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupResult", "run_groups",
-           "naive_reference", "baseline_signature", "escape_failure_trials", "simulate_protocol"]
+__all__ = ["COHORT_VARIATION", "circuit_population", "virtual_cohort", "phenotypes", "vary", "output_times",
+           "GroupResult", "run_groups", "naive_reference", "baseline_signature", "escape_failure_trials",
+           "simulate_protocol"]
 
 #: Per-subject lognormal variation (SD of log) of a few circuit parameters, independent. ``j_pd_pA_per_Hz``: the
 #: strength of the mouse's mPFC output, which sets both its naive post-shock DA rise (the mPFC->DA burst drive) and
@@ -28,24 +33,38 @@ __all__ = ["COHORT_VARIATION", "virtual_cohort", "vary", "output_times", "GroupR
 #: resilience phenotype) and ``k_a_per_h`` (ketamine-driven potentiation): 0.2, assumed.
 COHORT_VARIATION = {"g_h": 0.2, "j_pd_pA_per_Hz": 0.08, "k_a_per_h": 0.2}
 
+def circuit_population(species: str = "mouse", pk_model: str | None = None,
+                       variation: Mapping[str, float] | None = None) -> Population:
+    """The population of every circuit command (``simulate``, ``experiment``, ``cohort --protocol slh``): the PK
+    default population plus the circuit phenotype ``variation`` (SD of log per circuit parameter, default
+    :data:`COHORT_VARIATION`), sampled by :meth:`pkpd.population.Population.sample`."""
+    variation = COHORT_VARIATION if variation is None else variation
+    return dataclasses.replace(default_population(species, pk_model), circuit_variation=dict(variation))
+
+
+def phenotypes(sample: Mapping[str, np.ndarray], variation: Mapping[str, float],
+               base: CircuitParams = CircuitParams()) -> list[CircuitParams]:
+    """Each sampled subject's circuit parameters: ``base`` varied by its ``eta_<name>`` column for every name of
+    ``variation`` (:func:`vary`), one per row of ``sample``."""
+    n = len(sample["id"])
+    return [vary(base, {name: float(sample[f"eta_{name}"][k]) for name in variation}) for k in range(n)]
+
+
 def virtual_cohort(n: int, seed: int = 0, base: CircuitParams = CircuitParams(),
                    variation: dict | None = None) -> list[CircuitParams]:
-    """``n`` subjects with lognormal variation of :data:`COHORT_VARIATION` (seeded; subject k's parameters do not
-    depend on ``n``)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    """Mice 0 … n−1 of ``seed``: the circuit phenotypes of :func:`circuit_population` (with ``variation``) drawn by
+    the one population sampler, so mouse k is subject k of ``ketamine cohort --protocol slh --seed SEED``
+    (``simulate`` and ``experiment`` give every mouse the typical PK; the cohort adds each subject's PK
+    variability). Mouse k's parameters depend only on (seed, k), not on ``n``."""
+    if not is_integer(n) or n < 1:
         raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
     variation = COHORT_VARIATION if variation is None else variation
-    out = []
-    for k in range(n):
-        rng = np.random.default_rng([int(seed), k])
-        z = rng.standard_normal(len(variation))
-        out.append(vary(base, {name: sd * zi for (name, sd), zi in zip(variation.items(), z)}))
-    return out
+    return phenotypes(circuit_population(variation=variation).sample(seed, np.arange(n)), variation, base)
 
 
 def vary(base: CircuitParams, etas: dict) -> CircuitParams:
     """``base`` with each named circuit parameter set to its typical value × exp(η) (η on the log scale): the one
-    place where the cohort variation is applied (:func:`virtual_cohort`, :mod:`circuits.cohort`)."""
+    place where the cohort variation is applied (:func:`phenotypes`)."""
     return base.replace(**{name: base.value(name) * float(np.exp(eta)) for name, eta in etas.items()})
 
 
@@ -385,9 +404,9 @@ def simulate_protocol(protocol: str = "slh", *, regimen: Regimen | None = None, 
     from .overrides import resolve_circuit
 
     base, pkv, record = resolve_circuit(params)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"subjects: expected at least 1 subject, got {n!r}")
-    if not (isinstance(step_h, (int, float)) and np.isfinite(step_h) and step_h > 0):
+    if not (is_finite_real(step_h) and step_h > 0):
         raise ValueError(f"step: expected a positive output step in hours, got {step_h!r}")
     pr = build_protocol(protocol, regimen=regimen, manipulations=manipulations, post_drug_tests_h=post_drug_tests_h)
     cohort = [base] if n == 1 else virtual_cohort(n, seed, base=base)

@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from pkpd.dosing import Dose, Regimen
+from pkpd.parameters import is_finite_real
 
 __all__ = ["Preset", "PRESETS", "expand_preset", "preset_spec", "regimen_file_spec", "default_presets",
            "compare_regimens", "RegimenComparison", "plot_regimens", "default_horizon_h", "TABLE_COLUMNS"]
@@ -310,8 +311,7 @@ def compare_regimens(names_or_regimens, *, species: str = "human", horizon_days:
     items = list(names_or_regimens)
     if not items:
         raise ValueError("regimens: expected at least one preset, event table or regimen")
-    if horizon_days is not None and not (isinstance(horizon_days, (int, float)) and math.isfinite(horizon_days)
-                                         and horizon_days > 0):
+    if horizon_days is not None and not (is_finite_real(horizon_days) and horizon_days > 0):
         raise ValueError(f"horizon: expected a positive number of days, got {horizon_days!r}")
     horizon_h = None if horizon_days is None else 24.0 * float(horizon_days)
     specs = []

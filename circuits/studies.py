@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pkpd.parameters import is_integer
+
 __all__ = ["Readout", "READOUTS", "DEFAULT_READOUT", "DoseResponseResult", "dose_response", "plot_dose_response",
            "dose_grid", "readouts_for", "STATISTICS"]
 
@@ -239,9 +241,9 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
     if sp not in _PROTOCOL:
         raise ValueError(f"species: expected one of {', '.join(_PROTOCOL)}, got {species!r}")
     names = _check_readouts(readouts, sp)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"n: expected a positive number of subjects per dose, got {n!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+    if not is_integer(chunk_size) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive number of subjects per chunk, got {chunk_size!r}")
     route = parse_route(route)
     if route != "iv-infusion":  # the route must exist in the species' PK model (infusions: checked by the Dose)

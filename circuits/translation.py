@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pkpd.dosing import Regimen
+from pkpd.parameters import is_finite_real
 
 __all__ = ["Assumption", "ASSUMPTIONS", "RESPONSE_THRESHOLD", "RegimenSpec", "TranslationResult", "depressed_state",
            "effect_metrics", "translate", "translate_many", "output_grid", "exposure"]
@@ -353,9 +354,9 @@ def translate_many(specs, *, horizon_h: float, step_h: float = 1.0, params=None,
     specs = list(specs)
     if not specs:
         raise ValueError("regimens: expected at least one regimen")
-    if not (isinstance(horizon_h, (int, float)) and math.isfinite(horizon_h) and horizon_h > 0):
+    if not (is_finite_real(horizon_h) and horizon_h > 0):
         raise ValueError(f"horizon: expected a positive horizon in hours, got {horizon_h!r}")
-    if not (isinstance(step_h, (int, float)) and math.isfinite(step_h) and 0 < step_h <= horizon_h):
+    if not (is_finite_real(step_h) and 0 < step_h <= horizon_h):
         raise ValueError(f"step: expected a positive output step in hours up to the horizon, got {step_h!r}")
     for s in specs:
         if not isinstance(s.regimen, Regimen) or len(s.regimen) == 0:
@@ -456,7 +457,7 @@ def translate(regimen: Regimen, *, species: str = "human", pk_model: str | None 
     ValueError
         A dose after the horizon, an unknown PK model or species, a bad horizon or step.
     """
-    if not (isinstance(horizon_days, (int, float)) and math.isfinite(horizon_days) and horizon_days > 0):
+    if not (is_finite_real(horizon_days) and horizon_days > 0):
         raise ValueError(f"horizon: expected a positive number of days, got {horizon_days!r}")
     res, _ = translate_many([RegimenSpec(label, regimen, species, pk_model, weight_kg)],
                             horizon_h=24.0 * horizon_days, step_h=step_h, params=params)

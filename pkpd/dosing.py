@@ -45,6 +45,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .parameters import is_finite_real
 from .units import DoseAmount, format_hours, parse_salt, parse_time
 
 __all__ = ["ROUTES", "MAX_DOSES", "Dose", "Regimen", "parse_route", "read_regimen", "regimen_from_rows", "build_regimen"]
@@ -102,7 +103,7 @@ class Dose:
 
     def __post_init__(self):
         t = self.time_h
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+        if not is_finite_real(t) or t < 0:
             raise ValueError(f"time: expected a finite time >= 0 h, got {t!r}")
         object.__setattr__(self, "time_h", float(t))
         if isinstance(self.amount, str):
@@ -117,7 +118,7 @@ class Dose:
             if d is None:
                 raise ValueError("duration: an iv-infusion needs a duration (e.g. --infusion-time 40min); "
                                  "got none")
-            if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
+            if not is_finite_real(d) or d <= 0:
                 raise ValueError(f"duration: expected a positive infusion duration in hours, got {d!r}")
             object.__setattr__(self, "duration_h", float(d))
         elif self.duration_h is not None:
@@ -137,7 +138,7 @@ class Dose:
 
             amount = parse_dose(amount)
         if rate_per_h is not None:
-            if not (isinstance(rate_per_h, (int, float)) and math.isfinite(rate_per_h) and rate_per_h > 0):
+            if not (is_finite_real(rate_per_h) and rate_per_h > 0):
                 raise ValueError(f"rate: expected a positive infusion rate, got {rate_per_h!r}")
             duration_h = amount.value / rate_per_h
         return cls(time_h, amount, "iv-infusion", duration_h, salt)
@@ -179,7 +180,7 @@ class Regimen:
         if times * len(self.doses) > MAX_DOSES:
             raise ValueError(f"repeat: {times:g} administrations of {len(self.doses)} dose(s) would make "
                              f"{times * len(self.doses):g} doses; expected at most {MAX_DOSES} per regimen")
-        if not (isinstance(every_h, (int, float)) and math.isfinite(every_h) and every_h > 0):
+        if not (is_finite_real(every_h) and every_h > 0):
             raise ValueError(f"interval: expected a positive interval in hours, got {every_h!r}")
         return Regimen(tuple(replace(d, time_h=d.time_h + k * every_h) for k in range(int(times))
                              for d in self.doses))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .parameters import is_finite_real
+
 __all__ = ["HillFit", "Shape", "hill", "fit_hill", "classify_shape", "analyse_dose_response", "check_doses",
            "SHAPE_NOISE_SEM", "SHAPE_NOISE_FRACTION", "MIN_FIT_POINTS"]
 
@@ -195,7 +197,7 @@ def fit_hill(dose, effect, *, weights=None, increasing: bool | None = None, ci: 
     w = np.ones(m) if weights is None else _as_values(weights, "weights", m)
     if np.any(w <= 0):
         raise ValueError(f"weights: expected positive weights, got {w.tolist()}")
-    if not (isinstance(ci, (int, float)) and 0 < ci < 1):
+    if not (is_finite_real(ci) and 0 < ci < 1):
         raise ValueError(f"ci: expected a confidence level in (0, 1), got {ci!r}")
     if increasing not in (None, True, False):
         raise ValueError(f"increasing: expected True, False or None, got {increasing!r}")

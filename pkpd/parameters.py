@@ -61,7 +61,7 @@ def check_bounds(obj) -> None:
     """
     for name, lo, hi, unit in _bounded_fields(type(obj)):
         v = getattr(obj, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        if not is_finite_real(v) or not lo <= v <= hi:
             raise ValueError(f"{type(obj).__name__}.{name}: expected a value in [{lo:g}, {hi:g}] {unit}, got {v!r}")
 
 

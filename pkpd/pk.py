@@ -39,6 +39,7 @@ import sympy
 from . import __version__
 from .compartments import CompartmentGraph
 from .dosing import Regimen
+from .parameters import is_finite_real
 from .pk_models import ENANTIOMERS, PkModel, get_pk_model
 from .receptor import NmdaParams, competitive_occupancy, occupancy_drive, trapping_rate
 from .species import Subject, get_species
@@ -372,8 +373,7 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         model, nmda = apply_pk(model, nmda, values, space)
         overrides = space.record(values, params)
     drug = model.check_enantiomer(drug)
-    if isinstance(duration_h, bool) or not isinstance(duration_h, (int, float)) or not math.isfinite(duration_h) \
-            or duration_h <= 0:
+    if not is_finite_real(duration_h) or duration_h <= 0:
         raise ValueError(f"duration: expected a positive simulation length in hours, got {duration_h!r}")
     if not isinstance(regimen, Regimen) or len(regimen) == 0:
         raise ValueError("regimen: expected at least one dose")

@@ -13,10 +13,9 @@ within a species (a heavier adult does not have a proportionally heavier brain).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from .parameters import check_bounds, param
+from .parameters import check_bounds, is_finite_real, param
 
 __all__ = ["Species", "Subject", "BrainPhysiology", "SPECIES", "SEXES", "allometric", "get_species"]
 
@@ -138,7 +137,7 @@ class Subject:
         sp = get_species(self.species)
         object.__setattr__(self, "species", sp.name)
         w = sp.default_weight_kg if self.weight_kg is None else self.weight_kg
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w):
+        if not is_finite_real(w):
             raise ValueError(f"weight: expected a body weight in kg, got {self.weight_kg!r}")
         lo, hi = sp.weight_bounds_kg
         if not lo <= w <= hi:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..io import run_lock
+from ..parameters import is_integer
 from .contract import ReadoutContext
 from .spec import CohortSpec
 from .store import check_run_dir, new_manifest, open_run, write_chunk
@@ -243,7 +244,7 @@ def run_cohort(spec: CohortSpec, out, *, chunk_size: int = 5000, scheduler: str 
     """
     if not isinstance(spec, CohortSpec):
         raise ValueError(f"spec: expected a CohortSpec, got {type(spec).__name__}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
+    if not is_integer(chunk_size) or chunk_size <= 0:
         raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size!r}")
     chunk_size = int(min(chunk_size, spec.n))
     concurrent = 1

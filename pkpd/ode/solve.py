@@ -15,7 +15,7 @@ from .schedule import BOLUS, INFUSION, RESET, Schedule, pack_schedules
 from .solution import METHODS, STATUS, Solution
 from .system import OdeSystem
 
-__all__ = ["solve", "Solution", "METHODS", "STATUS"]
+__all__ = ["solve", "check_inputs"]
 
 def _float_array(x, name: str) -> np.ndarray:
     try:
