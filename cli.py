@@ -599,7 +599,7 @@ def experiment(
     import json
 
     from circuits.protocols import build_protocol
-    from circuits.replication import write_wu2021
+    from circuits.figures import write_wu2021
     from pkpd.io import check_output
 
     if name not in EXPERIMENTS:

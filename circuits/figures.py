@@ -4,8 +4,8 @@ courses of ``ketamine simulate``.
 Each ``*_figure`` function returns a matplotlib ``Figure`` (nothing written; tests read its axes), and
 :func:`wu2021_figures` / :func:`plot_simulation` save them through :func:`pkpd.figures.save_figure` (PNG with an
 SVG twin, the version and the parameters in the metadata). Every axis label names its unit.
-:func:`write_wu2021` runs the replication and writes its summary and figures (figures sit above the experiments
-they draw).
+:func:`write_wu2021` runs the replication (:mod:`circuits.replication`, which the figures sit above) and writes its
+summary and these figures.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from pkpd.figures import check_figure_path, pyplot, save_figure
 
-__all__ = ["wu2021_figures", "plot_simulation", "keyed_figure", "traces_figure", "individual_figure",
+__all__ = ["write_wu2021", "wu2021_figures", "plot_simulation", "keyed_figure", "traces_figure", "individual_figure",
            "timecourses_figure", "simulation_figure", "WU2021_FIGURES", "DA_TRACE_TESTS"]
 
 #: the files :func:`wu2021_figures` writes (each a PNG with an SVG twin), in order
@@ -252,11 +252,15 @@ def wu2021_figures(summary: dict, details: dict, out: Path, *, svg: bool = True)
     return paths
 
 
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
-    """Run :func:`circuits.experiments.wu2021`, write ``summary.json`` (atomically) and the figures into
-    ``out_dir``; return the summary."""
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None) -> dict:
+    """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
+    summary."""
+    from pathlib import Path
+
     from pkpd.io import write_json
     from pkpd.parameters import is_integer
+
+    from .replication import wu2021
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -264,7 +268,7 @@ def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None) -> dict:
     if not is_integer(n) or n < 1:
         raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
     out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress)
+    summary, details = wu2021(n, seed, progress=progress, params=params)
     write_json(summary, out / "summary.json")
     wu2021_figures(summary, details, out)
     return summary

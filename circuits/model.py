@@ -38,6 +38,7 @@ from .behavior import BehaviorParams
 from .mpfc import MpfcParams, mpfc_part
 from .parts import S_PER_H, values_of
 from .plasticity import PlasticityParams, plasticity_part
+from .protocols import CNO_UNIT_MG_PER_KG
 from .vta import VtaParams, d1_gate, vta_part
 
 __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "circuit_system", "parameter_rows",
@@ -49,8 +50,6 @@ __all__ = ["Manipulations", "CircuitParams", "INPUT_STATES", "circuit_parts", "c
 INPUT_STATES = ("shock", "stress", "silence")
 #: CNO depot (i.p.) and the DREADD agonist in the brain, in units of one 3-mg/kg dose (:data:`CNO_UNIT_MG_PER_KG`)
 CNO_STATES = ("cno_depot", "cno")
-#: the CNO amount that is one unit of :data:`CNO_STATES` (mg/kg; Wu 2021 Methods' dose)
-CNO_UNIT_MG_PER_KG = 3.0
 NEURAL_STATES = ("S_E", "S_I", "r_G", "u_glu", "v_glu", "r_DA", "DA", "gcamp")
 SLOW_STATES = ("H", "theta", "M", "A", "P", "rho", "Z")  # Z: post-anaesthetic state (mPFC part)
 RTOL = 1e-6

@@ -35,6 +35,9 @@ from pkpd.parameters import check_bounds, param
 __all__ = ["ProtocolParams", "Protocol", "PROTOCOLS", "MANIPULATIONS", "build_protocol", "schedule_for",
            "apply_manipulations", "session_duty", "clip_schedule"]
 
+#: the CNO amount that is one unit of the model's CNO states (mg/kg; the i.p. dose of Wu et al. 2021 eLife Methods)
+CNO_UNIT_MG_PER_KG = 3.0
+
 PROTOCOLS = ("slh", "wlh")
 
 #: manipulation name -> (parameter overrides, CNO given?, mPFC-silencing window?). The receptor switches
@@ -284,8 +287,6 @@ def schedule_for(protocol: Protocol, *, species: str = "mouse", weight_kg: float
     from pkpd.pk import dose_schedule
     from pkpd.pk_models import get_pk_model
     from pkpd.species import Subject
-
-    from .model import CNO_UNIT_MG_PER_KG
 
     s = Schedule()
     for start, length, level in protocol.sessions:

@@ -7,7 +7,8 @@ declared calibration/validation split, plus experiments from other literature (e
 * :data:`PAPER` holds, for every key, the paper's value (with its n) or its reported direction, and the figure
   panel; :data:`CHECKS` says how each key is judged (within ±0.10 of a number, or a direction with a 0.10 margin).
 * :func:`wu2021` runs every group together (:func:`circuits.experiments.run_groups`) and returns the summary
-  (schema: :data:`SCHEMA`) and the details for figures; :func:`write_wu2021` writes ``summary.json`` and figures;
+  (schema: :data:`SCHEMA`) and the details for figures; :func:`circuits.figures.write_wu2021` writes
+  ``summary.json`` and figures;
   :func:`replication_table` renders the README's table from a summary.
 
 All failure values are fractions of trials (0–1); ``*_rel`` values are relative to the same mice at the start of
@@ -24,7 +25,7 @@ from .behavior import photometry
 from .experiments import escape_failure_trials, run_groups, virtual_cohort
 from .protocols import ProtocolParams, build_protocol
 
-__all__ = ["SCHEMA", "CALIBRATION", "PAPER", "CHECKS", "DOSE_GRID", "CNO_TEST_LEAD_H", "wu2021", "write_wu2021",
+__all__ = ["SCHEMA", "CALIBRATION", "PAPER", "CHECKS", "DOSE_GRID", "CNO_TEST_LEAD_H", "wu2021",
            "summary_keys", "split", "assess", "replication_table", "MARGIN"]
 
 #: mg/kg i.p. (HCl salt): the prefrontal dose–response grid (Moghaddam et al. 1997 J Neurosci 17:2921 used
@@ -479,27 +480,6 @@ def wu2021(n: int = 100, seed: int = 0, progress=None, params=None) -> tuple[dic
                "distance_baseline": dist0, "distance_ket": dist_ket, "wlh_failure_day3_4": fail34,
                "wlh_failure_day5": fail5, "r2_n11": sub, "slh_photometry": met, "assessment": assess(summary)}
     return summary, details
-
-
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None) -> dict:
-    """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
-    summary."""
-    from pathlib import Path
-
-    from pkpd.io import write_json
-
-    from .figures import wu2021_figures
-
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress, params=params)
-    write_json(summary, out / "summary.json")
-    wu2021_figures(summary, details, out)
-    return summary
 
 
 def _fmt(v) -> str:

@@ -9,7 +9,7 @@ probability of an escape trial at the 4-h test) or ``wlh.da_response.test5``; ``
 
 :class:`ExperimentReadouts` reads any numeric key of a replication's summary (``wu2021.<dotted key>`` of the
 ``summary.json`` that ``ketamine experiment wu2021`` writes, e.g. ``wu2021.slh.failure_rate.ket_4h``), whatever its
-schema: each sample runs the experiment (:func:`circuits.experiments.wu2021`, all its groups batched) on a cohort
+schema: each sample runs the experiment (:func:`circuits.replication.wu2021`, all its groups batched) on a cohort
 of ``n`` mice (default 1: subject 0 of the seed) with the sample's overrides. One experiment per sample: slower
 than :class:`CircuitReadouts`, which batches the samples themselves.
 """
@@ -99,7 +99,7 @@ class CircuitReadouts:
 
 
 def _wu2021(n, seed, params):
-    from .experiments import wu2021
+    from .replication import wu2021
 
     return wu2021(n, seed, params=params)[0]
 

@@ -8,7 +8,8 @@ A block of samples is solved in one batched engine call (:func:`pkpd.ode.solve`,
 dose schedule per sample, both built by the same functions as :func:`pkpd.pk.simulate_pk`). The peak, its time
 and the area of every curve (``cmax_uM``, ``tmax_h``, ``auc_0_t_uM_h``, ``cmax_ng_per_ml``,
 ``auc_0_t_ng_h_per_ml``; occupancy ``peak``, ``t_peak_h``, ``area_h``) are then read for the whole block at once
-(:func:`pkpd.cohort.curve_metrics`, the same interval rule as :func:`pkpd.exposure.auc`); every other key (half-life,
+on the quadrature grid of the exposure summary (:func:`pkpd.exposure.quadrature_grid`, :func:`pkpd.exposure.batch_metrics`:
+the same areas as ``--summary``, peaks within 1e-5 and their times within 2e-4 h); every other key (half-life,
 AUC to infinity, time above a threshold, ratios) comes from :func:`pkpd.pk.simulate_pk` and its summary, one sample
 at a time.
 """
@@ -49,6 +50,7 @@ class PkReadouts:
     def __init__(self, regimen, duration_h: float, *, species: str = "mouse", pk_model: str | None = None,
                  weight_kg: float | None = None, sex: str = "male", salt: str | None = None,
                  drug: str | None = None, params: Mapping | None = None, rtol: float = 1e-8):
+        from .exposure import quadrature_grid
         from .overrides import pk_space
         from .pk import simulate_pk
         from .pk_models import get_pk_model
@@ -62,7 +64,9 @@ class PkReadouts:
         self.kw = dict(species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex, salt=salt, drug=drug)
         typical = simulate_pk(regimen, duration_h, params=self.fixed, **self.kw)
         self.drug = typical.metadata["drug"]
-        self.t = typical.t_h
+        # the exposure summary's quadrature grid: the regimen's events are the same for every sample
+        self.breaks = typical.breaks_h
+        self.t, self.w = quadrature_grid(self.breaks, self.duration_h)
         self.typical_summary = typical.summary()
 
     def available(self) -> list[str]:
@@ -122,7 +126,7 @@ class PkReadouts:
         return f
 
     def _fast(self, rows, readouts, Y) -> None:
-        from .cohort import curve_metrics
+        from .exposure import batch_metrics
         from .ode import solve
         from .pk import ketamine_system
         from .units import MOLAR_MASS_G_PER_MOL
@@ -148,13 +152,13 @@ class PkReadouts:
         ok = np.asarray(ok)
         metrics = {}
         for name in _CONC:
-            cmax, tmax, area = curve_metrics(self.t, sol.observables[f"{name}_uM"])
+            cmax, tmax, area = batch_metrics(self.t, self.w, sol.observables[f"{name}_uM"], self.breaks)
             metrics.update({f"{name}.cmax_uM": cmax, f"{name}.tmax_h": tmax, f"{name}.auc_0_t_uM_h": area})
         mw = MOLAR_MASS_G_PER_MOL["ketamine"]
         metrics["plasma_ketamine.cmax_ng_per_ml"] = metrics["plasma_ketamine.cmax_uM"] * mw
         metrics["plasma_ketamine.auc_0_t_ng_h_per_ml"] = metrics["plasma_ketamine.auc_0_t_uM_h"] * mw
         for name in _OCC:
-            peak, tpeak, area = curve_metrics(self.t, sol.observables[name], log_down=False)
+            peak, tpeak, area = batch_metrics(self.t, self.w, sol.observables[name], self.breaks)
             metrics.update({f"{name}.peak": peak, f"{name}.t_peak_h": tpeak, f"{name}.area_h": area})
         for j, r in enumerate(readouts):
             if r in metrics:

@@ -211,9 +211,12 @@ class SensitivityResult:
 
 def readout_keys(summary: Mapping, prefix: str = "") -> list[str]:
     """Dotted keys of every numeric leaf of a nested summary (``{"a": {"b": 1.0}}`` -> ``["a.b"]``); lists and
-    text are not readouts, ``None`` (a metric that could not be estimated) is."""
+    text are not readouts, ``None`` (a metric that could not be estimated) is. A key that holds a dot itself (a
+    reference table keyed by other readouts, such as a replication's ``paper`` values) is not a readout either."""
     out = []
     for k, v in summary.items():
+        if "." in str(k):
+            continue
         key = f"{prefix}{k}"
         if isinstance(v, Mapping):
             out += readout_keys(v, key + ".")

@@ -21,7 +21,7 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
         progress(1.0)
         return {"ok": 1}
 
-    monkeypatch.setattr("circuits.replication.write_wu2021", spy)
+    monkeypatch.setattr("circuits.figures.write_wu2021", spy)
     args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3", "--param", "g_h=60"]
     monkeypatch.setattr("sys.argv", ["ketamine", *args])
     res = runner.invoke(cli.app, args)

@@ -80,8 +80,8 @@ def test_clearance_override_reaches_the_solver_by_the_closed_form_ratio():
     assert aucs[0] / aucs[1] == pytest.approx(40.0 / 79.0, rel=1e-10)
 
     reg = Regimen.single("35mg", "iv")
-    base = simulate_pk(reg, 48.0, species="human")
-    new = simulate_pk(reg, 48.0, species="human", params={"CL": "666.6667 mL/min"})
+    base = simulate_pk(reg, 48.0, species="human", pk_model="kamp2020")  # a set whose parameter is CL itself
+    new = simulate_pk(reg, 48.0, species="human", pk_model="kamp2020", params={"CL": "666.6667 mL/min"})
     dose = new.metadata["doses"][0]["base_umol"]
     a0 = base.summary()["plasma_ketamine"]["auc_0_inf_uM_h"]
     a1 = new.summary()["plasma_ketamine"]["auc_0_inf_uM_h"]
@@ -133,7 +133,8 @@ def test_params_file_and_assignments(tmp_path):
 
 
 def test_cli_pk_records_overrides_and_rejects_unknown_names(tmp_path):
-    args = ["pk", "--species", "human", "--route", "iv", "--dose", "35mg", "--duration", "24h", "--summary"]
+    args = ["pk", "--species", "human", "--pk-model", "kamp2020", "--route", "iv", "--dose", "35mg", "--duration",
+            "24h", "--summary"]
     res = runner.invoke(cli.app, [*args, "--param", "CL=40L/h"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -158,7 +159,7 @@ def test_cohort_overrides_move_every_subject_and_are_recorded(tmp_path):
     reg = Regimen.single("35mg", "iv")
     runs = {}
     for key, params in (("base", ()), ("cl40", (("CL", "40 L/h"),))):
-        spec = CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", params=params)
+        spec = CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", pk_model="kamp2020", params=params)
         run_cohort(spec, tmp_path / key, chunk_size=8)
         runs[key] = read_subjects(tmp_path / key).to_pydict()
     a, b = (np.asarray(runs[k]["plasma_ketamine_auc_uM_h"]) for k in ("base", "cl40"))
@@ -169,4 +170,4 @@ def test_cohort_overrides_move_every_subject_and_are_recorded(tmp_path):
     assert manifest["params"] == {"cl_L_per_h": 40.0} and manifest["population"]["typical"]["cl_L_per_h"] == 40.0
     assert "params" not in json.loads((tmp_path / "base" / "manifest.json").read_text())["spec"]
     with pytest.raises(ValueError, match="unknown parameter 'g_h'"):
-        CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", params=(("g_h", 60),))
+        CohortSpec(n=8, regimen=reg, duration_h=72.0, species="human", pk_model="kamp2020", params=(("g_h", 60),))

@@ -146,8 +146,10 @@ def test_parameters_that_cannot_affect_a_readout_get_st_zero(tmp_path):
 
 
 def test_pk_block_readouts_equal_the_pk_summary():
-    """The batched engine path reads the same numbers as `ketamine pk --summary` for each sample (engine at
-    rtol 1e-8 against the exact matrix exponential: within 1e-6)."""
+    """The batched engine path reads the same numbers as `ketamine pk --summary` for each sample: areas by the same
+    quadrature (engine at rtol 1e-8 against the exact matrix exponential: within 1e-8); peaks by a parabola through
+    the grid's three highest points where the summary refines on the solution (measured: 5e-6 in the peak, 1.3e-4 h
+    in its time; asserted 1e-5 and 2e-4 h)."""
     from pkpd.dosing import Regimen
     from pkpd.pk import simulate_pk
     from pkpd.pk_readouts import PkReadouts
@@ -162,7 +164,12 @@ def test_pk_block_readouts_equal_the_pk_summary():
         s = simulate_pk(reg, 4.0, params={"cl_L_per_h": x[0], "kp_brain": x[1], "route.ip.ka_per_h": x[2]}).summary()
         for k, v in zip(keys, y):
             group, metric = k.split(".")
-            assert v == pytest.approx(s[group][metric], rel=1e-6, abs=1e-12), k
+            if metric.startswith(("tmax", "t_peak")):
+                assert v == pytest.approx(s[group][metric], abs=2e-4), k
+            elif metric.startswith(("cmax", "peak")):
+                assert v == pytest.approx(s[group][metric], rel=1e-5), k
+            else:  # areas, and the half-life read from simulate_pk itself
+                assert v == pytest.approx(s[group][metric], rel=1e-8, abs=1e-12), k
 
 
 def test_cli_bad_input_is_one_line_exit_2(tmp_path):
