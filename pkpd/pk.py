@@ -423,3 +423,70 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
     }
     breaks = sorted({e.time for e in sched} | {e.end for e in sched if e.kind == "infusion"})
     return PkResult(T, cols, y, system.state_names, meta, tuple(breaks), solution, (trapping, p))
+
+
+def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model: str | None = None,
+            weight_kg: float | None = None, sex: str = "male", salt: str | None = None, drug: str | None = None,
+            nmda: NmdaParams = NmdaParams(), trapping: bool = False) -> str:
+    """One subject's PK model (and its regimen, as events) as an SBML Level 3 Version 2 document.
+
+    Amounts in µmol of free base, time in h; the observables are assignment rules named after the columns of
+    :func:`simulate_pk`'s table (``plasma_ketamine_uM``, ``plasma_ketamine_ng_per_ml``, …), so a peer simulator
+    reproduces the table column by column. Every parameter carries its unit and provenance in its notes; the
+    published parameter set the rate constants are derived from is listed in the model's notes.
+
+    Parameters are those of :func:`simulate_pk`; ``regimen`` may be None (no events).
+    """
+    from .ode import Schedule
+    from .ode.sbml import export
+    from .parameters import describe
+    from .units import MOLAR_MASS_G_PER_MOL
+
+    subject = Subject(species, weight_kg, sex)
+    model = get_pk_model(pk_model, subject.species)
+    drug = model.check_enantiomer(drug)
+    base = ketamine_system(trapping)
+    mw = {f"mw_{d}_g_per_mol": sympy.Symbol(f"mw_{d}_g_per_mol") for d in ("ketamine", "norketamine")}
+    observables = dict(base.observables)
+    observables["plasma_ketamine_ng_per_ml"] = observables["plasma_ketamine_uM"] * mw["mw_ketamine_g_per_mol"]
+    observables["plasma_norketamine_ng_per_ml"] = (observables["plasma_norketamine_uM"]
+                                                   * mw["mw_norketamine_g_per_mol"])
+    from .ode import OdeSystem
+
+    system = OdeSystem(base.states, base.rhs, (*base.params, *mw.values()), observables=observables,
+                       name=base.name, nonnegative=base.nonnegative)
+    values = parameter_values(model, subject, drug=drug, nmda=nmda)
+    values.update({f"mw_{d}_g_per_mol": MOLAR_MASS_G_PER_MOL[d] for d in ("ketamine", "norketamine")})
+    p = parameter_vector(system, values)
+    sched, records = (dose_schedule(model, subject, regimen, salt=salt) if regimen is not None and len(regimen)
+                      else (Schedule(), []))
+    derived = (f"derived from the {model.name} parameter set ({model.description}) for a {subject.species} of "
+               f"{subject.weight_kg:g} kg, {subject.sex}, {drug}")
+    units = {s: "umol" for s in base.nonnegative} | {s: "1" for s in TRAPPING_STATES}
+    notes = {}
+    for n in system.param_names:
+        if n.startswith("k_") or n.startswith("trap_k"):
+            units[n] = "1/h"
+        elif n.startswith("v_"):
+            units[n] = "L"
+        elif n.startswith("mw_"):
+            units[n] = "g/mol"
+            notes[n] = "molar mass of the free base (from the molecular formula)"
+        else:
+            units[n] = "1"
+        notes.setdefault(n, derived if n.startswith(("k_", "v_", "fu_")) else "")
+    for r in describe(nmda, "nmda"):
+        if r["name"] in values:
+            units[r["name"]] = r["unit"]
+            notes[r["name"]] = f"{r['kind']}: {r['source']}"
+    notes["s_fraction"] = f"fraction of S-enantiomer of {drug}"
+    units |= {k: v for k, v in COLUMN_UNITS.items() if k in observables}
+    text = [f"ketamine-qsp {__version__}: ketamine and norketamine PK ({model.name}) for one {subject.species}; "
+            "amounts in umol of free base, time in h",
+            *(f"dose: {r['amount']:g} {r['unit']} {r['route']} at {r['time_h']:g} h = {r['base_umol']:.6g} umol"
+              for r in records),
+            f"parameter set {model.name}:",
+            *(f"{r['group']}.{r['name']} = {r['value']:.6g} {r['unit']} ({r['kind']}; {r['source']})"
+              for r in model.parameter_rows())]
+    return export(system, np.zeros(system.n_states), p, sched, units=units, annotations=notes, time_unit="h",
+                  notes=text)
