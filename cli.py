@@ -165,6 +165,18 @@ def pk(
                                                       ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
                                                             "occupancy) as JSON.")] = False,
+    data: Annotated[Optional[Path], typer.Option(help="A NONMEM-style dataset (.csv or .parquet: ID, TIME, AMT, "
+                                                      "EVID, CMT or ROUTE, RATE/DUR, ADDL, II, SS, MDV, DV, WT, "
+                                                      "SEX): simulate every ID at its observation times, instead "
+                                                      "of --dose/--regimen.")] = None,
+    data_time_unit: Annotated[Optional[str], typer.Option(help="--data: unit of TIME, II and DUR (default h, or "
+                                                               "the header's, e.g. TIME(min)).")] = None,
+    data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
+                                                                 "header's, e.g. AMT(mg)).")] = None,
+    steady_state: Annotated[Optional[str], typer.Option(help="Dosing interval, e.g. 12h: the regimen has been "
+                                                             "given every interval since long before 0 and goes "
+                                                             "on (steady state; exact for the linear model).")]
+    = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -181,6 +193,12 @@ def pk(
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
+    if data is not None:
+        return _pk_data(data, data_time_unit, data_amount_unit, out, conflicts={
+            "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
+            "plot": plot, "summary": summary or None, "steady-state": steady_state},
+            species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
+            backend=backend)
     try:
         if out is not None:
             table_format(out)
@@ -195,8 +213,10 @@ def pk(
             if dt > duration_h:
                 raise ValueError(f"step: {step} is longer than the duration {duration}")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
+        extra = {} if steady_state is None else {
+            "steady_state_h": parse_time(steady_state, "steady-state", allow_zero=False)}
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
-                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend)
+                             salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend, **extra)
     except ValueError as e:
         fail(str(e))
     meta = result.metadata
@@ -233,6 +253,44 @@ def pk(
         w.writerow(TABLE_COLUMNS)
         for row in zip(*table.values()):
             w.writerow([f"{v:.10g}" for v in row])
+
+
+def _pk_data(path: Path, time_unit, amount_unit, out, *, conflicts: dict, weight, **pk_options) -> None:
+    """``ketamine pk --data``: every ID of a dataset at its output rows, one table (ID, row, the pk columns, DV)."""
+    import csv
+    import sys
+
+    import numpy as np
+
+    from pkpd.dataset import read_dataset, simulate_dataset
+    from pkpd.output import table_format
+    from pkpd.units import parse_weight
+
+    try:
+        given = [k for k, v in conflicts.items() if v is not None]
+        if given:
+            raise ValueError(f"{given[0]}: --data gives the doses and output times; --{given[0]} cannot be "
+                             "combined with it")
+        if out is not None:
+            table_format(out)
+        if weight is not None:
+            pk_options["weight_kg"] = parse_weight(weight)
+        ds = read_dataset(path, time_unit=time_unit, amount_unit=amount_unit)
+        table = simulate_dataset(ds, **pk_options)
+    except ValueError as e:
+        fail(str(e))
+    n = len(table["ID"])
+    if out is not None:
+        from pkpd.io import write_table
+
+        write_table({"ID": np.array(table["ID"], dtype=object).astype(str)} | {k: v for k, v in table.items()
+                                                                             if k != "ID"}, out)
+        typer.echo(f"wrote {out} ({len(ds.subjects)} subjects, {n} rows)", err=True)
+    else:
+        w = csv.writer(sys.stdout)
+        w.writerow(list(table))
+        for i in range(n):
+            w.writerow([table["ID"][i], int(table["row"][i])] + [f"{table[k][i]:.10g}" for k in list(table)[2:]])
 
 
 @app.command()

@@ -1,0 +1,57 @@
+"""`ketamine pk --data` (NONMEM-style datasets) and `ketamine pk --steady-state`: the table is the library's, bad
+datasets are one-line errors naming row and column with exit code 2 and no output, steady state is periodic."""
+
+import csv
+
+import numpy as np
+from typer.testing import CliRunner
+
+import cli
+from pkpd.dataset import read_dataset, simulate_dataset
+
+runner = CliRunner()
+DATA = """ID,TIME(h),AMT(mg),EVID,CMT,ADDL,II,DV,WT
+1,0,50,1,1,2,12,.,70
+1,1,.,0,.,.,.,0.2,70
+1,13,.,0,.,.,.,0.3,70
+2,0,30,1,2,.,.,.,80
+2,0.5,.,0,.,.,.,.,80
+"""
+
+
+def read(path):
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    return rows
+
+
+def test_pk_data_writes_every_id_at_its_observation_rows(tmp_path):
+    src, out = tmp_path / "d.csv", tmp_path / "out.csv"
+    src.write_text(DATA)
+    res = runner.invoke(cli.app, ["pk", "--species", "human", "--data", str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = read(out)
+    ref = simulate_dataset(read_dataset(src), species="human")
+    assert [r["ID"] for r in rows] == ["1", "1", "2"] and [int(r["row"]) for r in rows] == [2, 3, 5]
+    np.testing.assert_array_equal([float(r["plasma_ketamine_uM"]) for r in rows], ref["plasma_ketamine_uM"])
+
+
+def test_pk_data_bad_row_is_one_line_exit_2_no_output(tmp_path):
+    src, out = tmp_path / "d.csv", tmp_path / "out.csv"
+    src.write_text(DATA.replace("1,13,.,0", "1,0.5,.,0"))
+    res = runner.invoke(cli.app, ["pk", "--species", "human", "--data", str(src), "--out", str(out)])
+    assert res.exit_code == 2
+    assert "d.csv row 3, column 'TIME'" in res.output and res.output.count("\n") == 1
+    assert not out.exists()
+    res = runner.invoke(cli.app, ["pk", "--data", str(src), "--dose", "1mg"])
+    assert res.exit_code == 2 and "--dose cannot be combined" in res.output
+
+
+def test_pk_steady_state_is_periodic(tmp_path):
+    out = tmp_path / "ss.csv"
+    res = runner.invoke(cli.app, ["pk", "--species", "human", "--dose", "28mg", "--route", "intranasal",
+                                  "--steady-state", "12h", "--duration", "24h", "--step", "1h", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    c = np.array([float(r["plasma_ketamine_uM"]) for r in read(out)])
+    np.testing.assert_allclose(c[12:24], c[:12], rtol=1e-12)  # one interval is the next, to rounding
+    assert c[0] > 0  # the trough left by the previous doses
