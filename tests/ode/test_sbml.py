@@ -212,3 +212,17 @@ def test_imported_models_match_roadrunner(name, t_end, columns):
     for c in columns:
         ours = sol.observables[c][0] if c in sol.observables else sol.state(c)[0]
         assert rel_error(ours, theirs[c]) < AGREE, c
+
+
+def test_trapping_pk_model_export_matches_roadrunner():
+    """The nonlinear variant (NMDA trapping states) against the engine at rtol 1e-8."""
+    from pkpd.pk import pk_sbml, simulate_pk
+
+    reg = Regimen.single("10mg/kg", "ip")
+    text = pk_sbml(reg, species="mouse", trapping=True)
+    t = np.linspace(0.0, 6.0, 49)
+    ours = simulate_pk(reg, 6.0, species="mouse", trapping=True, t_eval=t, rtol=RTOL)
+    cols = ["plasma_ketamine_uM", "brain_ketamine_uM", "nmda_occupancy_interneuron", "nmda_occupancy_pyramidal"]
+    theirs = roadrunner_run(text, t, cols)
+    worst = max(rel_error(ours.columns[c], theirs[c]) for c in cols)
+    assert worst < AGREE, worst

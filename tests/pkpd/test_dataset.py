@@ -168,3 +168,16 @@ def test_read_csv_and_parquet_agree(tmp_path):
     b = simulate_dataset(read_dataset(tmp_path / "d.parquet", amount_unit="mg"), **HUMAN)
     np.testing.assert_array_equal(a["plasma_ketamine_uM"], b["plasma_ketamine_uM"])
     assert a["ID"] == b["ID"] == ["1"] and math.isclose(b["DV"][0], 0.1)
+
+
+def test_trapping_steady_state_is_a_fixed_point_of_one_interval():
+    """The nonlinear (trapping) model: the state reached by integration to periodicity comes back after one more
+    interval, to within the stated tolerance (PERIODIC_TOL of each trapping state's range, plus the engine's rtol
+    1e-8 over the interval simulated here)."""
+    from pkpd.pk import PERIODIC_TOL
+
+    reg = Regimen.single("56mg", "intranasal")
+    res = simulate_pk(reg, 24.0, species="human", trapping=True, steady_state_h=24.0, t_eval=np.linspace(0, 24, 25))
+    occ = res.columns["nmda_occupancy_pyramidal"]
+    assert occ[0] > 0  # receptors still blocked from the previous dose
+    assert abs(occ[-1] - occ[0]) <= (PERIODIC_TOL + 1e-7) * occ.max()
