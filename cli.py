@@ -173,6 +173,9 @@ def pk(
                                                                "the header's, e.g. TIME(min)).")] = None,
     data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
                                                                  "header's, e.g. AMT(mg)).")] = None,
+    times: Annotated[Optional[str], typer.Option(help="Output times instead of --step: a list (0,0.5,1,2h), a "
+                                                      "range (0:24h:30min) or a file with one time per line; a bare "
+                                                      "number is hours.")] = None,
     steady_state: Annotated[Optional[str], typer.Option(help="Dosing interval, e.g. 12h: the regimen has been "
                                                              "given every interval since long before 0 and goes "
                                                              "on (steady state; exact for the linear model).")]
@@ -196,7 +199,7 @@ def pk(
     if data is not None:
         return _pk_data(data, data_time_unit, data_amount_unit, out, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
-            "plot": plot, "summary": summary or None, "steady-state": steady_state},
+            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
             backend=backend)
     try:
@@ -213,6 +216,18 @@ def pk(
             if dt > duration_h:
                 raise ValueError(f"step: {step} is longer than the duration {duration}")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
+        rows = None
+        if times is not None:
+            from pkpd.output import parse_times
+
+            if step is not None:
+                raise ValueError("times: give --times or --step, not both")
+            want = parse_times(times)
+            if want[-1] > duration_h + 1e-12:
+                raise ValueError(f"times: {want[-1]:g} h is after the end of the simulation ({duration}); expected "
+                                 "times within the duration")
+            t_eval = np.unique(np.concatenate([[0.0], want, [duration_h]]))
+            rows = np.searchsorted(t_eval, want)
         extra = {} if steady_state is None else {
             "steady_state_h": parse_time(steady_state, "steady-state", allow_zero=False)}
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
@@ -232,12 +247,14 @@ def pk(
         else:
             typer.echo(f"salt: {meta['default_salt']} (from --salt)", err=True)
     table = result.table(TABLE_COLUMNS)
+    if rows is not None:
+        table = {k: v[rows] for k, v in table.items()}
     if out is not None:
         try:
             write_pk_table(out, table, units={k: COLUMN_UNITS[k] for k in table}, metadata=meta)
         except ValueError as e:
             fail(str(e))
-        typer.echo(f"wrote {out} ({len(result.t_h)} rows)", err=True)
+        typer.echo(f"wrote {out} ({len(table['time_h'])} rows)", err=True)
     if plot is not None:
         try:
             plot_pk(result, plot, command=reproduce_command())

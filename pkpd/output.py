@@ -16,7 +16,10 @@ import numpy as np
 
 from .io import TABLE_FORMATS, write_json, write_table
 
-__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable"]
+__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable", "parse_times", "MAX_TIMES"]
+
+#: Most output times ``parse_times`` accepts (a typo such as a step of 1 s over a year is refused at once).
+MAX_TIMES = 1_000_000
 
 
 def table_format(path) -> str:
@@ -107,3 +110,45 @@ def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Pa
     save_figure(pk_figure(result), path, title=f"ketamine PK and NMDA occupancy ({m.get('species', '')})",
                 parameters=params, svg=svg)
     return Path(path)
+
+
+def parse_times(text, field: str = "times") -> np.ndarray:
+    """Output times in hours from ``"0,0.5,1,2h"`` (a list), ``"0:24h:30min"`` (start:stop:step, stop included
+    when on the grid) or the path of a file with one time per line (``#`` comments skipped). A bare number is
+    hours. The times must be distinct and >= 0; they are returned sorted.
+
+    Raises
+    ------
+    ValueError
+        Naming ``field`` and the entry that cannot be read.
+    """
+    from .units import parse_time
+
+    s = str(text).strip()
+    path = Path(s)
+    if s and path.is_file():
+        items = [ln.split(",")[0].strip() for ln in path.read_text(encoding="utf-8").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+        where = f"{field} ({path.name})"
+    elif ":" in s:
+        parts = s.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{field}: expected start:stop:step such as 0:24h:30min, got {text!r}")
+        a, b = (parse_time(x, field, default_unit="h") for x in parts[:2])
+        step = parse_time(parts[2], field, default_unit="h", allow_zero=False)
+        if b < a:
+            raise ValueError(f"{field}: the stop {parts[1]!r} is before the start {parts[0]!r}")
+        n = int(math.floor((b - a) / step * (1 + 1e-12))) + 1
+        if n > MAX_TIMES:
+            raise ValueError(f"{field}: {n} times; expected at most {MAX_TIMES}")
+        return a + step * np.arange(n)
+    else:
+        items = [x.strip() for x in s.split(",")]
+        where = field
+    if not items or len(items) > MAX_TIMES:
+        raise ValueError(f"{where}: expected between 1 and {MAX_TIMES} times, got {len(items)}")
+    t = np.array([parse_time(x, where, default_unit="h") for x in items])
+    t.sort()
+    if (np.diff(t) == 0).any():
+        raise ValueError(f"{where}: the time {t[np.flatnonzero(np.diff(t) == 0)[0]]:g} h is given twice")
+    return t

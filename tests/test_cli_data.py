@@ -55,3 +55,30 @@ def test_pk_steady_state_is_periodic(tmp_path):
     c = np.array([float(r["plasma_ketamine_uM"]) for r in read(out)])
     np.testing.assert_allclose(c[12:24], c[:12], rtol=1e-12)  # one interval is the next, to rounding
     assert c[0] > 0  # the trough left by the previous doses
+
+
+def test_pk_times_list_range_and_file_give_the_library_rows(tmp_path):
+    from pkpd.dosing import Regimen
+    from pkpd.pk import simulate_pk
+
+    ref = simulate_pk(Regimen.single("10mg/kg", "ip"), 4.0, t_eval=[0.0, 0.5, 1.0, 1.5, 2.0, 4.0])
+    want = ref.columns["plasma_ketamine_uM"][1:5]
+    f = tmp_path / "times.txt"
+    f.write_text("# output times\n0.5\n1h\n90min\n2\n")
+    for spec in ("0.5,1,90min,2h", "30min:2h:30min", str(f)):
+        out = tmp_path / "t.csv"
+        res = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", spec, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        rows = read(out)
+        np.testing.assert_array_equal([float(r["time_h"]) for r in rows], [0.5, 1.0, 1.5, 2.0])
+        # the same grid as the library call: the same numbers (CSV keeps 17 significant digits)
+        np.testing.assert_array_equal([float(r["plasma_ketamine_uM"]) for r in rows], want)
+
+
+def test_pk_times_bad_input(tmp_path):
+    for spec, message in (("1,1h", "given twice"), ("0:2h", "start:stop:step"), ("5h", "after the end"),
+                          ("1,x", "cannot read 'x'")):
+        res = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", spec])
+        assert res.exit_code == 2 and message in res.output, (spec, res.output)
+    res = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", "1h", "--step", "1min"])
+    assert res.exit_code == 2 and "not both" in res.output
