@@ -173,6 +173,8 @@ def pk(
                                                                "the header's, e.g. TIME(min)).")] = None,
     data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
                                                                  "header's, e.g. AMT(mg)).")] = None,
+    long: Annotated[bool, typer.Option("--long", help="Write the table long: one row per time and column (ID with "
+                                                      "--data, TIME, NAME, VALUE, UNIT).")] = False,
     times: Annotated[Optional[str], typer.Option(help="Output times instead of --step: a list (0,0.5,1,2h), a "
                                                       "range (0:24h:30min) or a file with one time per line; a bare "
                                                       "number is hours.")] = None,
@@ -197,7 +199,7 @@ def pk(
     from pkpd.units import parse_time, parse_weight
 
     if data is not None:
-        return _pk_data(data, data_time_unit, data_amount_unit, out, conflicts={
+        return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
             "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
@@ -249,12 +251,17 @@ def pk(
     table = result.table(TABLE_COLUMNS)
     if rows is not None:
         table = {k: v[rows] for k, v in table.items()}
+    units = {k: COLUMN_UNITS[k] for k in table}
+    if long:
+        from pkpd.output import long_table
+
+        table, units = long_table(table, units)
     if out is not None:
         try:
-            write_pk_table(out, table, units={k: COLUMN_UNITS[k] for k in table}, metadata=meta)
+            write_pk_table(out, table, units=units, metadata=meta)
         except ValueError as e:
             fail(str(e))
-        typer.echo(f"wrote {out} ({len(table['time_h'])} rows)", err=True)
+        typer.echo(f"wrote {out} ({len(next(iter(table.values())))} rows)", err=True)
     if plot is not None:
         try:
             plot_pk(result, plot, command=reproduce_command())
@@ -266,21 +273,27 @@ def pk(
     elif out is None:
         import csv
 
-        w = csv.writer(sys.stdout)
-        w.writerow(TABLE_COLUMNS)
-        for row in zip(*table.values()):
-            w.writerow([f"{v:.10g}" for v in row])
+        _write_csv_stdout(table)
 
 
-def _pk_data(path: Path, time_unit, amount_unit, out, *, conflicts: dict, weight, **pk_options) -> None:
-    """``ketamine pk --data``: every ID of a dataset at its output rows, one table (ID, row, the pk columns, DV)."""
+def _write_csv_stdout(table) -> None:
+    """A table as CSV on stdout: numbers with 10 significant digits, text as is."""
     import csv
     import sys
 
+    w = csv.writer(sys.stdout)
+    w.writerow(list(table))
+    for row in zip(*table.values()):
+        w.writerow([v if isinstance(v, str) else f"{v:.10g}" for v in row])
+
+
+def _pk_data(path: Path, time_unit, amount_unit, out, long: bool, *, conflicts: dict, weight, **pk_options) -> None:
+    """``ketamine pk --data``: every ID of a dataset at its output rows, one table (ID, row, the pk columns, DV)."""
     import numpy as np
 
     from pkpd.dataset import read_dataset, simulate_dataset
-    from pkpd.output import table_format
+    from pkpd.output import long_table, table_format, write_pk_table
+    from pkpd.pk import COLUMN_UNITS
     from pkpd.units import parse_weight
 
     try:
@@ -296,18 +309,17 @@ def _pk_data(path: Path, time_unit, amount_unit, out, *, conflicts: dict, weight
         table = simulate_dataset(ds, **pk_options)
     except ValueError as e:
         fail(str(e))
+    table["ID"] = np.array(table["ID"], dtype=object).astype(str)
+    units = {k: COLUMN_UNITS.get(k, "") for k in table} | {"DV": "as in the dataset", "row": "data row"}
+    if long:
+        table, units = long_table(table, units)
     n = len(table["ID"])
     if out is not None:
-        from pkpd.io import write_table
-
-        write_table({"ID": np.array(table["ID"], dtype=object).astype(str)} | {k: v for k, v in table.items()
-                                                                             if k != "ID"}, out)
+        write_pk_table(out, table, units=units, metadata={"data": str(path), "time_unit": ds.time_unit,
+                                                          "amount_unit": ds.amount_unit} | pk_options)
         typer.echo(f"wrote {out} ({len(ds.subjects)} subjects, {n} rows)", err=True)
     else:
-        w = csv.writer(sys.stdout)
-        w.writerow(list(table))
-        for i in range(n):
-            w.writerow([table["ID"][i], int(table["row"][i])] + [f"{table[k][i]:.10g}" for k in list(table)[2:]])
+        _write_csv_stdout(table)
 
 
 @app.command()

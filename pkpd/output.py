@@ -16,7 +16,8 @@ import numpy as np
 
 from .io import TABLE_FORMATS, write_json, write_table
 
-__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable", "parse_times", "MAX_TIMES"]
+__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable", "parse_times", "MAX_TIMES",
+           "long_table", "sidecar_path"]
 
 #: Most output times ``parse_times`` accepts (a typo such as a step of 1 s over a year is refused at once).
 MAX_TIMES = 1_000_000
@@ -56,15 +57,55 @@ def jsonable(x):
     return x
 
 
+def sidecar_path(path) -> Path:
+    """Where the units and provenance of a CSV table go: ``pk.csv`` -> ``pk.csv.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
 def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[str, str] | None = None,
                    metadata: Mapping | None = None) -> Path:
-    """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically."""
+    """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically, with their units and
+    provenance: inside a JSON document, as the Parquet schema's metadata (keys ``units`` and ``metadata``, JSON
+    text), or, for CSV, in a JSON sidecar (:func:`sidecar_path`) holding ``columns``, ``units`` and ``metadata``.
+    Integer columns stay integers, other numbers are floats, text columns (an ``ID``, a ``NAME``) text."""
     fmt = table_format(path)
+    doc = {"columns": list(columns), "units": dict(units or {}), "metadata": dict(metadata or {})}
     if fmt == ".json":
-        doc = {"columns": list(columns), "units": dict(units or {}), "data": dict(columns),
-               "metadata": dict(metadata or {})}
-        return write_json(jsonable(doc), path)
-    return write_table({k: np.asarray(v, float) for k, v in columns.items()}, path)
+        return write_json(jsonable(doc | {"data": dict(columns)}), path)
+    cols = {k: (np.asarray(v) if np.asarray(v).dtype.kind in "iu" else np.asarray(v, float)
+                if np.asarray(v).dtype.kind in "bf" else np.asarray(v).astype(str)) for k, v in columns.items()}
+    if fmt == ".parquet":
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from .io import atomic_path
+
+        table = pa.table(cols).replace_schema_metadata({
+            "units": json.dumps(jsonable(doc["units"])), "metadata": json.dumps(jsonable(doc["metadata"]))})
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        return Path(path)
+    write_json(jsonable(doc), sidecar_path(path))
+    return write_table(cols, path)
+
+
+def long_table(columns: Mapping[str, np.ndarray], units: Mapping[str, str], *, time: str = "time_h",
+               keys=("ID",)) -> tuple[dict, dict]:
+    """A wide table as long rows ``[keys…], TIME, NAME, VALUE, UNIT``: one row per time and value column, in
+    row order then column order. Returns the long columns and their units (TIME in the wide time column's)."""
+    keys = [k for k in keys if k in columns]
+    names = [c for c in columns if c not in (time, *keys, "row")]
+    n = len(columns[time])
+    out = {k: np.repeat(np.asarray(columns[k]), len(names)) for k in keys}
+    out["TIME"] = np.repeat(np.asarray(columns[time], float), len(names))
+    out["NAME"] = np.tile(np.array(names, dtype=object), n).astype(str)
+    out["VALUE"] = np.column_stack([np.asarray(columns[c], float) for c in names]).reshape(-1) if names else \
+        np.zeros(0)
+    out["UNIT"] = np.tile(np.array([units.get(c, "") for c in names], dtype=object), n).astype(str)
+    return out, {"TIME": units.get(time, ""), "VALUE": "see UNIT"}
 
 
 def pk_figure(result):
@@ -138,7 +179,7 @@ def parse_times(text, field: str = "times") -> np.ndarray:
         step = parse_time(parts[2], field, default_unit="h", allow_zero=False)
         if b < a:
             raise ValueError(f"{field}: the stop {parts[1]!r} is before the start {parts[0]!r}")
-        n = int(math.floor((b - a) / step * (1 + 1e-12))) + 1
+        n = int(np.floor((b - a) / step * (1 + 1e-12))) + 1
         if n > MAX_TIMES:
             raise ValueError(f"{field}: {n} times; expected at most {MAX_TIMES}")
         return a + step * np.arange(n)

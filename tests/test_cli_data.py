@@ -82,3 +82,34 @@ def test_pk_times_bad_input(tmp_path):
         assert res.exit_code == 2 and message in res.output, (spec, res.output)
     res = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", "1h", "--step", "1min"])
     assert res.exit_code == 2 and "not both" in res.output
+
+
+def test_long_and_wide_hold_the_same_numbers_and_units_survive_parquet(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    base = ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", "0.5,1,2"]
+    wide, long_ = tmp_path / "w.parquet", tmp_path / "l.parquet"
+    assert runner.invoke(cli.app, [*base, "--out", str(wide)]).exit_code == 0
+    assert runner.invoke(cli.app, [*base, "--long", "--out", str(long_)]).exit_code == 0
+    w, lg = pq.read_table(wide), pq.read_table(long_)
+    units = json.loads(w.schema.metadata[b"units"])
+    assert units["plasma_ketamine_uM"] == "uM" and units["time_h"] == "h"
+    assert json.loads(w.schema.metadata[b"metadata"])["species"] == "mouse"
+    names, values = lg.column("NAME").to_pylist(), lg.column("VALUE").to_pylist()
+    got = {(t, n): v for t, n, v in zip(lg.column("TIME").to_pylist(), names, values)}
+    for n in w.column_names[1:]:
+        for t, v in zip(w.column("time_h").to_pylist(), w.column(n).to_pylist()):
+            assert got[(t, n)] == v  # the same float, bit for bit
+    assert set(zip(names, lg.column("UNIT").to_pylist())) == {(n, units[n]) for n in w.column_names[1:]}
+
+
+def test_csv_gets_a_json_sidecar_with_units(tmp_path):
+    import json
+
+    out = tmp_path / "pk.csv"
+    res = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--times", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "pk.csv.json").read_text())
+    assert side["columns"] == list(read(out)[0]) and side["units"]["plasma_ketamine_ng_per_ml"] == "ng/mL"
