@@ -594,10 +594,10 @@ def _read_document(libsbml, source):
         raise ValueError(f"SBML: invalid document (line {e.getLine()}): {msg}")
     if doc.getModel() is None:
         raise ValueError("SBML: the document holds no model")
-    for i in range(doc.getNumPlugins()):
-        plugin = doc.getPlugin(i)
-        prefix = plugin.getPrefix()
-        if prefix and doc.getPackageRequired(prefix):
+    ns = doc.getNamespaces()  # the packages the file itself declares (libsbml enables some internally)
+    for i in range(ns.getLength() if doc.getLevel() >= 3 else 0):
+        uri, prefix = ns.getURI(i), ns.getPrefix(i)
+        if prefix and "sbml.org/sbml/level3" in uri and doc.getPackageRequired(uri):
             _refuse(f"the required package {prefix!r}")
     return doc
 
@@ -756,7 +756,10 @@ def load(source) -> SbmlModel:
             local_of[rx.getId()][lp.getId()] = s
         for j in range(rx.getNumReactants() + rx.getNumProducts()):
             ref = rx.getReactant(j) if j < rx.getNumReactants() else rx.getProduct(j - rx.getNumReactants())
-            if ref.isSetId() and not ref.getConstant():
+            if hasattr(ref, "isSetStoichiometryMath") and ref.isSetStoichiometryMath():
+                _refuse(f"the stoichiometryMath of {ref.getSpecies()!r} in reaction {rx.getId()!r} (variable "
+                        "stoichiometry)")
+            if ref.isSetId() and doc.getLevel() >= 3 and not ref.getConstant():
                 _refuse(f"the variable stoichiometry of {ref.getId()!r} in reaction {rx.getId()!r}")
             if ref.isSetId():
                 names[ref.getId()] = sympy.Float(ref.getStoichiometry())

@@ -226,3 +226,53 @@ def test_trapping_pk_model_export_matches_roadrunner():
     theirs = roadrunner_run(text, t, cols)
     worst = max(rel_error(ours.columns[c], theirs[c]) for c in cols)
     assert worst < AGREE, worst
+
+
+def test_level2_piecewise_rate_rule_and_concentration_kinetics():
+    """An SBML Level 2 model: a rate rule with a piecewise input (x = min(t, 2)) and first-order decay of a
+    concentration species in a 3 L compartment (amount 3·c0·e^{-kt}), solved by the scipy reference."""
+    from pkpd.ode import solve_reference
+
+    text = """<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level2/version4" level="2" version="4">
+  <model id="l2">
+    <listOfCompartments><compartment id="V" size="3"/></listOfCompartments>
+    <listOfSpecies><species id="S" compartment="V" initialConcentration="2"/></listOfSpecies>
+    <listOfParameters><parameter id="k" value="0.5"/><parameter id="x" value="0" constant="false"/></listOfParameters>
+    <listOfRules><rateRule variable="x">""" + MATH.format(
+        f"<piecewise><piece><cn>1</cn><apply><lt/>{TIME}<cn>2</cn></apply></piece><otherwise><cn>0</cn></otherwise>"
+        "</piecewise>") + """</rateRule></listOfRules>
+    <listOfReactions><reaction id="decay" reversible="false">
+      <listOfReactants><speciesReference species="S"/></listOfReactants>
+      <kineticLaw>""" + MATH.format("<apply><times/><ci>k</ci><ci>S</ci><ci>V</ci></apply>") + """</kineticLaw>
+    </reaction></listOfReactions>
+  </model>
+</sbml>"""
+    m = sbml.load(text)
+    t = np.linspace(0.0, 4.0, 9)
+    y = solve_reference(m.system, m.y0, t, m.params, rtol=1e-11, atol=1e-13)[0]
+    np.testing.assert_allclose(y[:, m.system.state_index("S")], 6.0 * np.exp(-0.5 * t), rtol=1e-8)
+    np.testing.assert_allclose(y[:, m.system.state_index("x")], np.minimum(t, 2.0), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("body, refused", [
+    ('<listOfRules><assignmentRule variable="c">' + MATH.format("<cn>2</cn>") + '</assignmentRule></listOfRules>',
+     "compartment 'c'"),
+    ('<listOfRules><rateRule variable="x">' + MATH.format(
+        '<apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/rateOf">rateOf</csymbol>'
+        '<ci>x</ci></apply>') + '</rateRule></listOfRules>', "rateOf"),
+])
+def test_more_constructs_refused_by_name(body, refused):
+    text = bad(body).replace('<compartment id="c" spatialDimensions="3" size="1" constant="true"/>',
+                             '<compartment id="c" spatialDimensions="3" size="1" constant="false"/>')
+    with pytest.raises(ValueError, match=refused):
+        sbml.load(text)
+
+
+def test_required_package_is_refused_by_name():
+    text = bad("").replace('xmlns="http://www.sbml.org/sbml/level3/version2/core"',
+                           'xmlns="http://www.sbml.org/sbml/level3/version1/core" '
+                           'xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/version1" comp:required="true"'
+                           ).replace('version="2"', 'version="1"')
+    with pytest.raises(ValueError, match="required package 'comp'"):
+        sbml.load(text)
