@@ -953,8 +953,8 @@ def import_sbml(
     """
     import numpy as np
 
-    from pkpd.io import TABLE_FORMATS, write_table
-    from pkpd.ode import STATUS, solve
+    from pkpd.io import TABLE_FORMATS
+    from pkpd.ode import solve
     from pkpd.ode.sbml import load
 
     try:
@@ -989,7 +989,11 @@ def import_sbml(
         cols[name] = sol.y[:, :, j].reshape(-1)
     for name, v in sol.observables.items():
         cols[name] = np.asarray(v).reshape(-1)
-    write_table(cols, out)
+    from pkpd.output import write_pk_table
+
+    units = {k: model.units[k] for k in cols if k in model.units} | {"time": model.units.get("time", "")}
+    write_pk_table(out, cols, units=units, metadata={"sbml": str(file), "model_id": model.model_id, "n": n,
+                                                     "cv": cv if n > 1 else None, "seed": seed, "rtol": rtol})
     typer.echo(f"wrote {out} ({n} subject{'s' if n > 1 else ''}, {t.size} times; model {model.model_id!r}, "
                f"{model.system.n_states} states)", err=True)
 

@@ -640,8 +640,7 @@ def load(source) -> SbmlModel:
     m = doc.getModel()
     L = libsbml
 
-    if m.getNumConstraints():
-        pass  # constraints only check a simulation; they do not change it
+    # constraints are ignored: they check a simulation, they do not change it
     for i in range(m.getNumRules()):
         r = m.getRule(i)
         if r.isAlgebraic():
@@ -720,8 +719,8 @@ def load(source) -> SbmlModel:
             continue
         states.append(sid)
         names[sid] = amount / v if conc else amount
-        if s.isSetSubstanceUnits():
-            units[amount.name] = s.getSubstanceUnits()
+        if s.isSetSubstanceUnits() or m.isSetSubstanceUnits():
+            units[amount.name] = s.getSubstanceUnits() if s.isSetSubstanceUnits() else m.getSubstanceUnits()
     for i in range(m.getNumParameters()):
         p = m.getParameter(i)
         pid = p.getId()
