@@ -10,6 +10,7 @@ their values, units and provenance (notes). Observables are assignment rules who
 The schedule becomes time-triggered events, one per distinct event time (``time >= t``), each assignment being the
 composition of that time's boluses and resets on one variable; a zero-order infusion into state ``X`` is an input
 parameter ``input_X`` added to ``X``'s rate rule and raised (lowered) by the events at the infusion's start (end).
+libsbml writes numbers with 15 significant digits, so values come back from a file to ~1e-15, not bit for bit.
 
 Import
 ------
