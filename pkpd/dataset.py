@@ -10,7 +10,8 @@ TIME    yes       time since the subject's first record, >= 0 and non-decreasing
                   ``time_unit``; default h)
 AMT     doses     dose amount (unit: header or ``amount_unit``, one of the dose units, e.g. ``mg``, ``mg/kg``)
 EVID    no        0 observation, 1 dose, 2 other (an output time without an observation), 3 reset (every amount to
-                  0), 4 reset and dose; default 1 where AMT > 0, else 0
+                  0), 4 reset and dose; default 1 where AMT > 0, else 0. A reset (and SS 1) cancels the
+                  additional doses (ADDL) of earlier rows still to come
 CMT     no        dose compartment number, mapped to a route by ``cmt_routes`` (default 1 = oral, 2 = iv: depot and
                   central, the ADVAN2/4 numbering)
 ROUTE   no        the route by name (``iv``, ``ip``, ``oral`` …), instead of CMT

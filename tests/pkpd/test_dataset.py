@@ -181,3 +181,8 @@ def test_trapping_steady_state_is_a_fixed_point_of_one_interval():
     occ = res.columns["nmda_occupancy_pyramidal"]
     assert occ[0] > 0  # receptors still blocked from the previous dose
     assert abs(occ[-1] - occ[0]) <= (PERIODIC_TOL + 1e-7) * occ.max()
+
+
+def test_reset_cancels_additional_doses_still_to_come():
+    ds = data("ID,TIME,AMT(mg),EVID,CMT,ADDL,II\n1,0,50,1,2,3,12\n1,20,.,3,.,.,.\n1,30,.,0,.,.,.")
+    assert simulate_dataset(ds, **HUMAN)["plasma_ketamine_uM"].tolist() == [0.0]
