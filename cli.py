@@ -350,6 +350,23 @@ def pk(
     validate: Annotated[bool, typer.Option("--validate", help="Print every PK set against the published profiles "
                                                               "(validation data, then fitting data) and exit.")]
     = False,
+    data: Annotated[Optional[Path], typer.Option(help="A NONMEM-style dataset (.csv or .parquet: ID, TIME, AMT, "
+                                                      "EVID, CMT or ROUTE, RATE/DUR, ADDL, II, SS, MDV, DV, WT, "
+                                                      "SEX): simulate every ID at its observation times, instead "
+                                                      "of --dose/--regimen.")] = None,
+    data_time_unit: Annotated[Optional[str], typer.Option(help="--data: unit of TIME, II and DUR (default h, or "
+                                                               "the header's, e.g. TIME(min)).")] = None,
+    data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
+                                                                 "header's, e.g. AMT(mg)).")] = None,
+    long: Annotated[bool, typer.Option("--long", help="Write the table long: one row per time and column (ID with "
+                                                      "--data, TIME, NAME, VALUE, UNIT).")] = False,
+    times: Annotated[Optional[str], typer.Option(help="Output times instead of --step: a list (0,0.5,1,2h), a "
+                                                      "range (0:24h:30min) or a file with one time per line; a bare "
+                                                      "number is hours.")] = None,
+    steady_state: Annotated[Optional[str], typer.Option(help="Dosing interval, e.g. 12h: the regimen has been "
+                                                             "given every interval since long before 0 and goes "
+                                                             "on (steady state; exact for the linear model).")]
+    = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -374,6 +391,12 @@ def pk(
             fail("validate: --validate runs the published protocols; expected no --dose, --route or --regimen")
         typer.echo(format_rows(validation_rows()), nl=False)
         return
+    if data is not None:
+        return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
+            "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
+            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
+            species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
+            backend=backend, params=overrides(param, params_file))
     try:
         if out is not None:
             table_format(out)
@@ -393,9 +416,23 @@ def pk(
                 raise ValueError(f"step: {step} is longer than the duration {duration}")
             check_grid_size(duration_h, dt, "step")
             t_eval = np.append(np.arange(0.0, duration_h - 1e-9, dt), duration_h)
+        rows = None
+        if times is not None:
+            from pkpd.output import parse_times
+
+            if step is not None:
+                raise ValueError("times: give --times or --step, not both")
+            want = parse_times(times)
+            if want[-1] > duration_h + 1e-12:
+                raise ValueError(f"times: {want[-1]:g} h is after the end of the simulation ({duration}); expected "
+                                 "times within the duration")
+            t_eval = np.unique(np.concatenate([[0.0], want, [duration_h]]))
+            rows = np.searchsorted(t_eval, want)
+        extra = {} if steady_state is None else {
+            "steady_state_h": parse_time(steady_state, "steady-state", allow_zero=False)}
         result = simulate_pk(reg, duration_h, species=species, pk_model=pk_model, weight_kg=weight_kg, sex=sex,
                              salt=salt, drug=drug, trapping=trapping, t_eval=t_eval, backend=backend,
-                             params=overrides(param, params_file))
+                             params=overrides(param, params_file), **extra)
     except ValueError as e:
         fail(str(e))
     meta = result.metadata
@@ -411,12 +448,19 @@ def pk(
         else:
             typer.echo(f"salt: {meta['default_salt']} (from --salt)", err=True)
     table = result.table(TABLE_COLUMNS)
+    if rows is not None:
+        table = {k: v[rows] for k, v in table.items()}
+    units = {k: COLUMN_UNITS[k] for k in table}
+    if long:
+        from pkpd.output import long_table
+
+        table, units = long_table(table, units)
     if out is not None:
         try:
-            write_pk_table(out, table, units={k: COLUMN_UNITS[k] for k in table}, metadata=meta)
+            write_pk_table(out, table, units=units, metadata=meta)
         except ValueError as e:
             fail(str(e))
-        typer.echo(f"wrote {out} ({len(result.t_h)} rows)", err=True)
+        typer.echo(f"wrote {out} ({len(next(iter(table.values())))} rows)", err=True)
     if plot is not None:
         try:
             plot_pk(result, plot, command=reproduce_command())
@@ -429,10 +473,53 @@ def pk(
     elif out is None:
         import csv
 
-        w = csv.writer(sys.stdout)
-        w.writerow(TABLE_COLUMNS)
-        for row in zip(*table.values()):
-            w.writerow([f"{v:.10g}" for v in row])
+        _write_csv_stdout(table)
+
+
+def _write_csv_stdout(table) -> None:
+    """A table as CSV on stdout: numbers with 10 significant digits, text as is."""
+    import csv
+    import sys
+
+    w = csv.writer(sys.stdout)
+    w.writerow(list(table))
+    for row in zip(*table.values()):
+        w.writerow([v if isinstance(v, str) else f"{v:.10g}" for v in row])
+
+
+def _pk_data(path: Path, time_unit, amount_unit, out, long: bool, *, conflicts: dict, weight, **pk_options) -> None:
+    """``ketamine pk --data``: every ID of a dataset at its output rows, one table (ID, row, the pk columns, DV)."""
+    import numpy as np
+
+    from pkpd.dataset import read_dataset, simulate_dataset
+    from pkpd.output import long_table, table_format, write_pk_table
+    from pkpd.pk import COLUMN_UNITS
+    from pkpd.units import parse_weight
+
+    try:
+        given = [k for k, v in conflicts.items() if v is not None]
+        if given:
+            raise ValueError(f"{given[0]}: --data gives the doses and output times; --{given[0]} cannot be "
+                             "combined with it")
+        if out is not None:
+            table_format(out)
+        if weight is not None:
+            pk_options["weight_kg"] = parse_weight(weight)
+        ds = read_dataset(path, time_unit=time_unit, amount_unit=amount_unit)
+        table = simulate_dataset(ds, **pk_options)
+    except ValueError as e:
+        fail(str(e))
+    table["ID"] = np.array(table["ID"], dtype=object).astype(str)
+    units = {k: COLUMN_UNITS.get(k, "") for k in table} | {"DV": "as in the dataset", "row": "data row"}
+    if long:
+        table, units = long_table(table, units)
+    n = len(table["ID"])
+    if out is not None:
+        write_pk_table(out, table, units=units, metadata={"data": str(path), "time_unit": ds.time_unit,
+                                                          "amount_unit": ds.amount_unit} | pk_options)
+        typer.echo(f"wrote {out} ({len(ds.subjects)} subjects, {n} rows)", err=True)
+    else:
+        _write_csv_stdout(table)
 
 
 @app.command()
@@ -1103,6 +1190,153 @@ def regimens_cmd(
             "cmax_plasma_ketamine_ng_per_ml", "auc_plasma_ketamine_uM_h", "peak_occupancy_interneuron")]))
     typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {out / 'regimens.csv'}, regimens_timecourse.csv, "
                f"regimens.png/.svg and regimens.study.json", err=True)
+
+
+# ---- SBML export and import --------------------------------------------------------------------------------------
+export_app = typer.Typer(help="Write a model to a file another tool reads (SBML).", no_args_is_help=True)
+import_app = typer.Typer(help="Simulate a model written by another tool (SBML).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
+
+_SbmlOut = Annotated[Path, typer.Option(help="Write the SBML document to FILE (.xml or .sbml).")]
+
+
+def _example_problems() -> dict:
+    """Engine test problems that carry nominal parameters and initial states: name -> Problem."""
+    from pkpd.ode import examples
+
+    return dict(examples.PROBLEMS)
+
+
+@export_app.command("sbml")
+def export_sbml(
+    out: _SbmlOut,
+    model: Annotated[str, typer.Option(help="pk (the ketamine PK model of one subject, with the regimen as "
+                                            "events) or an engine test problem: rober, hires, pollu, vdpol, plei, "
+                                            "lorenz96.")] = "pk",
+    species: Annotated[str, typer.Option(help="pk: mouse or human.")] = "mouse",
+    pk_model: Annotated[Optional[str], typer.Option(help="pk: PK parameter set (`ketamine params` lists them).")]
+    = None,
+    dose: Annotated[Optional[str], typer.Option(help="pk: dose with unit, e.g. 10mg/kg (omit for no events).")]
+    = None,
+    route: Annotated[Optional[str], typer.Option(help="pk: route of --dose (iv, iv-infusion, ip, sc, im, "
+                                                      "intranasal, oral).")] = None,
+    regimen: Annotated[Optional[Path], typer.Option(help="pk: event table (.csv or .toml) instead of "
+                                                         "--dose/--route.")] = None,
+    infusion_time: Annotated[Optional[str], typer.Option(help="pk: infusion duration for iv-infusion.")] = None,
+    weight: Annotated[Optional[str], typer.Option(help="pk: body weight with unit, e.g. 70kg.")] = None,
+    sex: Annotated[str, typer.Option(help="pk: male or female.")] = "male",
+    salt: Annotated[Optional[str], typer.Option(help="pk: hcl or base, the form mass doses were weighed in.")]
+    = None,
+    drug: Annotated[Optional[str], typer.Option(help="pk: racemic, esketamine or arketamine.")] = None,
+    trapping: Annotated[bool, typer.Option(help="pk: include the NMDA trapping states.")] = False,
+):
+    """Write a model as SBML Level 3 Version 2: parameters with values, units and provenance, doses as events, the
+    pk table's columns as assignment rules (plasma_ketamine_uM, ...).
+
+    Example: ketamine export sbml --model pk --species human --dose 0.5mg/kg --route iv-infusion
+    --infusion-time 40min --out ketamine.xml
+    """
+    from pkpd.io import atomic_path
+
+    try:
+        if out.suffix.lower() not in (".xml", ".sbml"):
+            raise ValueError(f"out: {str(out)!r} must end in .xml or .sbml")
+        if model == "pk":
+            from pkpd.dosing import build_regimen
+            from pkpd.pk import pk_sbml
+            from pkpd.units import parse_weight
+
+            reg = None
+            if dose is not None or regimen is not None or route is not None:
+                reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time,
+                                    salt=salt)
+            text = pk_sbml(reg, species=species, pk_model=pk_model,
+                           weight_kg=parse_weight(weight) if weight is not None else None, sex=sex, salt=salt,
+                           drug=drug, trapping=trapping)
+        else:
+            from pkpd.ode.sbml import export
+
+            problems = _example_problems()
+            if model not in problems:
+                raise ValueError(f"model: unknown model {model!r}; expected pk or one of {', '.join(problems)}")
+            given = [n for n, v in (("dose", dose), ("route", route), ("regimen", regimen)) if v is not None]
+            if given:
+                raise ValueError(f"{given[0]}: only --model pk takes doses")
+            pr = problems[model]
+            text = export(pr.system, pr.y0, pr.params, notes=[f"{pr.name}: {pr.source}"])
+    except ValueError as e:
+        fail(str(e))
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    typer.echo(f"wrote {out}", err=True)
+
+
+@import_app.command("sbml")
+def import_sbml(
+    file: Annotated[Path, typer.Argument(help="An SBML file (Level 2 or 3, core).")],
+    duration: Annotated[float, typer.Option(help="Simulated time, in the model's own time unit.")],
+    out: Annotated[Path, typer.Option(help="Write the table to FILE (.csv, .json or .parquet): time, every state "
+                                           "(species as amounts) and every assignment-rule variable; with --n > 1 "
+                                           "one row per subject and time, with a subject column.")],
+    n: Annotated[int, typer.Option("--n", help="Subjects; with more than one, every positive parameter varies "
+                                               "log-normally (median: the file's value, --cv).")] = 1,
+    cv: Annotated[float, typer.Option(help="Coefficient of variation of the log-normal parameter variability "
+                                           "(assumed default 0.3).")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Random seed of the variability.")] = 0,
+    points: Annotated[int, typer.Option(help="Output times: this many, evenly spaced from 0 to --duration.")]
+    = 201,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of the solver.")] = 1e-8,
+):
+    """Simulate an SBML model on the batched engine (one subject, or a cohort with log-normal variability).
+
+    Example: ketamine import sbml model.xml --duration 24 --n 100 --out cohort.parquet
+    """
+    import numpy as np
+
+    from pkpd.io import TABLE_FORMATS
+    from pkpd.ode import solve
+    from pkpd.ode.sbml import load
+
+    try:
+        if out.suffix.lower() not in TABLE_FORMATS:
+            raise ValueError(f"out: {str(out)!r} must end in one of {', '.join(TABLE_FORMATS)}")
+        if not (np.isfinite(duration) and duration > 0):
+            raise ValueError(f"duration: expected a positive time, got {duration!r}")
+        if n < 1:
+            raise ValueError(f"n: expected at least one subject, got {n}")
+        if not (np.isfinite(cv) and cv >= 0):
+            raise ValueError(f"cv: expected a coefficient of variation >= 0, got {cv!r}")
+        if points < 2:
+            raise ValueError(f"points: expected at least 2 output times, got {points}")
+        model = load(file)
+        t = np.linspace(0.0, duration, points)
+        params = np.tile(model.params, (n, 1))
+        if n > 1 and cv > 0 and params.size:
+            omega = np.sqrt(np.log1p(cv ** 2))
+            z = np.random.default_rng(seed).standard_normal(params.shape)
+            params = np.where(params > 0, params * np.exp(omega * z), params)
+        sol = solve(model.system, model.y0, t, params if params.size else None,
+                    schedule=model.events_within(duration), rtol=rtol, atol=1e-12)
+    except ValueError as e:
+        fail(str(e))
+    for i, why in sol.failures:
+        typer.echo(f"warning: subject {i} did not finish: {why}", err=True)
+    cols = {}
+    if n > 1:
+        cols["subject"] = np.repeat(np.arange(n), t.size)
+    cols["time"] = np.tile(t, n)
+    for j, name in enumerate(model.system.state_names):
+        cols[name] = sol.y[:, :, j].reshape(-1)
+    for name, v in sol.observables.items():
+        cols[name] = np.asarray(v).reshape(-1)
+    from pkpd.output import write_pk_table
+
+    units = {k: model.units[k] for k in cols if k in model.units} | {"time": model.units.get("time", "")}
+    write_pk_table(out, cols, units=units, metadata={"sbml": str(file), "model_id": model.model_id, "n": n,
+                                                     "cv": cv if n > 1 else None, "seed": seed, "rtol": rtol})
+    typer.echo(f"wrote {out} ({n} subject{'s' if n > 1 else ''}, {t.size} times; model {model.model_id!r}, "
+               f"{model.system.n_states} states)", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

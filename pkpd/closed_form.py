@@ -26,7 +26,7 @@ from .ode.schedule import BOLUS, INFUSION, RESET, Schedule, pack_schedules
 __all__ = ["one_compartment_bolus", "one_compartment_infusion", "one_compartment_absorption",
            "two_compartment_bolus", "two_compartment_infusion", "two_compartment_absorption", "superpose",
            "two_compartment_macro", "three_compartment_macro", "three_compartment_bolus",
-           "three_compartment_infusion", "linear_matrix", "solve_linear", "auc_inf_linear"]
+           "three_compartment_infusion", "linear_matrix", "solve_linear", "auc_inf_linear", "periodic_linear"]
 
 
 def _t(t) -> np.ndarray:
@@ -301,3 +301,21 @@ def auc_inf_linear(system, params, y0, exclude=()) -> np.ndarray:
     if keep:
         out[keep] = -np.linalg.solve(K[np.ix_(keep, keep)], y0[keep])
     return out
+
+
+def periodic_linear(system, params, schedule: Schedule, interval: float) -> np.ndarray:
+    """The state just before time 0 of a linear system whose ``schedule`` (events within ``[0, interval)``) has
+    been repeated every ``interval`` forever: the exact steady state of repeated dosing.
+
+    Over one interval ``y(τ−) = e^{Kτ} y(0−) + b``, with ``b`` the interval's response from zero (:func:`solve_linear`),
+    so the periodic state solves ``(I − e^{Kτ}) y = b``; only states that eliminate (``K_ii < 0``) take part, and the
+    others (sinks, which accumulate, and compartments nothing leaves) are 0. For a one-compartment bolus this is
+    ``D e^{−kτ} / (1 − e^{−kτ})``, the trough of the textbook ``C_ss(t) = D/V e^{−kt} / (1 − e^{−kτ})``.
+    """
+    K = linear_matrix(system, params)
+    b = solve_linear(system, np.zeros(K.shape[0]), [0.0, float(interval)], params, schedule)[-1]
+    live = np.flatnonzero(np.diag(K) < 0)
+    y = np.zeros(K.shape[0])
+    A = np.eye(live.size) - expm(K * float(interval))[np.ix_(live, live)]
+    y[live] = np.linalg.solve(A, b[live])
+    return y

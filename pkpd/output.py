@@ -13,9 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import TABLE_FORMATS, jsonable, write_json, write_table  # jsonable: the one converter, re-exported
+from .io import TABLE_FORMATS, dumps_json, jsonable, write_json, write_table  # jsonable: the one converter, re-exported
 
-__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable"]
+__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable", "parse_times", "MAX_TIMES",
+           "long_table", "sidecar_path"]
+
+#: Most output times ``parse_times`` accepts (a typo such as a step of 1 s over a year is refused at once).
+MAX_TIMES = 1_000_000
 
 
 def table_format(path) -> str:
@@ -36,15 +40,53 @@ def table_format(path) -> str:
     return suffix
 
 
+def sidecar_path(path) -> Path:
+    """Where the units and provenance of a CSV table go: ``pk.csv`` -> ``pk.csv.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
 def write_pk_table(path, columns: Mapping[str, np.ndarray], *, units: Mapping[str, str] | None = None,
                    metadata: Mapping | None = None) -> Path:
-    """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically."""
+    """Write equal-length columns to ``path`` (.csv, .json or .parquet), atomically, with their units and
+    provenance: inside a JSON document, as the Parquet schema's metadata (keys ``units`` and ``metadata``, JSON
+    text), or, for CSV, in a JSON sidecar (:func:`sidecar_path`) holding ``columns``, ``units`` and ``metadata``.
+    Integer columns stay integers, other numbers are floats, text columns (an ``ID``, a ``NAME``) text."""
     fmt = table_format(path)
+    doc = {"columns": list(columns), "units": dict(units or {}), "metadata": dict(metadata or {})}
     if fmt == ".json":
-        doc = {"columns": list(columns), "units": dict(units or {}), "data": dict(columns),
-               "metadata": dict(metadata or {})}
-        return write_json(doc, path)
-    return write_table({k: np.asarray(v, float) for k, v in columns.items()}, path)
+        return write_json(doc | {"data": dict(columns)}, path)
+    cols = {k: (np.asarray(v) if np.asarray(v).dtype.kind in "iu" else np.asarray(v, float)
+                if np.asarray(v).dtype.kind in "bf" else np.asarray(v).astype(str)) for k, v in columns.items()}
+    if fmt == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from .io import atomic_path
+
+        table = pa.table(cols).replace_schema_metadata({
+            "units": dumps_json(doc["units"]), "metadata": dumps_json(doc["metadata"])})
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        return Path(path)
+    write_json(doc, sidecar_path(path))
+    return write_table(cols, path)
+
+
+def long_table(columns: Mapping[str, np.ndarray], units: Mapping[str, str], *, time: str = "time_h",
+               keys=("ID",)) -> tuple[dict, dict]:
+    """A wide table as long rows ``[keys…], TIME, NAME, VALUE, UNIT``: one row per time and value column, in
+    row order then column order. Returns the long columns and their units (TIME in the wide time column's)."""
+    keys = [k for k in keys if k in columns]
+    names = [c for c in columns if c not in (time, *keys, "row")]
+    n = len(columns[time])
+    out = {k: np.repeat(np.asarray(columns[k]), len(names)) for k in keys}
+    out["TIME"] = np.repeat(np.asarray(columns[time], float), len(names))
+    out["NAME"] = np.tile(np.array(names, dtype=object), n).astype(str)
+    out["VALUE"] = np.column_stack([np.asarray(columns[c], float) for c in names]).reshape(-1) if names else \
+        np.zeros(0)
+    out["UNIT"] = np.tile(np.array([units.get(c, "") for c in names], dtype=object), n).astype(str)
+    return out, {"TIME": units.get(time, ""), "VALUE": "see UNIT"}
 
 
 def pk_figure(result):
@@ -90,3 +132,45 @@ def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Pa
     save_figure(pk_figure(result), path, title=f"ketamine PK and NMDA occupancy ({m.get('species', '')})",
                 parameters=params, svg=svg)
     return Path(path)
+
+
+def parse_times(text, field: str = "times") -> np.ndarray:
+    """Output times in hours from ``"0,0.5,1,2h"`` (a list), ``"0:24h:30min"`` (start:stop:step, stop included
+    when on the grid) or the path of a file with one time per line (``#`` comments skipped). A bare number is
+    hours. The times must be distinct and >= 0; they are returned sorted.
+
+    Raises
+    ------
+    ValueError
+        Naming ``field`` and the entry that cannot be read.
+    """
+    from .units import parse_time
+
+    s = str(text).strip()
+    path = Path(s)
+    if s and path.is_file():
+        items = [ln.split(",")[0].strip() for ln in path.read_text(encoding="utf-8").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+        where = f"{field} ({path.name})"
+    elif ":" in s:
+        parts = s.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{field}: expected start:stop:step such as 0:24h:30min, got {text!r}")
+        a, b = (parse_time(x, field, default_unit="h") for x in parts[:2])
+        step = parse_time(parts[2], field, default_unit="h", allow_zero=False)
+        if b < a:
+            raise ValueError(f"{field}: the stop {parts[1]!r} is before the start {parts[0]!r}")
+        n = int(np.floor((b - a) / step * (1 + 1e-12))) + 1
+        if n > MAX_TIMES:
+            raise ValueError(f"{field}: {n} times; expected at most {MAX_TIMES}")
+        return a + step * np.arange(n)
+    else:
+        items = [x.strip() for x in s.split(",")]
+        where = field
+    if not items or len(items) > MAX_TIMES:
+        raise ValueError(f"{where}: expected between 1 and {MAX_TIMES} times, got {len(items)}")
+    t = np.array([parse_time(x, where, default_unit="h") for x in items])
+    t.sort()
+    if (np.diff(t) == 0).any():
+        raise ValueError(f"{where}: the time {t[np.flatnonzero(np.diff(t) == 0)[0]]:g} h is given twice")
+    return t

@@ -318,7 +318,8 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
                 weight_kg: float | None = None, sex: str = "male", salt: str | None = None,
                 drug: str | None = None, nmda: NmdaParams = NmdaParams(), trapping: bool = False,
                 t_eval=None, backend: str = "auto", rtol: float = 1e-8,
-                params: Mapping[str, object] | None = None) -> PkResult:
+                params: Mapping[str, object] | None = None, y0_umol=None,
+                steady_state_h: float | None = None) -> PkResult:
     """Simulate one subject's ketamine/norketamine PK and NMDA occupancy for a regimen.
 
     Parameters
@@ -352,6 +353,12 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         Overrides by name (:mod:`pkpd.overrides`): fields of the PK set, ``route.<route>.<field>`` and the NMDA
         block, each a number in the parameter's unit or text with a unit, e.g. ``{"cl_L_per_h": "40 L/h"}``.
         ``metadata["overrides"]`` records them.
+    y0_umol : array_like, shape (n_states,), optional
+        Amounts at time 0 (µmol; trapping states as fractions), before the doses at time 0 (default: none).
+    steady_state_h : float, optional
+        Steady state: the regimen (every dose within ``[0, steady_state_h)``) has been given every
+        ``steady_state_h`` hours since long before time 0 and goes on being given through the simulation. The
+        amounts at time 0 are :func:`periodic_state`'s (exact for the linear model).
 
     Returns
     -------
@@ -363,20 +370,24 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         Naming the field for bad input (unknown model or route for the species, dose after the end, …).
     """
     subject = Subject(species, weight_kg, sex)
-    model = get_pk_model(pk_model, subject.species)
-    overrides = []
-    if params:
-        from .overrides import apply_pk, pk_space
-
-        space = pk_space(model)
-        values = space.resolve(params)
-        model, nmda = apply_pk(model, nmda, values, space)
-        overrides = space.record(values, params)
+    model, nmda, overrides = _with_overrides(get_pk_model(pk_model, subject.species), nmda, params)
     drug = model.check_enantiomer(drug)
     if not is_finite_real(duration_h) or duration_h <= 0:
         raise ValueError(f"duration: expected a positive simulation length in hours, got {duration_h!r}")
     if not isinstance(regimen, Regimen) or len(regimen) == 0:
         raise ValueError("regimen: expected at least one dose")
+    if steady_state_h is not None:
+        if y0_umol is not None:
+            raise ValueError("steady-state: give a steady-state interval or initial amounts, not both")
+        tau = _interval(steady_state_h)
+        late = [d for d in regimen if not d.time_h < tau or d.end_h > tau]
+        if late:
+            raise ValueError(f"steady-state: the dose {late[0].describe()} does not end within the interval "
+                             f"{format_hours(tau)}; expected the doses of one interval")
+        y0_umol = periodic_state(regimen, tau, species=species, pk_model=model, weight_kg=weight_kg, sex=sex,
+                                 salt=salt, drug=drug, nmda=nmda, trapping=trapping, rtol=rtol)
+        regimen = regimen.repeat(tau, int(math.floor(duration_h / tau)) + 1)
+        regimen = Regimen(tuple(d for d in regimen if d.time_h <= duration_h))
     regimen.check_within(duration_h)
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -392,7 +403,12 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
     if T.ndim != 1 or T.size < 2 or T[0] != 0 or not (np.diff(T) > 0).all() or abs(T[-1] - duration_h) > 1e-9:
         raise ValueError("t_eval: expected strictly increasing times from 0 to the duration")
     y0 = np.zeros(system.n_states)
-    total_dose = sum(r["base_umol"] for r in records)
+    if y0_umol is not None:
+        y0 = np.asarray(y0_umol, float).copy()
+        if y0.shape != (system.n_states,) or not np.isfinite(y0).all() or (y0 < 0).any():
+            raise ValueError(f"y0: expected {system.n_states} finite amounts >= 0, one per state "
+                             f"{list(system.state_names)}")
+    total_dose = sum(r["base_umol"] for r in records) + float(y0[:len(system.nonnegative)].sum())
     atol = np.full(system.n_states, 1e-12 * total_dose)
     if trapping:
         atol[-2:] = 1e-10
@@ -430,9 +446,158 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         "default_salt": parse_salt(salt) if salt is not None else sp.default_salt,
         "default_salt_rationale": sp.salt_rationale if salt is None else "given by the user",
         "doses": records, "duration_h": float(duration_h), "duration": format_hours(duration_h),
-        "overrides": overrides, "trapping": trapping, "backend": backend, "rtol": rtol if backend != "exact" else None,
+        "overrides": overrides, "trapping": trapping, "backend": backend,
+        "rtol": rtol if backend != "exact" else None,
+        "steady_state_h": steady_state_h, "initial_amounts": y0_umol is not None,
         "units": {"amount": "umol (free base)", "time": "h", "concentration": "uM"},
         "version": __version__,
     }
     breaks = sorted({e.time for e in sched} | {e.end for e in sched if e.kind == "infusion"})
     return PkResult(T, cols, y, system.state_names, meta, tuple(breaks), solution, (trapping, p))
+
+
+def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model: str | None = None,
+            weight_kg: float | None = None, sex: str = "male", salt: str | None = None, drug: str | None = None,
+            nmda: NmdaParams = NmdaParams(), trapping: bool = False) -> str:
+    """One subject's PK model (and its regimen, as events) as an SBML Level 3 Version 2 document.
+
+    Amounts in µmol of free base, time in h; the observables are assignment rules named after the columns of
+    :func:`simulate_pk`'s table (``plasma_ketamine_uM``, ``plasma_ketamine_ng_per_ml``, …), so a peer simulator
+    reproduces the table column by column. Every parameter carries its unit and provenance in its notes; the
+    published parameter set the rate constants are derived from is listed in the model's notes.
+
+    Parameters are those of :func:`simulate_pk`; ``regimen`` may be None (no events).
+    """
+    from .ode import Schedule
+    from .ode.sbml import export
+    from .parameters import describe
+    from .units import MOLAR_MASS_G_PER_MOL
+
+    subject = Subject(species, weight_kg, sex)
+    model = get_pk_model(pk_model, subject.species)
+    drug = model.check_enantiomer(drug)
+    base = ketamine_system(trapping)
+    mw = {f"mw_{d}_g_per_mol": sympy.Symbol(f"mw_{d}_g_per_mol") for d in ("ketamine", "norketamine")}
+    observables = dict(base.observables)
+    observables["plasma_ketamine_ng_per_ml"] = observables["plasma_ketamine_uM"] * mw["mw_ketamine_g_per_mol"]
+    observables["plasma_norketamine_ng_per_ml"] = (observables["plasma_norketamine_uM"]
+                                                   * mw["mw_norketamine_g_per_mol"])
+    from .ode import OdeSystem
+
+    system = OdeSystem(base.states, base.rhs, (*base.params, *mw.values()), observables=observables,
+                       name=base.name, nonnegative=base.nonnegative)
+    values = parameter_values(model, subject, drug=drug, nmda=nmda)
+    values.update({f"mw_{d}_g_per_mol": MOLAR_MASS_G_PER_MOL[d] for d in ("ketamine", "norketamine")})
+    p = parameter_vector(system, values)
+    sched, records = (dose_schedule(model, subject, regimen, salt=salt) if regimen is not None and len(regimen)
+                      else (Schedule(), []))
+    derived = (f"derived from the {model.name} parameter set ({model.description}) for a {subject.species} of "
+               f"{subject.weight_kg:g} kg, {subject.sex}, {drug}")
+    units = {s: "umol" for s in base.nonnegative} | {s: "1" for s in TRAPPING_STATES}
+    notes = {}
+    for n in system.param_names:
+        if n.startswith("k_") or n.startswith("trap_k"):
+            units[n] = "1/h"
+        elif n.startswith("v_"):
+            units[n] = "L"
+        elif n.startswith("mw_"):
+            units[n] = "g/mol"
+            notes[n] = "molar mass of the free base (from the molecular formula)"
+        else:
+            units[n] = "1"
+        notes.setdefault(n, derived if n.startswith(("k_", "v_", "fu_")) else "")
+    for r in describe(nmda, "nmda"):
+        if r["name"] in values:
+            units[r["name"]] = r["unit"]
+            notes[r["name"]] = f"{r['kind']}: {r['source']}"
+    notes["s_fraction"] = f"fraction of S-enantiomer of {drug}"
+    units |= {k: v for k, v in COLUMN_UNITS.items() if k in observables}
+    text = [f"ketamine-qsp {__version__}: ketamine and norketamine PK ({model.name}) for one {subject.species}; "
+            "amounts in umol of free base, time in h",
+            *(f"dose: {r['amount']:g} {r['unit']} {r['route']} at {r['time_h']:g} h = {r['base_umol']:.6g} umol"
+              for r in records),
+            f"parameter set {model.name}:",
+            *(f"{r['group']}.{r['name']} = {r['value']:.6g} {r['unit']} ({r['kind']}; {r['source']})"
+              for r in model.parameter_rows())]
+    return export(system, np.zeros(system.n_states), p, sched, units=units, annotations=notes, time_unit="h",
+                  notes=text)
+
+
+def _interval(tau) -> float:
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 0:
+        raise ValueError(f"steady-state: expected a positive dosing interval in hours, got {tau!r}")
+    return float(tau)
+
+
+#: Periodicity reached by integration (nonlinear models): the largest change of any state over one more interval,
+#: relative to that state's largest amount over the interval. 1e-10 is a hundredth of the engine's rtol 1e-8.
+PERIODIC_TOL = 1e-10
+#: Most intervals integrated in search of periodicity before giving up.
+PERIODIC_MAX_INTERVALS = 10_000
+
+
+def _with_overrides(model: PkModel, nmda: NmdaParams, params) -> tuple[PkModel, NmdaParams, list]:
+    """The set and the NMDA block with the overrides ``params`` (by name, :mod:`pkpd.overrides`) applied, and their
+    record for the outputs (empty without overrides)."""
+    if not params:
+        return model, nmda, []
+    from .overrides import apply_pk, pk_space
+
+    space = pk_space(model)
+    values = space.resolve(params)
+    model, nmda = apply_pk(model, nmda, values, space)
+    return model, nmda, space.record(values, params)
+
+
+def periodic_state(regimen: Regimen, interval_h: float, *, species: str = "mouse", pk_model=None,
+                   weight_kg: float | None = None, sex: str = "male", salt: str | None = None,
+                   drug: str | None = None, nmda: NmdaParams = NmdaParams(), trapping: bool = False,
+                   rtol: float = 1e-8, params=None, **_ignored) -> np.ndarray:
+    """The amounts just before time 0 when ``regimen`` has been given every ``interval_h`` hours forever.
+
+    ``pk_model``: a name of :data:`pkpd.pk_models.PK_MODELS` or a :class:`~pkpd.pk_models.PkModel` (with its
+    overrides applied, as :func:`simulate_pk` passes it); ``params``: overrides by name, as :func:`simulate_pk`.
+
+    Linear model: exact (:func:`pkpd.closed_form.periodic_linear`, the matrix exponential); sinks and unused
+    depots are 0. With ``trapping`` the PK states are exact and the
+    trapping states are integrated interval after interval from 0 until they change by less than
+    :data:`PERIODIC_TOL` of their range (they do not feed back on the PK).
+
+    Returns
+    -------
+    ndarray, shape (n_states,)
+        Amounts in µmol (trapping states: fractions); cumulative sinks are 0.
+    """
+    from .closed_form import periodic_linear
+
+    tau = _interval(interval_h)
+    subject = Subject(species, weight_kg, sex)
+    model = pk_model if isinstance(pk_model, PkModel) else get_pk_model(pk_model, subject.species)
+    model, nmda, _ = _with_overrides(model, nmda, params)
+    drug = model.check_enantiomer(drug)
+    lin = ketamine_system(False)
+    p_lin = parameter_vector(lin, parameter_values(model, subject, drug=drug, nmda=nmda))
+    sched, records = dose_schedule(model, subject, regimen, salt=salt)
+    y = periodic_linear(lin, p_lin, sched, tau)
+    if not trapping:
+        return y
+    from .ode import STATUS, solve
+
+    system = ketamine_system(True)
+    p = parameter_vector(system, parameter_values(model, subject, drug=drug, nmda=nmda))
+    y = np.concatenate([y, np.zeros(system.n_states - lin.n_states)])
+    atol = np.full(system.n_states, 1e-12 * max(sum(r["base_umol"] for r in records), 1e-300))
+    atol[lin.n_states:] = 1e-12
+    trap = slice(lin.n_states, None)
+    for _ in range(PERIODIC_MAX_INTERVALS):
+        sol = solve(system, y, np.linspace(0.0, tau, 9), p, schedule=sched, rtol=min(rtol, 1e-9), atol=atol)
+        if sol.status[0] != 0:
+            raise RuntimeError(f"the ODE solver failed: {STATUS[int(sol.status[0])]}")
+        nxt = sol.y[0, -1].copy()
+        span = np.abs(sol.y[0, :, trap]).max(axis=0)
+        done = np.all(np.abs(nxt[trap] - y[trap]) <= PERIODIC_TOL * np.maximum(span, 1e-12))
+        nxt[:lin.n_states] = y[:lin.n_states]  # exact already; sinks stay 0
+        y = nxt
+        if done:
+            return y
+    raise RuntimeError(f"steady-state: no periodic state within {PERIODIC_MAX_INTERVALS} intervals")
