@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import circuits.experiments as ex
-from circuits.experiments import COHORT_VARIATION, simulate_protocol, virtual_cohort, wu2021
+import circuits.replication as rep
+from circuits.experiments import COHORT_VARIATION, simulate_protocol, virtual_cohort
+from circuits.replication import wu2021
 from circuits.model import CircuitParams
 from circuits.registry import get_protocol
 from pkpd.cohort import CohortSpec
@@ -33,6 +35,7 @@ def _mice_given_to_run_groups(monkeypatch, call):
         raise _Captured
 
     monkeypatch.setattr(ex, "run_groups", capture)
+    monkeypatch.setattr(rep, "run_groups", capture)  # the replication calls it through its own import
     with pytest.raises(_Captured):
         call()
     return seen[0]
