@@ -17,6 +17,18 @@ system; Rodas4 rides their slow manifold over days (to :data:`LONG_NEURAL_ATOL`)
 are set to their new quasi-steady state (:data:`LONG_QSS`) rather than integrated through the transient. A readout
 trial resolves them, and holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
 
+**A slow relaxation oscillation after ketamine (a coupling artifact).** As the drug wanes after 10 mg/kg i.p. (mPFC
+interneuron occupancy falling through ~0.75 to ~0.65, 55-65 min in the typical naive mouse), the fast system
+fires spontaneous population DA bursts (r_DA to ~9 Hz) every ~2.3 min, with r_E and r_D1 swinging with them
+(measured 2026-12-02 with every state resolved, rtol 1e-8: bursts at 56.3, 58.5, 60.8, 63.3 min). They need the
+positive DA -> D1 -> mPFC -> burst-drive loop: without the D1 facilitation of pyramidal cells (``j_d1_nA = 0``) or
+with a fast adapting burst reference (``tau_v_s = 5``) there are none. No such minute-scale DA bursting after
+ketamine is reported (Wu 2021: ketamine does not change VTA DA firing in slices), so we read it as an artifact of
+the coupling, not biology. Sampled on coarse output grids it aliases into the apparent ~10-min oscillation of
+S_E, v_glu and r_DA; the long-horizon solver steps over the bursts, so M (which integrates r_D1 above θ) at 1 h
+differs by ~2 % between the default and the fully resolved solution (0.2791 vs 0.2742). Slow readouts that matter
+(failure probability through A, ρ) inherit that; the Drd1 Ca²⁺ readout averages r_D1 over 5-min bins.
+
 Two modes: :func:`run_long` (days; sessions as averaged drive) on the composed system, and :func:`run_trials`
 (seconds; one resolved shock from any state) on its trial subsystem, the same equations with the states that do not
 move in 15 s held constant.
