@@ -375,8 +375,8 @@ EXPERIMENTS = ("wu2021",)
 
 @app.command()
 def experiment(
-    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife; SCIENCE.md "
-                                             "§6, experiments 1-8).")],
+    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife 10:e64041, "
+                                             "on the paper's protocols; literature experiments labelled).")],
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the cohort's per-mouse parameter variation.")] = 0,

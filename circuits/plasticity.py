@@ -53,7 +53,7 @@ class PlasticityParams:
 
     k_h_per_h: float = param(0.5, "1/h", "assumed (not fitted; g_H is): stress-load rise per unit shock drive",
                              bounds=(0, 100), kind="assumed")
-    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days (SCIENCE §5 proposal)",
+    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days",
                            bounds=(1, 1000), kind="assumed")
     tau_theta_h: float = param(24.0, "h", "assumed: sliding reference of BCM/homeostatic scale (Turrigiano 2008 "
                                "Cell 135:422: hours-days)", bounds=(0.1, 1000), kind="assumed")
@@ -76,7 +76,7 @@ class PlasticityParams:
     tau_a_h: float = param(16.48, "h", "calibrated earlier (not refitted): potentiation decays so the rescue is "
                            "partly lost by 72 h (an assumed reading of Wu 2021 Fig 3d)", bounds=(1, 1000),
                            kind="calibrated")
-    tau_p_h: float = param(8.0, "h", "assumed: synaptic protein/structural drive over hours (SCIENCE §5; "
+    tau_p_h: float = param(8.0, "h", "assumed: synaptic protein/structural drive over hours ("
                            "Li 2010: synaptic proteins from 2 h)", bounds=(0.1, 1000), kind="assumed")
     k_rho_per_h: float = param(0.004744, "1/h", "calibrated earlier (not refitted; sLH/wLH rates and the 72-h "
                                "fade): spine "

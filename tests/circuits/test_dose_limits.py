@@ -1,4 +1,4 @@
-"""Two limits of the dose: no benefit at anaesthetic doses (SCIENCE §6.7; the post-anaesthetic state Z of
+"""Two limits of the dose: no benefit at anaesthetic doses (an assumed reading; the post-anaesthetic state Z of
 circuits.mpfc), and a ceiling on spine density under repeated dosing (saturating formation, circuits.plasticity).
 
 Typical mouse through the sLH protocol (Wu 2021 timing); each test runs in a few seconds once the model is compiled.
