@@ -26,7 +26,8 @@ level passes back through the disinhibition window and produces the same surge �
 10 mg/kg, and residual disinhibition even inflates the shock response at the 4-h test — against "no benefit at
 anaesthetic doses" (an assumed reading: ketamine is antidepressant at sub-anaesthetic doses). ``Z`` is switched on
 steeply (Hill 4) only by anaesthetic concentrations of free brain ketamine (``K_Z`` above the peak after 50 mg/kg)
-and decays over hours after emergence (τ_Z); while it lasts it depresses pyramidal excitability (``J_Z·Z``), so the wash-out passes the disinhibition window without a surge.
+and decays over hours after emergence (τ_Z); while it lasts it depresses pyramidal excitability (``J_Z·Z``), so the
+wash-out passes the disinhibition window without a surge.
 Biological reading (assumed, not measured for ketamine alone): the hours-long post-anaesthetic state of rodents —
 hypothermia and depressed cortical activity after emergence (anaesthesia-induced hypothermia in mice: Planel et al.
 2007 J Neurosci 27:3090; with ketamine it also leaves brain growth-factor signalling unresponsive, "Anaesthesia
