@@ -671,7 +671,8 @@ EXPERIMENTS = ("wu2021",)
 @app.command()
 def experiment(
     name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife 10:e64041, "
-                                             "experiments 1-8).", autocompletion=_names(EXPERIMENTS))],
+                                             "on the paper's protocols; literature experiments labelled).",
+                    autocompletion=_names(EXPERIMENTS))],
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
     seed: SeedOpt = 0,

@@ -17,8 +17,9 @@ from pkpd.population import Population, default_population
 
 from .behavior import (escape_efficacy, escape_failure_distance, escape_latency_s, failure_probability,
                        mean_latency_s, photometry)
-from .model import (RTOL, CircuitParams, circuit_system, initial_states, parameter_values, parameter_vector,
+from .model import (LONG_QSS, RTOL, CircuitParams, circuit_system, initial_states, parameter_values, parameter_vector,
                     run_long, run_trials)
+from .model import run_long as _project  # the stress-free QSS of a recording in a session (never monkeypatched)
 from .protocols import Protocol, apply_manipulations, build_protocol, schedule_for
 
 __all__ = ["COHORT_VARIATION", "circuit_population", "virtual_cohort", "phenotypes", "vary", "output_times",
@@ -277,7 +278,7 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
     dip = [np.zeros((S, len(pr.tests))) for pr in protocols]
     pf = [np.zeros((S, len(pr.tests))) for pr in protocols]
     eff = [np.zeros((S, len(pr.tests))) for pr in protocols]
-    i_rho, i_a = system.state_index("rho"), system.state_index("A")
+    i_rho, i_a, i_stress = system.state_index("rho"), system.state_index("A"), system.state_index("stress")
     traces = [np.zeros((S, len(pr.tests), 0)) for pr in protocols]
     trial_t = None
     a = 0.0
@@ -316,6 +317,16 @@ def run_groups(cohort: list[CircuitParams], protocols: list[Protocol], *, extra_
         if due:
             yd, pd = np.array([y[i] for i, *_ in due]), np.array([P[i] for i, *_ in due])
             kd = np.array([k for _, _, k, _ in due])
+            # a recording inside an inescapable session (the end of induction): the trial runs without the
+            # session-averaged drive, from the neural states' stress-free quasi-steady state at the session's slow
+            # states (between the session's shocks, 1-15 s apart, the fast states relax within ~1 s), not from the
+            # averaged state, whose relaxation would fall into the trial's 5-s ΔF/F baseline
+            live = np.flatnonzero(yd[:, i_stress] != 0.0)
+            if live.size:
+                yl = yd[live].copy()
+                yl[:, i_stress] = 0.0
+                pr_sol = _project(yl, pd[live], np.array([b, b + 1e-9]), rtol=rtol, observables=False, qss=LONG_QSS)
+                yd[live] = pr_sol.y[:, 0]
             # a run still in its naive state with the naive parameters (the sLH baseline test at 0 h) would repeat
             # its naive readout trial exactly (the engine solves each row on its own): reuse that trial
             same = (yd == y0_naive[kd]).all(axis=1) & (pd == p_ref[kd]).all(axis=1)

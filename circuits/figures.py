@@ -120,13 +120,14 @@ def drd1_literature_figure(summary: dict, details: dict | None = None):
     ax = fig.axes[-1]
     ax.clear()
     d = summary["literature"]["dose_response"]
-    ax.semilogx(d["dose_mg_per_kg"], d["mpfc_peak_rel"], "o-", label="mPFC r_E, mean of 1st h / pre-dose (ratio)")
+    ax.semilogx(d["dose_mg_per_kg"], d["mpfc_peak_rel"], "o-", label="mPFC r_E, largest 20-min mean in 2 h / "
+                "pre-dose (ratio)")
     ax.semilogx(d["dose_mg_per_kg"], d["failure_4h"], "s-", label="failure rate 4 h after the dose (fraction)")
     ax.axhline(1.0, ls=":", color="gray")
     ax.set_xlabel("ketamine dose (mg/kg i.p., HCl)")
     ax.set_ylabel("surge (ratio), failure rate (fraction)")
-    ax.set_title("dose-response; paper (Moghaddam et al. 1997, not Wu 2021): glutamate up at 10-30, none at 50, "
-                 "down at 200 mg/kg; no benefit at anaesthetic doses", fontsize=8)
+    ax.set_title("dose-response; paper (Moghaddam et al. 1997, not Wu 2021): glutamate up at 10-30, down at "
+                 "200 mg/kg; no benefit at anaesthetic doses (assumed reading)", fontsize=8)
     ax.legend(fontsize=7)
     return fig
 

@@ -17,6 +17,21 @@ system; Rodas4 rides their slow manifold over days (to :data:`LONG_NEURAL_ATOL`)
 are set to their new quasi-steady state (:data:`LONG_QSS`) rather than integrated through the transient. A readout
 trial resolves them, and holds :data:`TRIAL_FROZEN` constant (:func:`trial_system`).
 
+**A slow relaxation oscillation after ketamine (a coupling artifact).** As the drug wanes after 10 mg/kg i.p. (mPFC
+interneuron occupancy falling through ~0.75 to ~0.65, 50-65 min after the dose), a mouse whose mPFC→VTA drive is
+strong enough fires spontaneous population DA bursts (r_DA to ~9 Hz) every ~2.3 min, with r_E and r_D1 swinging
+with them. Measured 2026-12-02 in naive mice with every state resolved (rtol 1e-8), 40-80 min after the dose: none
+for the typical mouse; bursts at 56.8, 59.0, 61.3, 63.8 min with the previous calibration's stronger potentiation
+(``k_a_per_h`` 2.462), and seven from 50.7 min in a mouse with ``j_pd_pA_per_Hz`` × 1.2 (+2.3 SD of the cohort).
+They need the positive DA → D1 → mPFC → burst-drive loop: without the D1 facilitation of pyramidal cells
+(``j_d1_nA = 0``) or with a fast adapting burst reference (``tau_v_s = 5``) there are none. No such minute-scale DA
+bursting after ketamine is reported (Wu 2021: ketamine does not change VTA DA firing in slices), so we read it as
+an artifact of the coupling, not biology. Sampled on coarse output grids it aliases into the apparent ~10-min
+oscillation of S_E, v_glu and r_DA, and the long-horizon solver steps over the bursts, so in those mice M (which
+integrates r_D1 above θ) depends on the tolerance (~2 % at 1 h with the previous calibration); for the typical mouse
+M at 1 h is 0.25645 at rtol 1e-6, 1e-7 and fully resolved alike. The Drd1 Ca²⁺ readout averages r_D1 over 5-min
+bins.
+
 Two modes: :func:`run_long` (days; sessions as averaged drive) on the composed system, and :func:`run_trials`
 (seconds; one resolved shock from any state) on its trial subsystem, the same equations with the states that do not
 move in 15 s held constant.

@@ -24,9 +24,10 @@ over, so the surge follows the inverted U of glutamate efflux with dose (Moghadd
 (100–200 mg/kg i.p.) rescue behaviour: as the drug washes out (t½ ≈ 13 min in the mouse; norketamine lingers) its
 level passes back through the disinhibition window and produces the same surge → BDNF/mTOR → potentiation as
 10 mg/kg, and residual disinhibition even inflates the shock response at the 4-h test — against "no benefit at
-anaesthetic doses" (an assumed target: subanaesthetic doses are the antidepressant ones). ``Z`` is switched on steeply (Hill 4) only by anaesthetic concentrations of free
-brain ketamine (``K_Z`` above the peak after 50 mg/kg) and decays over hours after emergence (τ_Z); while it lasts
-it depresses pyramidal excitability (``J_Z·Z``), so the wash-out passes the disinhibition window without a surge.
+anaesthetic doses" (an assumed reading: ketamine is antidepressant at sub-anaesthetic doses). ``Z`` is switched on
+steeply (Hill 4) only by anaesthetic concentrations of free brain ketamine (``K_Z`` above the peak after 50 mg/kg)
+and decays over hours after emergence (τ_Z); while it lasts it depresses pyramidal excitability (``J_Z·Z``), so the
+wash-out passes the disinhibition window without a surge.
 Biological reading (assumed, not measured for ketamine alone): the hours-long post-anaesthetic state of rodents —
 hypothermia and depressed cortical activity after emergence (anaesthesia-induced hypothermia in mice: Planel et al.
 2007 J Neurosci 27:3090; with ketamine it also leaves brain growth-factor signalling unresponsive, "Anaesthesia
@@ -77,7 +78,7 @@ class MpfcParams:
     j_i_nA: float = param(1.123111, "nA", "calibrated: feedback inhibition giving r_E ≈ 3 Hz at rest (Deco 2014 FIC "
                           "target)", bounds=(0, 20), kind="calibrated")
     f_ee_nmda: float = param(0.3, "1", "calibrated to the inverted U of prefrontal glutamate with dose (up at "
-                             "10-30, none at 50, down at 200 mg/kg; Moghaddam et al. 1997): NMDA share of E->E "
+                             "10-30, down at 200 mg/kg; Moghaddam et al. 1997): NMDA share of E->E "
                              "current", bounds=(0, 1), kind="calibrated")
     j_anaes_nA: float = param(0.02, "nA", "calibrated to the fall of prefrontal glutamate at 200 mg/kg "
                               "(Moghaddam et al. 1997): low-affinity anaesthetic suppression", bounds=(0, 1),
@@ -102,12 +103,12 @@ class MpfcParams:
                           "(23 uM): mice lose the righting reflex only at anaesthetic doses (>= ~100 mg/kg ketamine "
                           "alone)",
                           bounds=(0.1, 1000), kind="assumed")
-    tau_z_h: float = param(4.0, "h", "calibrated (by hand) to reproduce the assumed target of no benefit at anaesthetic "
+    tau_z_h: float = param(4.0, "h", "calibrated (by hand) to reproduce no benefit at anaesthetic "
                            "doses (100-200 mg/kg): recovery from the post-anaesthetic state over hours (cf. post-"
                            "anaesthetic hypothermia), outlasting the drug's wash-out through the disinhibition window",
                            bounds=(0.1, 1000), kind="calibrated")
-    j_z_nA: float = param(0.015, "nA", "calibrated (by hand) to reproduce the assumed target of no benefit at "
-                          "anaesthetic doses: post-anaesthetic depression of pyramidal excitability at Z = 1 (smaller than the "
+    j_z_nA: float = param(0.015, "nA", "calibrated (by hand) to reproduce (no benefit at anaesthetic "
+                          "doses): post-anaesthetic depression of pyramidal excitability at Z = 1 (smaller than the "
                           "acute anaesthetic suppression j_anaes)", bounds=(0, 1), kind="calibrated")
     i_chemo_nA: float = param(0.02, "nA", "assumed: hM3Dq (+) or hM4Di (-) current in Drd1 pyramidal cells "
                               "while CNO is present", bounds=(0, 1), kind="assumed")

@@ -53,7 +53,7 @@ class PlasticityParams:
 
     k_h_per_h: float = param(0.5, "1/h", "assumed (not fitted; g_H is): stress-load rise per unit shock drive",
                              bounds=(0, 100), kind="assumed")
-    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days (this model's minimal coupling)",
+    tau_h_h: float = param(60.0, "h", "assumed: stress load decays over 2-3 days",
                            bounds=(1, 1000), kind="assumed")
     tau_theta_h: float = param(24.0, "h", "assumed: sliding reference of BCM/homeostatic scale (Turrigiano 2008 "
                                "Cell 135:422: hours-days)", bounds=(0.1, 1000), kind="assumed")

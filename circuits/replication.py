@@ -70,8 +70,8 @@ CALIBRATION = {
     "wlh.failure_rate.day3_4": (0.4891, "Wu 2021 FS6-3b: wLH days 3-4 (after induction) 48.91 % (n = 34)"),
     "wlh.failure_rate.ket_day5": (0.2935, "Wu 2021 Fig 2c photometry cohort: 60 % -> 36 % failures after ketamine "
                                           "(n = 8), the same relative fall applied to the 48.91 % of FS6-3b"),
-    "literature.dose_response": (None, "set by hand: inverted U of prefrontal glutamate (up at 10-30, none at 50, "
-                                       "down at 200 mg/kg; Moghaddam et al. 1997 J Neurosci 17:2921) and no "
+    "literature.dose_response": (None, "set by hand: inverted U of prefrontal glutamate (up at 10-30 mg/kg, down "
+                                       "at 200 mg/kg; Moghaddam et al. 1997 J Neurosci 17:2921) and no "
                                        "behavioural benefit at anaesthetic doses (assumed reading)"),
 }
 
@@ -143,8 +143,8 @@ PAPER = {
                                       "panel": "not in Wu 2021: Moda-Sava et al. 2019 Science 364:eaat8078"},
     "literature.spine_block_ket_48h": {"value": None, "direction": "rescue lost later (above the unblocked rescue)",
                                        "panel": "not in Wu 2021: Moda-Sava et al. 2019 Science 364:eaat8078"},
-    "literature.dose_response": {"value": None, "direction": "prefrontal surge up at 10-30, none at 50, down at "
-                                 "200 mg/kg; no benefit at 100-200 mg/kg",
+    "literature.dose_response": {"value": None, "direction": "prefrontal glutamate up at 10-30 mg/kg, down at 200 "
+                                 "mg/kg (anaesthetic); no behavioural benefit at 100-200 mg/kg (assumed reading)",
                                  "panel": "not in Wu 2021: Moghaddam et al. 1997 J Neurosci 17:2921"},
     "individual.r2_distance_vs_wlh_failures": {"value": 0.629, "panel": "Fig 2h (n = 11)"},
     "individual.r2_distance_vs_ket_failures": {"value": 0.715, "panel": "Fig 2i (n = 11)"},

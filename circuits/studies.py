@@ -42,9 +42,8 @@ class Readout:
     circuit: bool
 
 
-_TESTS = ("baseline", "lh", "4h", "24h", "72h")
-_TEST_LABEL = {"baseline": "baseline test", "lh": "LH test", "4h": "4 h after the dose", "24h": "24 h after the dose",
-               "72h": "72 h after the dose"}
+_TESTS = ("baseline", "lh", "4h")  # the sLH protocol's tests (Wu 2021 Fig 1: one test 4 h after the dose)
+_TEST_LABEL = {"baseline": "baseline test", "lh": "LH test", "4h": "4 h after the dose"}
 
 #: short readout name (CLI ``--readout``) -> :class:`Readout`
 READOUTS: dict[str, Readout] = {

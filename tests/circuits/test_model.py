@@ -287,8 +287,7 @@ def test_long_horizon_quasi_steady_states_agree_with_the_resolved_transients(typ
         # floor: 1e-5 of the course's range (as in the tolerance test above: both errors are now ~1e-7 absolute) or
         # 1e-9, a tenth of atol (θ: 4.4e-7 against 5.8e-8, range 0.11); for the neural rates, the long horizon's own
         # neural tolerance LONG_NEURAL_ATOL (1e-4) relative to their size (20 min after the dose: r_E 4.1e-5 Hz of
-        # 3.5 Hz, r_DA 4.0e-4 Hz of 4.5 Hz: the projection at the dose shifts the phase of the slow mPFC–VTA
-        # oscillation that follows it, see circuits.model)
+        # 3.5 Hz, r_DA 4.0e-4 Hz of 4.5 Hz: the projection at the dose changes the transient that follows it)
         floor = (model.LONG_NEURAL_ATOL * np.max(np.abs(get(truth))) if name in ("r_e", "r_da")
                  else 1e-5 * np.ptp(get(truth)))
         assert e_sol <= 1.25 * max(e_ref, floor, 1e-9), name
