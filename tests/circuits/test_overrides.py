@@ -59,10 +59,11 @@ def test_regimen_overrides_apply_where_the_pk_set_has_the_parameter():
     from circuits.regimens import _split_overrides, preset_spec
 
     specs = [preset_spec("human_single"), preset_spec("esketamine_56")]
-    circuit, pk, record = _split_overrides({"CL": "40 L/h", "g_h": 60, "frn": 0.5}, specs)
+    circuit, pk, record = _split_overrides({"k10": "0.3 1/min", "g_h": 60, "frn": 0.5}, specs)
     assert circuit.value("g_h") == 60.0
-    assert pk[0] == {"cl_L_per_h": 40.0} and pk[1] == {"frn": 0.5}  # Kamp has CL; Perez-Ruixo has FRn
-    assert {(r["name"], r["regimen"]) for r in record} == {("cl_L_per_h", "human_single"), ("g_h", None),
+    # the human default (Domino 1982) has k10; Perez-Ruixo has FRn
+    assert pk[0] == {"k10_per_min": pytest.approx(0.3)} and pk[1] == {"frn": 0.5}
+    assert {(r["name"], r["regimen"]) for r in record} == {("k10_per_min", "human_single"), ("g_h", None),
                                                            ("frn", "esketamine_56")}
     with pytest.raises(ValueError, match="unknown parameter 'clearance'"):
         _split_overrides({"clearance": 40}, specs)
