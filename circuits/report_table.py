@@ -1,9 +1,10 @@
-"""The README's replication table, generated from a ``summary.json`` of ``ketamine experiment wu2021``.
+"""The README's result tables, generated from the commands' own outputs, never typed.
 
-``python -m circuits.report_table DIR/summary.json`` prints the markdown table
-(:func:`circuits.replication.replication_table`: calibration rows, then validation rows, each missed validation
-target said plainly); ``--readme README.md`` writes it between the markers ``<!-- replication-table:start -->``
-and ``<!-- replication-table:end -->`` instead.
+``python -m circuits.report_table DIR/summary.json`` prints the replication table of a ``summary.json`` of
+``ketamine experiment wu2021`` (:func:`circuits.replication.replication_table`: calibration rows, then validation
+rows, each missed validation target said plainly); ``--regimens DIR/regimens.csv`` prints the regimen table of
+``ketamine regimens --out DIR`` instead (:func:`regimen_table`). ``--readme README.md`` writes the table between the
+README's markers (``<!-- replication-table:start/end -->`` or ``<!-- regimen-table:start/end -->``).
 """
 
 from __future__ import annotations
@@ -15,29 +16,67 @@ from pathlib import Path
 from .replication import replication_table
 
 START, END = "<!-- replication-table:start -->", "<!-- replication-table:end -->"
+REGIMEN_START, REGIMEN_END = "<!-- regimen-table:start -->", "<!-- regimen-table:end -->"
+
+#: The regimen table's columns: header -> (column of regimens.csv, scale, significant digits).
+REGIMEN_COLUMNS = {"regimen": ("regimen", None, None), "doses": ("n_doses", None, None),
+                   "onset (h)": ("onset_h", 1.0, 3), "response lasts (d)": ("duration_h", 1 / 24, 3),
+                   "half-life of the effect (d)": ("half_life_h", 1 / 24, 3), "R at 24 h": ("rescue_24h", 1.0, 3),
+                   "R at 7 d": ("rescue_7d", 1.0, 3), "Cmax (ng/mL)": ("cmax_plasma_ketamine_ng_per_ml", 1.0, 3),
+                   "AUC (µM·h)": ("auc_plasma_ketamine_uM_h", 1.0, 3),
+                   "peak interneuron occupancy": ("peak_occupancy_interneuron", 1.0, 2)}
 
 
-def write_into(readme: Path, table: str, note: str = "") -> None:
-    """Replace the text between :data:`START` and :data:`END` in ``readme`` by ``note`` and ``table``."""
+def regimen_table(csv_path: Path) -> str:
+    """The markdown table of a ``regimens.csv`` (:data:`REGIMEN_COLUMNS`; an empty cell where a metric is
+    undefined, e.g. no response)."""
+    import csv
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+
+    def cell(row, col, scale, digits):
+        v = row.get(col, "")
+        if scale is None:
+            return f"`{v}`" if col == "regimen" else v
+        try:
+            x = float(v) * scale
+        except ValueError:
+            return ""
+        return f"{x:.{digits}g}" if x == x else ""
+
+    out = ["| " + " | ".join(REGIMEN_COLUMNS) + " |", "|" + "---|" * len(REGIMEN_COLUMNS)]
+    out += ["| " + " | ".join(cell(r, *spec) for spec in REGIMEN_COLUMNS.values()) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_into(readme: Path, table: str, note: str = "", *, start: str = START, end: str = END) -> None:
+    """Replace the text between the markers ``start`` and ``end`` in ``readme`` by ``note`` and ``table``."""
     text = readme.read_text()
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise ValueError(f"readme: expected one {START} before one {END} in {readme}")
-    head, rest = text.split(START)
-    _, tail = rest.split(END)
-    readme.write_text(f"{head}{START}\n{note}{table}{END}{tail}")
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"readme: expected one {start} before one {end} in {readme}")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    readme.write_text(f"{head}{start}\n{note}{table}{end}{tail}")
 
 
 def main(argv=None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m circuits.report_table", description=__doc__.splitlines()[0])
-    ap.add_argument("summary", type=Path, help="summary.json of `ketamine experiment wu2021`")
+    ap.add_argument("summary", type=Path, nargs="?", help="summary.json of `ketamine experiment wu2021`")
+    ap.add_argument("--regimens", type=Path, help="regimens.csv of `ketamine regimens --out DIR` (the regimen table)")
     ap.add_argument("--readme", type=Path, help="write the table between the README's markers")
     ap.add_argument("--note", default="", help="a line put above the table (e.g. the command that made it)")
     a = ap.parse_args(argv)
-    table = replication_table(json.loads(a.summary.read_text()))
+    if (a.summary is None) == (a.regimens is None):
+        ap.error("give a summary.json or --regimens regimens.csv")
+    if a.regimens is not None:
+        table, markers = regimen_table(a.regimens), (REGIMEN_START, REGIMEN_END)
+    else:
+        table, markers = replication_table(json.loads(a.summary.read_text())), (START, END)
     if a.readme:
-        write_into(a.readme, table, f"{a.note}\n\n" if a.note else "")
+        write_into(a.readme, table, f"{a.note}\n\n" if a.note else "", start=markers[0], end=markers[1])
     else:
         sys.stdout.write(table)
     return 0

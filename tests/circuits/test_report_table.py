@@ -46,3 +46,21 @@ def test_markers_must_be_there_once(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="readme: expected one <!-- replication-table:start -->"):
         write_into(readme, "x")
+
+
+def test_regimen_table_is_the_csv_of_ketamine_regimens(tmp_path):
+    from circuits.report_table import REGIMEN_END, REGIMEN_START
+
+    csv = tmp_path / "regimens.csv"
+    csv.write_text("regimen,n_doses,onset_h,duration_h,half_life_h,rescue_24h,rescue_7d,"
+                   "cmax_plasma_ketamine_ng_per_ml,auc_plasma_ketamine_uM_h,peak_occupancy_interneuron\n"
+                   "human_single,1,4.674,41.3,45.5,0.7198,0.06965,252.99,1.2693,0.7617\n"
+                   "never,1,nan,nan,,0.1,0.0,10,0.1,0.1\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n{REGIMEN_START}\nold\n{REGIMEN_END}\nb\n{START}\nkept\n{END}\n")
+    assert main(["--regimens", str(csv), "--readme", str(readme)]) == 0
+    rows = readme.read_text().splitlines()
+    # hours to days for the durations (41.3 h = 1.72 d), 3 significant digits, empty cells where undefined
+    assert rows[4] == "| `human_single` | 1 | 4.67 | 1.72 | 1.9 | 0.72 | 0.0697 | 253 | 1.27 | 0.76 |"
+    assert rows[5] == "| `never` | 1 |  |  |  | 0.1 | 0 | 10 | 0.1 | 0.1 |"
+    assert "old" not in rows and "kept" in rows  # only the regimen block changes
