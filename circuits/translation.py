@@ -26,7 +26,8 @@ JSON print them). In short:
 
 **Against the clinical course** (onset within hours, peak ≈ 24 h, fading over 1–2 weeks; Zarate et al. 2006,
 Murrough et al. 2013). Nothing here was tuned to it; the chronic-stress level comes from the mouse calibration
-(sLH spine density). Measured (70 kg; ``ketamine regimens``, v0.1.0):
+(sLH spine density). Measured (70 kg; ``ketamine regimens``, v0.1.0) with the earlier behaviour link that read the
+DA response, not yet re-measured with the efficacy link:
 
 * *Onset*: within the infusion (R ≥ 0.5 after 7 min of 0.5 mg/kg over 40 min) — faster than the clinic, because
   NMDA block itself raises the post-shock DA response acutely (the same acute effect that rescues mice at 4 h).
