@@ -365,9 +365,9 @@ def read_dataset(path, *, time_unit: str | None = None, amount_unit: str | None 
         raise ValueError(f"data: file {str(p)!r} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        with p.open(newline="", encoding="utf-8") as fh:
-            lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
-        table = list(csv.reader(lines))
+        from .io import read_csv_lines
+
+        table = list(csv.reader(read_csv_lines(p)))
         if not table:
             raise ValueError(f"{p.name}: empty dataset; expected a header with ID and TIME")
         header, rows = table[0], table[1:]

@@ -322,9 +322,9 @@ def read_regimen(path, *, allow_duplicates: bool = False) -> Regimen:
         raise ValueError(f"regimen: file {str(p)!r} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        with p.open(newline="", encoding="utf-8") as fh:
-            lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
-        reader = csv.DictReader(lines)
+        from .io import read_csv_lines
+
+        reader = csv.DictReader(read_csv_lines(p))
         if reader.fieldnames is None:
             raise ValueError(f"{p.name}: empty event table; expected a header row with columns "
                              f"{', '.join(_REQUIRED)}")

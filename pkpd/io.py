@@ -22,10 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "check_output", "TABLE_FORMATS",
+__all__ = ["read_csv_lines", "atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "check_output", "TABLE_FORMATS",
            "run_lock", "LOCK_NAME", "file_digest"]
 
 TABLE_FORMATS = (".csv", ".json", ".parquet")
+
+
+def read_csv_lines(path: Path) -> list[str]:
+    """The lines of a CSV file that hold data or a header: blank lines and ``#`` comment lines are left out."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        return [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
 
 
 @contextmanager
