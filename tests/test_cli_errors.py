@@ -22,7 +22,7 @@ runner = CliRunner()
 PK = ["pk", "--species", "mouse", "--route", "ip", "--dose", "10mg/kg", "--duration", "4h"]
 
 
-def one_line_error(res, code: int, *needles: str) -> None:
+def assert_one_line_error(res, code: int, *needles: str) -> None:
     assert res.exit_code == code, res.output
     assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
@@ -76,7 +76,7 @@ def test_an_output_below_a_regular_file_is_refused_before_computing(command, tmp
     afile = tmp_path / "afile"
     afile.write_text("not a directory")
     res = runner.invoke(cli.app, _commands(afile)[command])
-    one_line_error(res, 2, "is not a directory", str(afile))
+    assert_one_line_error(res, 2, "is not a directory", str(afile))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
@@ -93,7 +93,7 @@ def test_an_output_below_a_regular_file_is_refused_before_computing(command, tmp
 ])
 def test_a_wrong_output_extension_is_refused_before_computing(args, needle, tmp_path, monkeypatch, no_compute):
     monkeypatch.chdir(tmp_path)
-    one_line_error(runner.invoke(cli.app, args), 2, needle)
+    assert_one_line_error(runner.invoke(cli.app, args), 2, needle)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -107,7 +107,7 @@ def test_a_file_where_a_directory_is_needed_and_the_reverse(args, needle, tmp_pa
     (tmp_path / "f").write_text("x")
     (tmp_path / "d.csv").mkdir()
     args = [a.format(f=tmp_path / "f", d=tmp_path / "d.csv") for a in args]
-    one_line_error(runner.invoke(cli.app, args), 2, needle)
+    assert_one_line_error(runner.invoke(cli.app, args), 2, needle)
 
 
 def test_a_read_only_destination_is_refused_before_computing(tmp_path, monkeypatch, no_compute):
@@ -118,7 +118,7 @@ def test_a_read_only_destination_is_refused_before_computing(tmp_path, monkeypat
 
     monkeypatch.setattr(pkpd.io.tempfile, "TemporaryFile", read_only)
     res = runner.invoke(cli.app, [*PK, "--out", str(tmp_path / "pk.csv")])
-    one_line_error(res, 2, "Read-only file system", "pk.csv")
+    assert_one_line_error(res, 2, "Read-only file system", "pk.csv")
 
 
 def test_missing_output_directories_are_created(tmp_path):
@@ -143,7 +143,7 @@ def _full_disk(monkeypatch, tmp_path):
 def test_a_full_disk_mid_run_is_exit_1_and_leaves_nothing(tmp_path, monkeypatch):
     _full_disk(monkeypatch, tmp_path)
     res = runner.invoke(cli.app, [*PK, "--out", str(tmp_path / "pk.csv")])
-    one_line_error(res, 1, "No space left on device", "pk.csv")
+    assert_one_line_error(res, 1, "No space left on device", "pk.csv")
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
 
 
@@ -154,7 +154,7 @@ def test_a_full_disk_while_writing_a_benchmark_table(tmp_path, monkeypatch):
     monkeypatch.setattr(be, "format_table", lambda rows: "TABLE")
     _full_disk(monkeypatch, tmp_path)
     res = runner.invoke(cli.app, ["bench", "--out", str(tmp_path / "b.csv")])
-    one_line_error(res, 1, "No space left on device")
+    assert_one_line_error(res, 1, "No space left on device")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,7 +170,7 @@ def test_faults_during_the_run_are_one_line_exit_1(exc, code, needle, monkeypatc
         raise exc
 
     monkeypatch.setattr(pkpd.pk, "simulate_pk", fault)
-    one_line_error(runner.invoke(cli.app, [*PK, "--summary"]), code, needle)
+    assert_one_line_error(runner.invoke(cli.app, [*PK, "--summary"]), code, needle)
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
@@ -197,13 +197,13 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 ])
 def test_absurd_sizes_are_refused_up_front_with_the_estimate(args, needle, tmp_path, no_compute):
     args = [a.format(tmp=tmp_path) for a in args]
-    one_line_error(runner.invoke(cli.app, args), 2, needle)
+    assert_one_line_error(runner.invoke(cli.app, args), 2, needle)
 
 
 def test_a_huge_repeat_in_a_regimen_file_is_refused(tmp_path, no_compute):
     f = tmp_path / "r.csv"
     f.write_text("time,amount,unit,route,repeat,interval\n0h,10,mg/kg,ip,1e9,1h\n")
-    one_line_error(runner.invoke(cli.app, ["pk", "--regimen", str(f), "--summary"]), 2,
+    assert_one_line_error(runner.invoke(cli.app, ["pk", "--regimen", str(f), "--summary"]), 2,
                    "row 1, column 'repeat'", "at most 10000")
 
 

@@ -40,7 +40,7 @@ def reached(monkeypatch):
         monkeypatch.setattr(mod, name, stop)
 
 
-def _accepted_or_one_line(res):
+def assert_accepted_or_one_line(res):
     assert res.exit_code in (0, 2), (res.exit_code, res.output, res.exception)
     assert "Traceback" not in res.output
     if res.exit_code == 2:
@@ -80,7 +80,7 @@ def test_the_valid_command_lines_are_accepted(reached, tmp_path, command, out):
                                         "--salt", "--pk-model", "--infusion-time", "--drug", "--sex", "--backend"]),
                        values, max_size=6))
 def test_pk_options(reached, tmp_path, opts):
-    _accepted_or_one_line(_invoke("pk", opts, tmp_path / "t.csv"))
+    assert_accepted_or_one_line(_invoke("pk", opts, tmp_path / "t.csv"))
 
 
 @FUZZ
@@ -88,18 +88,18 @@ def test_pk_options(reached, tmp_path, opts):
                                         "--protocol", "--species", "--workers", "--manipulation"]),
                        values, max_size=6))
 def test_cohort_options(reached, tmp_path, opts):
-    _accepted_or_one_line(_invoke("cohort", opts, tmp_path / "run"))
+    assert_accepted_or_one_line(_invoke("cohort", opts, tmp_path / "run"))
 
 
 @FUZZ
 @given(st.dictionaries(st.sampled_from(["--protocol", "--dose", "--route", "--n", "--seed", "--step",
                                         "--manipulation"]), values, max_size=5))
 def test_simulate_options(reached, tmp_path, opts):
-    _accepted_or_one_line(_invoke("simulate", opts, tmp_path / "s.csv"))
+    assert_accepted_or_one_line(_invoke("simulate", opts, tmp_path / "s.csv"))
 
 
 @FUZZ
 @given(st.dictionaries(st.sampled_from(["--doses", "--n", "--route", "--seed", "--protocol"]), values,
                        max_size=4))
 def test_dose_response_options(reached, tmp_path, opts):
-    _accepted_or_one_line(_invoke("dose-response", opts, tmp_path / "d.csv"))
+    assert_accepted_or_one_line(_invoke("dose-response", opts, tmp_path / "d.csv"))
