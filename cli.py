@@ -110,6 +110,8 @@ RouteOpt = Annotated[Optional[str], typer.Option(
 RegimenOpt = Annotated[Optional[Path], typer.Option(
     help="Event table (.csv or .toml) with columns time, amount, unit, route[, duration, salt, repeat, interval], "
          "times in h; instead of --dose.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the results as JSON (every value, full precision) "
+                                                      "instead of a table.")]
 AllowDuplicatesOpt = Annotated[bool, typer.Option(
     "--allow-duplicates", help="Let --regimen give two doses by one route at one time (they add up); without it "
                                "such rows are an error (a copied row would double a dose).")]
@@ -344,7 +346,8 @@ def pk(
     plot: Annotated[Optional[Path], typer.Option(help="Draw plasma, brain and occupancy to FILE (.png, .pdf, "
                                                       ".svg; a .png also gets an .svg twin).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print exposure metrics (Cmax, Tmax, AUC, half-life, "
-                                                            "occupancy) as JSON.")] = False,
+                                                            "occupancy) as tables; with --json as JSON.")] = False,
+    as_json: JsonOpt = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
     validate: Annotated[bool, typer.Option("--validate", help="Print every PK set against the published profiles "
@@ -380,7 +383,7 @@ def pk(
     from pkpd.dosing import build_regimen
     from pkpd.figures import FIGURE_FORMATS
     from pkpd.io import check_output
-    from pkpd.output import jsonable, plot_pk, table_format, write_pk_table
+    from pkpd.output import jsonable, plot_pk, print_summary, table_format, write_pk_table
     from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
@@ -468,8 +471,12 @@ def pk(
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
     echo_overrides(meta["overrides"])
-    if summary:
-        typer.echo(json.dumps(jsonable(result.summary() | {"overrides": meta["overrides"]}), indent=1))
+    if summary or as_json:
+        full = result.summary() | {"overrides": meta["overrides"]}
+        if as_json:
+            typer.echo(json.dumps(jsonable(full), indent=1))
+        else:
+            print_summary(full)
     elif out is None:
         import csv
 
@@ -678,17 +685,16 @@ def experiment(
     seed: SeedOpt = 0,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    as_json: JsonOpt = False,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
 
     Example: ketamine experiment wu2021 --out results/wu2021 --n 100 --seed 0
     """
-    import json
-
-    from circuits.protocols import build_protocol
     from circuits.figures import write_wu2021
-    from pkpd.io import check_output
+    from circuits.protocols import build_protocol
+    from pkpd.io import check_output, dumps_json
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
@@ -705,7 +711,15 @@ def experiment(
     except ValueError as e:
         fail(str(e))
     record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record})
-    typer.echo(json.dumps(summary, indent=1))
+    if as_json:
+        typer.echo(dumps_json(summary, indent=1))
+    else:
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        from circuits.replication import replication_table
+
+        Console().print(Markdown(replication_table(summary)))
     typer.echo(f"wrote {out / 'summary.json'} and figures", err=True)
 
 

@@ -13,13 +13,55 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import TABLE_FORMATS, dumps_json, jsonable, write_json, write_table  # jsonable: the one converter, re-exported
+# jsonable: the one converter, re-exported
+from .io import TABLE_FORMATS, dumps_json, jsonable, write_json, write_table
 
-__all__ = ["table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable", "parse_times", "MAX_TIMES",
+__all__ = ["summary_rows", "print_summary", "table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable",
+           "parse_times", "MAX_TIMES",
            "long_table", "sidecar_path"]
 
 #: Most output times ``parse_times`` accepts (a typo such as a step of 1 s over a year is refused at once).
 MAX_TIMES = 1_000_000
+
+
+_CURVES = ("plasma_ketamine", "brain_ketamine", "brain_free_ketamine", "plasma_norketamine", "brain_norketamine",
+           "brain_free_norketamine")
+
+
+def summary_rows(summary: Mapping) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
+    """The exposure summary of :meth:`pkpd.pk.PkResult.summary` as two human tables (4 significant digits):
+    concentrations (Cmax µM, Tmax h, AUC0-t and AUC0-inf µM·h, t½ h) and occupancies (peak, its time h, area h,
+    time above the threshold h). Returns ``(header, rows, header, rows)``."""
+    def f(v):
+        return "–" if v is None else f"{v:.4g}"
+
+    conc = ["curve", "Cmax (µM)", "Tmax (h)", "AUC0-t (µM·h)", "AUC0-inf (µM·h)", "t½ (h)"]
+    rows = [[name.replace("_", " "), *(f(summary[name].get(k)) for k in
+                                       ("cmax_uM", "tmax_h", "auc_0_t_uM_h", "auc_0_inf_uM_h", "half_life_h"))]
+            for name in _CURVES if name in summary]
+    occ = ["NMDA occupancy", "peak", "at (h)", "area (h)", "time above threshold (h)"]
+    orows = [[f"{cell} (threshold {f(m['threshold'])})",
+              *(f(m.get(k)) for k in ("peak", "t_peak_h", "area_h", "time_above_threshold_h"))]
+             for cell in ("interneuron", "pyramidal") if (m := summary.get(f"nmda_occupancy_{cell}"))]
+    return conc, rows, occ, orows
+
+
+def print_summary(summary: Mapping) -> None:
+    """Print the exposure summary as two tables on stdout (rich), with the brain:plasma AUC ratio and the doses."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    conc, rows, occ, orows = summary_rows(summary)
+    for header, body, title in ((conc, rows, "Exposure (from the continuous solution)"), (occ, orows, None)):
+        table = Table(*header, title=title, title_justify="left")
+        for r in body:
+            table.add_row(*r)
+        console.print(table)
+    ratio = summary.get("brain_to_plasma_auc_ratio")
+    console.print(f"brain:plasma AUC ratio of ketamine: {'–' if ratio is None else f'{ratio:.4g}'}; "
+                  f"{summary['species']}, {summary['pk_model']}, {summary['drug']}, {summary['duration_h']:g} h. "
+                  "--json prints every value.")
 
 
 def table_format(path) -> str:

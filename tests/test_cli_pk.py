@@ -56,8 +56,21 @@ def test_pk_without_out_prints_the_csv():
     assert lines[0].split(",") == COLUMNS and len(lines) == 1 + 5
 
 
+def test_pk_summary_is_a_table_of_the_json_values():
+    # the default --summary is for reading: every concentration's Cmax, Tmax and AUCs and each occupancy's peak, to
+    # 4 significant digits, the same numbers --json prints
+    table = runner.invoke(cli.app, [*MOUSE, "--summary"])
+    s = json.loads(runner.invoke(cli.app, [*MOUSE, "--summary", "--json"]).stdout)
+    assert table.exit_code == 0 and not table.stdout.lstrip().startswith("{")
+    for name in ("plasma_ketamine", "brain_free_norketamine"):
+        for k in ("cmax_uM", "tmax_h", "auc_0_t_uM_h", "half_life_h"):
+            assert f"{s[name][k]:.4g}" in table.stdout, (name, k)
+    assert f"{s['nmda_occupancy_pyramidal']['peak']:.4g}" in table.stdout
+    assert f"brain:plasma AUC ratio of ketamine: {s['brain_to_plasma_auc_ratio']:.4g}" in table.stdout
+
+
 def test_pk_summary_is_json_with_exposure_metrics():
-    res = runner.invoke(cli.app, [*MOUSE, "--summary"])
+    res = runner.invoke(cli.app, [*MOUSE, "--summary", "--json"])
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)
     assert s["doses"][0]["salt"] == "hcl"
@@ -97,7 +110,8 @@ def test_pk_options_reach_the_library_exactly(monkeypatch):
     monkeypatch.setattr(pk, "simulate_pk", spy)
     res = runner.invoke(cli.app, ["pk", "--species", "human", "--route", "iv-infusion", "--dose", "0.5mg/kg",
                                   "--infusion-time", "40min", "--duration", "1d", "--weight", "80kg", "--sex",
-                                  "female", "--pk-model", "fanta2015", "--salt", "hcl", "--summary"])
+                                  "female", "--pk-model", "fanta2015", "--salt", "hcl", "--summary",
+                                  "--json"])
     assert res.exit_code == 0, res.output
     (regimen, duration_h, kw), = calls
     assert regimen == Regimen((Dose(0.0, DoseAmount(0.5, "mg/kg"), "iv-infusion", 40 / 60, "hcl"),))
@@ -110,7 +124,7 @@ def test_pk_regimen_file(tmp_path):
     reg = tmp_path / "course.csv"
     reg.write_text("time,amount,unit,route,duration,repeat,interval\n0h,0.5,mg/kg,iv-infusion,40min,3,48h\n")
     res = runner.invoke(cli.app, ["pk", "--species", "human", "--regimen", str(reg), "--duration", "6d",
-                                  "--summary"])
+                                  "--summary", "--json"])
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)
     assert [d["time_h"] for d in s["doses"]] == [0.0, 48.0, 96.0]
@@ -183,6 +197,7 @@ def test_human_antidepressant_infusion_end_to_end(tmp_path):
     # R/CL (1 - e^{-k T}) with the brain inside V (exact to < 1 %: the brain lags by minutes)
     res = runner.invoke(cli.app, ["pk", "--species", "human", "--route", "iv-infusion", "--dose", "0.5mg/kg",
                                   "--infusion-time", "40min", "--duration", "24h", "--summary",
+                                  "--json",
                                   "--pk-model", "kamp2020"])
     s = json.loads(res.stdout)
     k = 79 / 252
@@ -194,11 +209,12 @@ def test_human_antidepressant_infusion_end_to_end(tmp_path):
 def test_duplicate_regimen_rows_are_refused_unless_allowed(tmp_path):
     reg = tmp_path / "twice.csv"
     reg.write_text("time,amount,unit,route\n0h,5,mg/kg,ip\n0h,5,mg/kg,ip\n")
-    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--summary"])
+    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--summary", "--json"])
     assert res.exit_code == 2 and "twice.csv rows 1 and 2: two ip doses at 0 h" in res.stderr
-    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--allow-duplicates", "--summary"])
+    res = runner.invoke(cli.app, ["pk", "--regimen", str(reg), "--allow-duplicates", "--summary",
+                                  "--json"])
     assert res.exit_code == 0, res.output
-    one = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--summary"])
+    one = runner.invoke(cli.app, ["pk", "--dose", "10mg/kg", "--route", "ip", "--summary", "--json"])
     # two 5-mg/kg doses at once are one 10-mg/kg dose (linear PK)
     assert json.loads(res.stdout)["plasma_ketamine"]["auc_0_t_uM_h"] == pytest.approx(
         json.loads(one.stdout)["plasma_ketamine"]["auc_0_t_uM_h"], rel=1e-12)

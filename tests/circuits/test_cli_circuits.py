@@ -22,7 +22,8 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
         return {"ok": 1}
 
     monkeypatch.setattr("circuits.figures.write_wu2021", spy)
-    args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3", "--param", "g_h=60"]
+    args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3", "--param", "g_h=60",
+            "--json"]
     monkeypatch.setattr("sys.argv", ["ketamine", *args])
     res = runner.invoke(cli.app, args)
     assert res.exit_code == 0, res.output
@@ -34,6 +35,17 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
     [override] = rec["inputs"].pop("overrides")  # every override, with its unit and default
     assert override["name"] == "g_h" and override["value"] == 60.0 and override["given"] == "60"
     assert rec["inputs"] == {"experiment": "wu2021", "n": 7, "seed": 3}
+
+
+def test_experiment_prints_the_replication_table_by_default(monkeypatch, tmp_path):
+    # without --json the summary is read as the README reads it: calibration and validation rows, misses said
+    from tests.circuits.test_report_table import _summary
+
+    monkeypatch.setattr("circuits.figures.write_wu2021", lambda out, n, seed, progress, params: _summary())
+    res = runner.invoke(cli.app, ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "3"])
+    assert res.exit_code == 0, res.output
+    assert "Calibration targets" in res.stdout and "controls.cno_alone_hm4di_lh" in res.stdout
+    assert "missed" in res.stdout
 
 
 @pytest.mark.parametrize("args, message", [

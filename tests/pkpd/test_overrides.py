@@ -134,7 +134,7 @@ def test_params_file_and_assignments(tmp_path):
 
 def test_cli_pk_records_overrides_and_rejects_unknown_names(tmp_path):
     args = ["pk", "--species", "human", "--pk-model", "kamp2020", "--route", "iv", "--dose", "35mg", "--duration",
-            "24h", "--summary"]
+            "24h", "--summary", "--json"]
     res = runner.invoke(cli.app, [*args, "--param", "CL=40L/h"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
