@@ -1208,8 +1208,8 @@ def regimens_cmd(
 
 
 # ---- SBML export and import --------------------------------------------------------------------------------------
-export_app = typer.Typer(help="Write a model to a file another tool reads (SBML).", no_args_is_help=True)
-import_app = typer.Typer(help="Simulate a model written by another tool (SBML).", no_args_is_help=True)
+export_app = _Typer(help="Write a model to a file another tool reads (SBML).", no_args_is_help=True)
+import_app = _Typer(help="Simulate a model written by another tool (SBML).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 
@@ -1230,15 +1230,11 @@ def export_sbml(
                                             "events) or an engine test problem: rober, hires, pollu, vdpol, plei, "
                                             "lorenz96.")] = "pk",
     species: Annotated[str, typer.Option(help="pk: mouse or human.")] = "mouse",
-    pk_model: Annotated[Optional[str], typer.Option(help="pk: PK parameter set (`ketamine params` lists them).")]
-    = None,
-    dose: Annotated[Optional[str], typer.Option(help="pk: dose with unit, e.g. 10mg/kg (omit for no events).")]
-    = None,
-    route: Annotated[Optional[str], typer.Option(help="pk: route of --dose (iv, iv-infusion, ip, sc, im, "
-                                                      "intranasal, oral).")] = None,
-    regimen: Annotated[Optional[Path], typer.Option(help="pk: event table (.csv or .toml) instead of "
-                                                         "--dose/--route.")] = None,
-    infusion_time: Annotated[Optional[str], typer.Option(help="pk: infusion duration for iv-infusion.")] = None,
+    pk_model: PkModelOpt = None,
+    dose: DoseOpt = None,
+    route: RouteOpt = None,
+    regimen: RegimenOpt = None,
+    infusion_time: InfusionTimeOpt = None,
     weight: Annotated[Optional[str], typer.Option(help="pk: body weight with unit, e.g. 70kg.")] = None,
     sex: Annotated[str, typer.Option(help="pk: male or female.")] = "male",
     salt: Annotated[Optional[str], typer.Option(help="pk: hcl or base, the form mass doses were weighed in.")]
