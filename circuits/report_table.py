@@ -51,13 +51,11 @@ def regimen_table(csv_path: Path) -> str:
 
 
 def write_into(readme: Path, table: str, note: str = "", *, start: str = START, end: str = END) -> None:
-    """Replace the text between the markers ``start`` and ``end`` in ``readme`` by ``note`` and ``table``."""
-    text = readme.read_text()
-    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ValueError(f"readme: expected one {start} before one {end} in {readme}")
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    readme.write_text(f"{head}{start}\n{note}{table}{end}{tail}")
+    """Replace the text between the markers ``start`` and ``end`` in ``readme`` by ``note`` and ``table``
+    (:func:`pkpd.io.replace_marked`)."""
+    from pkpd.io import replace_marked
+
+    replace_marked(readme, start, end, f"\n{note}{table}")
 
 
 def main(argv=None) -> int:

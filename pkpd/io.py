@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_csv_lines", "atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "check_output", "TABLE_FORMATS",
+__all__ = ["read_csv_lines", "replace_marked", "atomic_path", "write_table", "write_json", "dumps_json", "jsonable", "check_output", "TABLE_FORMATS",
            "run_lock", "LOCK_NAME", "file_digest"]
 
 TABLE_FORMATS = (".csv", ".json", ".parquet")
@@ -32,6 +32,27 @@ def read_csv_lines(path: Path) -> list[str]:
     """The lines of a CSV file that hold data or a header: blank lines and ``#`` comment lines are left out."""
     with Path(path).open(newline="", encoding="utf-8") as fh:
         return [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def replace_marked(path, start: str, end: str, inner: str) -> bool:
+    """Replace the text between the markers ``start`` and ``end`` in the file ``path`` by ``inner`` (the markers
+    stay), atomically; True if the file changed. Generated tables live in documents this way.
+
+    Raises
+    ------
+    ValueError
+        Unless the file holds exactly one ``start`` before exactly one ``end``.
+    """
+    path = Path(path)
+    text = path.read_text()
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"readme: expected one {start} before one {end} in {path}")
+    head, rest = text.split(start)
+    new = f"{head}{start}{inner}{end}{rest.split(end)[1]}"
+    if new != text:
+        with atomic_path(path) as tmp:
+            tmp.write_text(new)
+    return new != text
 
 
 @contextmanager

@@ -408,7 +408,8 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         if y0.shape != (system.n_states,) or not np.isfinite(y0).all() or (y0 < 0).any():
             raise ValueError(f"y0: expected {system.n_states} finite amounts >= 0, one per state "
                              f"{list(system.state_names)}")
-    total_dose = sum(r["base_umol"] for r in records) + float(y0[:len(system.nonnegative)].sum())
+    amounts = [system.state_index(name) for name in system.nonnegative]  # not the trapping fractions
+    total_dose = sum(r["base_umol"] for r in records) + float(y0[amounts].sum())
     atol = np.full(system.n_states, 1e-12 * total_dose)
     if trapping:
         atol[-2:] = 1e-10

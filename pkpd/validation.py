@@ -371,16 +371,8 @@ def update_readme(path) -> bool:
     Raises
     ------
     ValueError
-        If the file lacks the markers.
+        If the file lacks the markers (:func:`pkpd.io.replace_marked`).
     """
-    from pathlib import Path
+    from .io import replace_marked
 
-    p = Path(path)
-    text = p.read_text()
-    i, j = text.find(README_START), text.find(README_END)
-    if i < 0 or j < i:
-        raise ValueError(f"readme: {p} has no {README_START} ... {README_END} block")
-    new = text[:i] + readme_block() + text[j + len(README_END):]
-    if new != text:
-        p.write_text(new)
-    return new != text
+    return replace_marked(path, README_START, README_END, readme_block()[len(README_START):-len(README_END)])
