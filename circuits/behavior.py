@@ -55,7 +55,7 @@ class BehaviorParams:
     hazard_shape: float = param(0.4853, "1", "calibrated (closed form, baseline_link): Weibull shape of the escape "
                                 "time, from the sLH (10-s trials) and wLH days 1-2 (3-s trials, 11.88 %, Wu 2021 "
                                 "FS6-3b, n = 34) baselines", bounds=(0.05, 5), kind="calibrated")
-    b1: float = param(3.9876, "1", "calibrated (circuits.calibration): log-hazard change per unit change of the "
+    b1: float = param(3.9437, "1", "calibrated (circuits.calibration): log-hazard change per unit change of the "
                       "mPFC efficacy E, to sLH 74 % and wLH days 3-4 48.9 % after induction (Wu 2021 FS6-3)",
                       bounds=(0, 100), kind="calibrated")
     trial_s: float = param(10.0, "s", "Wu 2021 Methods: sLH escapable shock up to 10 s (the reference trial)",

@@ -113,7 +113,9 @@ TRIAL_NEURAL_ATOL = 1e-6
 #: *step* that switches the mPFC on or off made the resolved transient overshoot (a brief Drd1 surge that drives
 #: BDNF/mTOR), an artifact of an instantaneous switch that the projection leaves out (per subject ≤ 1.4e-2 on
 #: failure probability, ≤ 8.4e-3 on the DA response; ``tests/circuits/test_run_groups.py``). Between switches the
-#: neural states remain ordinary states held to :data:`LONG_NEURAL_ATOL`.
+#: neural states remain ordinary states held to :data:`LONG_NEURAL_ATOL`. Skipping the ~30-s burst transient that
+#: switching a session's averaged drive on at once makes (itself an artifact of the averaging) moves the activity
+#: reference θ by ≤ 2.7e-5 Hz of its 3 Hz (measured 2026-12-02, ``tests/circuits/test_model.py``).
 LONG_QSS = NEURAL_STATES
 
 #: Interneuron/pyramidal NMDA potency ratio used by the circuit (pkpd.receptor's parameter, here calibrated).

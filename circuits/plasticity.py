@@ -6,7 +6,7 @@ spine formation cascade, and stress-driven spine loss. Time in hours.
     dH/dt = k_H·shock·(1 − H) − H/τ_H                                   stress load
     dθ/dt = (r_D1 − θ)/τ_θ                                              sliding activity reference (BCM-like)
     dM/dt = (k_M (1 − mTOR block) [σ(r_D1/θ − 1 − δ) − σ(−δ)] − M)/τ_M   BDNF/mTORC1 drive
-    dA/dt = k_A M d1 (A_max − A) − (A − 1)/τ_A                          DA/D1-gated potentiation
+    dA/dt = k_A M d1 [1 − ρA]₊/ρ − (A − 1)/τ_A                          DA/D1-gated potentiation
     dP/dt = (M d1 − P)/τ_P                                              structural (synaptic-protein) drive
     dρ/dt = k_ρ [1 + g_P P (1 − spine block)(ρ_max − ρ)/(ρ_max − 1) − (1 + g_H H²) ρ]
                                                                         spine density (1 naive)
@@ -16,6 +16,17 @@ Spine loss is cooperative in the stress load (H², assumed): one wLH session is 
 (Wu 2021: 11.9 % vs 74 % failures a day after induction), which a linear term cannot give. The structural drive P
 integrates the same DA/D1-gated BDNF/mTOR signal over τ_P, so new spines lag
 potentiation (few at 4 h, many at 12–24 h; Moda-Sava 2019) and are blocked with it by mTOR or DA/D1 block.
+
+**Potentiation restores, it does not enhance.** The DA/D1-gated potentiation closes a fraction of the efficacy
+deficit ``[1 − w]₊`` (in w: ``dw/dt = ρ dA/dt = k_A M d1 [1 − w]₊`` while spines are unchanged), so one surge restores
+the same *fraction* of what stress removed, whatever the depth of the deficit, and does nothing to an intact
+circuit. Reading (assumed, from two sources): ketamine reverses stress-induced synaptic deficits rather than
+enhancing naive synapses (Li et al. 2011 Biol Psychiatry 69:754: spine density and EPSC deficits after chronic
+stress reversed within 24 h), and the new spines it forms preferentially restore those stress eliminated
+(Moda-Sava et al. 2019). Its consequence, checked and not fitted: with ``k_A`` set by the wLH rescue alone, the
+deeper sLH deficit gets the larger absolute rescue at 4 h (an earlier form, ``k_A M d1 (A_max − A)``, potentiated
+every synapse by the same factor, so the few synapses left after sLH gained little: 74 % → 65 % failures, a miss).
+
 σ is a smooth threshold, so only a surge of Drd1 output well above its recent level (ketamine's, or chemogenetic
 activation) engages BDNF/mTOR, not the modest activity of a shock session. Time scales: BDNF translation within
 ≈ 30 min (Autry et al. 2011 Nature 475:91), mTORC1 peaking at 30–60 min (Li et al. 2010 Science 329:959), D1/PKA
@@ -68,11 +79,12 @@ class PlasticityParams:
                                   "when mPFC is silenced for long)", bounds=(1e-3, 10), kind="assumed")
     sharp_m: float = param(20.0, "1", "assumed: sharpness of the surge threshold", bounds=(1, 1000),
                            kind="assumed")
-    k_a_per_h: float = param(1.6822, "1/h", "calibrated (circuits.calibration): wLH failures 4 h after 10 mg/kg, "
+    k_a_per_h: float = param(3.8209, "1/h", "calibrated (circuits.calibration): rate of closing the efficacy "
+                             "deficit per unit DA/D1-gated drive, to wLH failures 4 h after 10 mg/kg, "
                              "29.35 % (Wu 2021 Fig 2c: 60 % -> 36 % applied to FS6-3b's 48.91 %)",
                              bounds=(0, 1000), kind="calibrated")
-    a_max: float = param(2.0, "1", "assumed: maximal potentiation (x naive efficacy)", bounds=(1, 10),
-                         kind="assumed")
+    sharp_w: float = param(20.0, "1", "assumed: sharpness of the efficacy deficit's ramp [1 - w]+ (smooth "
+                           "within ~0.05 of the naive efficacy)", bounds=(1, 1000), kind="assumed")
     tau_a_h: float = param(16.48, "h", "calibrated earlier (not refitted): potentiation decays so the rescue is "
                            "partly lost by 72 h (an assumed reading of Wu 2021 Fig 3d)", bounds=(1, 1000),
                            kind="calibrated")
@@ -91,7 +103,7 @@ class PlasticityParams:
                            "(Li et al. 2010 Science 329:959; Phoumthipphavong et al. 2016 eNeuro "
                            "3:ENEURO.0133-15.2016)",
                            bounds=(1.01, 10), kind="assumed")
-    g_h: float = param(218.48, "1", "calibrated (circuits.calibration): stress-driven spine elimination per unit "
+    g_h: float = param(221.65, "1", "calibrated (circuits.calibration): stress-driven spine elimination per unit "
                        "load, with the behaviour link's b1, to sLH 74.02 % and wLH days 3-4 48.91 % (Wu 2021 FS6-3)",
                        bounds=(0, 1000), kind="calibrated")
 
@@ -130,7 +142,7 @@ def plasticity_part(r_d1, d1, shock) -> Part:
     rhs = (p["k_h_per_h"] * shock * (1 - h) - h / p["tau_h_h"],
            (r_d1 - theta) / p["tau_theta_h"],
            (p["k_m"] * (1 - MANIP["mtor_block"]) * sig - m) / p["tau_m_h"],
-           p["k_a_per_h"] * m * d1 * (p["a_max"] - a) - (a - 1) / p["tau_a_h"],
+           p["k_a_per_h"] * m * d1 * softplus(1 - rho * a, p["sharp_w"]) / rho - (a - 1) / p["tau_a_h"],
            (m * d1 - pp) / p["tau_p_h"],
            p["k_rho_per_h"] * (1 + p["g_p"] * pp * (1 - MANIP["spine_block"]) * (p["rho_max"] - rho)
                                / (p["rho_max"] - 1) - (1 + p["g_h"] * h ** 2) * rho))

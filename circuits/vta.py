@@ -3,7 +3,7 @@
 Rates (time in seconds, currents in pA; after Joshi et al. 2017, a threshold-linear DA unit with Michaelis–Menten
 uptake)::
 
-    τ_G dr_G/dt = g_G⟨I_G⟩₊ − r_G,          I_G = I_G,bg + J_SG·shock + J_PG·w·r_D1
+    τ_G dr_G/dt = g_G⟨I_G⟩₊ − r_G,          I_G = I_G,bg + J_SG·w·shock + J_PG·w·r_D1
     τ_u du/dt   = w·r_D1·(1 − f_V O_V) − u                     (mPFC-driven glutamatergic burst drive)
     τ_v dv/dt   = w·r_D1·(1 − f_V O_V) − v                     (its slowly adapting reference)
     τ_D dr_D/dt = g_D⟨I_D − I₀⟩₊ − r_D,     I_D = I_D,bg + J_PD·⟨u − v − u_th⟩₊ − J_GD·r_G − I_hM4Di·cno·hm4di
@@ -61,11 +61,13 @@ class VtaParams:
     g_g_Hz_per_pA: float = param(0.05, "Hz/pA", "assumed: GABA unit gain", bounds=(1e-4, 1), kind="assumed")
     i_g_bg_pA: float = param(85.0, "pA", "assumed: tonic GABA firing ~5 Hz (Steffensen et al. 1998 "
                              "J Neurosci 18:8003)", bounds=(-1000, 1000), kind="assumed")
-    j_sg_pA: float = param(1000.0, "pA", "calibrated: shock drive to VTA/RMTg GABA, sized so DA firing stays "
-                           "silenced for the whole of a 10-s failure shock, as in Wu 2021's failure trials (a dip "
-                           "during the shock, the rise after it; Ungless 2004; Brischoux 2009); at 500 pA the "
-                           "mPFC-driven burst drive overcame the inhibition within a few seconds", bounds=(0, 5000),
-                           kind="calibrated")
+    j_sg_pA: float = param(500.0, "pA", "calibrated: shock drive to VTA/RMTg GABA at the naive efficacy (w = 1), "
+                           "sized so the naive mouse's DA firing is just silenced during a shock (a dip during the "
+                           "shock, the rise after it; Ungless 2004; Brischoux 2009); it passes through the mPFC "
+                           "efficacy w (assumed: prefrontal afferents reach VTA GABA neurons, Carr & Sesack 2000 J "
+                           "Neurosci 20:3864), so below w = 1 the dip is graded and learning blunts it as it blunts "
+                           "the rise (Wu 2021 Fig 1d,e and Fig 2c,d: the failure-trial dip lost after wLH, back after "
+                           "ketamine)", bounds=(0, 5000), kind="calibrated")
     j_pg_pA_per_Hz: float = param(5.0, "pA/Hz", "assumed: mPFC->VTA GABA/RMTg drive (makes the dip depend on "
                                   "mPFC efficacy; Wu 2021: wLH shrinks the dip, ketamine restores it)",
                                   bounds=(0, 1000), kind="assumed")
@@ -123,7 +125,7 @@ def vta_part(r_d1, w, shock, occ_vta, silence_da) -> Part:
     r_g, u, v, r_d, da, f = sympy.symbols("r_G u_glu v_glu r_DA DA gcamp")
     p = P
     k = p["softplus_per_pA"]
-    i_g = p["i_g_bg_pA"] + p["j_sg_pA"] * shock + p["j_pg_pA_per_Hz"] * w * r_d1
+    i_g = p["i_g_bg_pA"] + p["j_sg_pA"] * w * shock + p["j_pg_pA_per_Hz"] * w * r_d1
     burst = softplus(u - v - p["u_th_Hz"], p["softplus_u_per_Hz"])
     i_d = p["i_d_bg_pA"] + p["j_pd_pA_per_Hz"] * burst - p["j_gd_pA_per_Hz"] * r_g - p["i_hm4di_pA"] * silence_da
     rhs = (per_s((p["g_g_Hz_per_pA"] * softplus(i_g, k) - r_g) / p["tau_g_s"]),
@@ -148,7 +150,7 @@ def steady_state(q: VtaParams, r_d1: float, *, w: float = 1.0, shock: float = 0.
     import math
 
     k = q.softplus_per_pA
-    r_g = q.g_g_Hz_per_pA * _softplus_np(q.i_g_bg_pA + q.j_sg_pA * shock + q.j_pg_pA_per_Hz * w * r_d1, k)
+    r_g = q.g_g_Hz_per_pA * _softplus_np(q.i_g_bg_pA + q.j_sg_pA * w * shock + q.j_pg_pA_per_Hz * w * r_d1, k)
     u = w * r_d1 * (1 - q.f_nmda_vta * occ_vta)
     burst = _softplus_np(-q.u_th_Hz, q.softplus_u_per_Hz)
     r_d = q.g_d_Hz_per_pA * _softplus_np(q.i_d_bg_pA + q.j_pd_pA_per_Hz * burst - q.j_gd_pA_per_Hz * r_g

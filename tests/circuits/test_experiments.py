@@ -17,24 +17,20 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 #: validation targets the model misses (n = 12, seed 1): key -> why, with the paper's value or direction
 MISSES = {
-    "slh.failure_rate.ket_4h": "paper: rescue at 4 h (Fig 1b, p = 0.0037); model 0.67 vs LH 0.74: the DA/D1-gated "
-                               "potentiation calibrated to the wLH rescue is too small for the deeper sLH deficit",
-    "photometry.slh.dip_rel_end_induction": "paper: dip blunted by induction (p = 0.0458); the model's shock "
-                                            "silences DA fully, so the ΔF/F dip is −100 % in every state",
-    "photometry.slh.peak_rel_ket_4h": "paper: post-shock peak restored 4 h after ketamine (p = 0.0068)",
-    "photometry.wlh.failure_dip_rel_wlh": "paper: failure-trial dip lost in wLH (p = 0.0069); full silencing",
-    "photometry.wlh.failure_dip_rel_ket": "paper: failure-trial dip restored by ketamine (p = 0.0069)",
+    "photometry.slh.dip_rel_ket_4h": "paper: dip at 4 h not below the end of induction (restoration n.s., p = "
+                                     "0.0788); the model's deficit deepens for a day after induction, so the 4-h "
+                                     "dip, though restored from the LH level, stays below the end of induction",
+    "photometry.slh.peak_rel_ket_4h": "paper: post-shock peak restored 4 h after ketamine (p = 0.0068); same reason",
+    "photometry.wlh.escape_peak_rel_wlh": "paper: escape transient unchanged (p = 0.1787); the model's later "
+                                          "escapes after wLH give a larger (small) post-escape rise",
     "photometry.wlh.escape_peak_rel_ket": "paper: escape transient unchanged by ketamine (p = 0.1787)",
     "controls.vta_hm4di_ket_alone_72h": "paper: several mice LH again by 72 h (Fig 3d); the model's rescue grows "
                                         "to 72 h (new spines)",
-    "controls.mpfc_infusion_ket_4h": "paper: mPFC infusion rescues (p < 0.0001); as systemic ketamine, too small",
     "mpfc_drd1_ca.min5_10": "paper: no rise at 5-10 min (p = 0.3605); the model's Drd1 output follows the drug at "
-                            "once",
+                            "once, so the brain level's rise through the disinhibition window shows at 1-8 min",
     "mpfc_drd1_ca.h24": "paper: raised at 24 h (p = 0.0031)",
-    "literature.spine_block_ket_4h": "Moda-Sava et al. 2019: early rescue intact under spine block; the model's "
-                                     "4-h rescue is too small to show",
-    "literature.spine_block_ket_48h": "Moda-Sava et al. 2019: rescue lost later under spine block",
-    "individual.r2_distance_vs_ket_failures": "paper R² 0.715 (Fig 2i, n = 11)",
+    "individual.r2_distance_vs_wlh_failures": "paper R² 0.629 (Fig 2h, n = 11); met at n = 200 (0.60), not in "
+                                              "this 12-mouse cohort",
     "individual.r2_ket_distance_vs_ket_failures": "paper R² 0.399 (Fig 2g, n = 11); the deterministic model is "
                                                   "too tight",
 }

@@ -93,11 +93,10 @@ def test_failure_trial_is_biphasic_dip_during_the_shock_rise_after_it(typical):
     assert sig["failure_shock_s"] == T == 3.0          # a wLH failure trial: the full 3-s shock
     during, after = (t > onset) & (t <= T), (t > T) & (t <= T + 5.0)
     # shape, not calibration: thresholds far from the model's values, so that only a change of shape fails
-    deep = (t > onset + 0.5) & (t <= T)
     assert f[during].min() < -0.5                      # a deep dip during the shock
-    assert f[deep].max() < -0.5                        # that lasts the whole shock (Wu 2021 failure trials)
+    assert f[during].mean() < -0.25                    # a negative area during it (Wu 2021 Fig 2d: negative AUC)
     assert f[after].max() > 0.2                        # a rise after the shock ends
-    assert f[after].max() > f[deep].max() + 0.5        # far above the dip
+    assert f[after].max() > f[during].min() + 0.7      # far above the dip
 
 
 def test_escape_trial_ends_its_shock_at_the_escape_latency_and_rises_earlier_than_failure(typical):

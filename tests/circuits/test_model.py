@@ -290,7 +290,18 @@ def test_long_horizon_quasi_steady_states_agree_with_the_resolved_transients(typ
         # 3.5 Hz, r_DA 4.0e-4 Hz of 4.5 Hz: the projection at the dose changes the transient that follows it)
         floor = (model.LONG_NEURAL_ATOL * np.max(np.abs(get(truth))) if name in ("r_e", "r_da")
                  else 1e-5 * np.ptp(get(truth)))
+        if name in (*model.SLOW_STATES, "w"):
+            # the slow states (and w = ρA) integrate the ~30-s burst transient that switching the session's averaged drive on at
+            # once makes (an artifact of the averaging; the DA dip no longer saturates since the shock's GABA drive
+            # passes through w) and that the projection skips: measured 2026-12-02 ≤ 2.4e-4 of each slow state's
+            # range (θ 2.7e-5 Hz), the failure probability within 8.3e-6 (checked below against the budget)
+            floor = max(floor, 5e-4 * np.ptp(get(truth)))
         assert e_sol <= 1.25 * max(e_ref, floor, 1e-9), name
+    from circuits.behavior import failure_probability
+
+    dp = failure_probability(sol.observables["w"][0], cp.behavior) - failure_probability(truth.observables["w"][0],
+                                                                                           cp.behavior)
+    assert np.max(np.abs(dp)) < 2e-4  # a tenth of the readout budget (2e-3)
     session = Schedule().reset(0.0, "stress", session_duty(ProtocolParams())).reset(1.0, "stress", 0.0)
     later = run_long(y0, p, [0.0, 2 / 60, 1.0, 1.0 + 2 / 60], session, neural_atol=None, rtol=1e-9, qss=None)
     for name in ("r_e", "r_da"):
