@@ -921,6 +921,17 @@ def cohort(
                                                     "chunk (large).")] = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    data: Annotated[Optional[Path], typer.Option(help="A NONMEM-style dataset (.csv or .parquet, as for `pk "
+                                                      "--data`): one subject per ID with its doses and WT/SEX; its "
+                                                      "observation rows set the output times. Instead of --n, "
+                                                      "--dose, --regimen and --duration.")] = None,
+    data_time_unit: Annotated[Optional[str], typer.Option(help="--data: unit of TIME, II and DUR (default h, or "
+                                                               "the header's).")] = None,
+    data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
+                                                                 "header's).")] = None,
+    no_iiv: Annotated[bool, typer.Option("--no-iiv", help="No inter-individual variability of the PK parameters "
+                                                          "(every subject has the typical values; covariates "
+                                                          "still as given or drawn).")] = False,
 ):
     """Run a virtual cohort: N subjects with inter-individual variability through a regimen, in chunks, to
     DIR/subjects/*.parquet (one row per subject), DIR/bands (percentile bands) and DIR/manifest.json.
@@ -937,23 +948,50 @@ def cohort(
     from pkpd.units import parse_time
 
     try:
-        if n is None or out is None:
-            raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
+        if (n is None and data is None) or out is None:
+            raise ValueError("expected --n (or --data) and --out (see `ketamine cohort --help`)")
         from circuits.registry import cohort_protocol
 
         check_output(out, directory=True)
 
         proto = cohort_protocol(protocol, manipulation)
-        if dose is None and regimen is None:
-            raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
-        reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
-                            infusion_time=infusion_time, allow_duplicates=allow_duplicates)
-        duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
-                      else proto.default_duration_h(reg))
+        design = None
+        if data is not None:
+            from pkpd.cohort.design import SubjectDesign
+            from pkpd.dataset import read_dataset
+            from pkpd.dosing import Regimen
+
+            given = [k for k, v in {"dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time,
+                                    "duration": duration}.items() if v is not None]
+            if given:
+                raise ValueError(f"{given[0]}: --data gives the doses and output times; --{given[0]} cannot be "
+                                 "combined with it")
+            if protocol not in ("pk", "none") or manipulation is not None:
+                raise ValueError(f"protocol: --data runs the pk protocol only, not {protocol!r}")
+            design = SubjectDesign.from_dataset(read_dataset(data, time_unit=data_time_unit,
+                                                             amount_unit=data_amount_unit))
+            if n is not None and n != design.n:
+                raise ValueError(f"n: {data.name} holds {design.n} subjects, not {n}; omit --n with --data")
+            n, reg, duration_h = design.n, Regimen(), design.end_h or 1.0
+        else:
+            if dose is None and regimen is None:
+                raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
+            reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
+                                infusion_time=infusion_time, allow_duplicates=allow_duplicates)
+            duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
+                          else proto.default_duration_h(reg))
         check_cohort_size(n, duration_h, min(chunk_size, n), out)
+        population = None
+        if no_iiv:
+            from pkpd.pk_models import get_pk_model
+            from pkpd.species import get_species
+
+            sp = get_species(species).name
+            population = proto.default_population(sp, get_pk_model(pk_model, sp).name).without_iiv()
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
-                          species=species, pk_model=pk_model, seed=seed, protocol=proto,
-                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()))
+                          species=species, pk_model=pk_model, seed=seed, protocol=proto, population=population,
+                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()),
+                          design=design)
         if chunk_size <= 0:
             raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")
         import os

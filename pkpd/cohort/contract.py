@@ -2,7 +2,7 @@
 
 One chunk flows once, downwards and back::
 
-    runner: sample = spec.population.sample(seed, ids)
+    runner: sample = spec.sample(ids)   (the population's draws; a dataset's covariates where it has them)
         ─► protocol.prepare(spec, sample)          -> ChunkInputs   (per-subject validity, grid, engine inputs)
         ─► protocol.solve(spec, inputs, rows, …)   -> ChunkSolution (status, steps, observables of the solved rows)
         ─► protocol.readouts()[name](ReadoutContext) -> {column: (S,)}  for every name in spec.readouts

@@ -97,6 +97,8 @@ def format_summary(summary: Mapping) -> str:
     origin = spec.get("dose_time_origin", "")  # a protocol's regimen may be timed from its own drug time
     when = f"h after {origin}" if origin else "h"
     doses = "; ".join(f"{d['amount']:g} {d['unit']} {d['route']} at {d['time_h']:g} {when}" for d in spec["regimen"])
+    if "data" in spec:  # a dataset's regimens, one per subject
+        doses = f"doses and {spec['data']['n_times']} output times from {spec['data']['source']}"
     lines = [f"cohort: {summary['n']} {spec['species']} subjects ({spec['pk_model']}, {spec['drug']}), {doses}, "
              f"{spec['duration_h']:g} h, seed {spec['seed']}, protocol {spec['protocol']}",
              f"solved: {summary['n_ok']}   failed: {summary['n_failed']}"
