@@ -1036,6 +1036,47 @@ def cohort_summarize(
     typer.echo(f"wrote {path}", err=True)
 
 
+def _run_protocol(run: Path):
+    """The protocol object of a run directory's manifest (its units and labels)."""
+    from circuits.registry import get_protocol
+    from pkpd.cohort import read_manifest
+
+    return get_protocol(read_manifest(run)["spec"]["protocol"])
+
+
+@cohort_app.command("table")
+def cohort_table(
+    run: Annotated[Path, typer.Argument(help="A finished cohort run directory.")],
+    what: Annotated[str, typer.Option(help="trajectories (needs a run with --trajectories) or bands (the "
+                                           "percentile bands).")] = "bands",
+    out: Annotated[Path, typer.Option(help="The table (.csv with a .csv.json sidecar of units, .json or "
+                                           ".parquet with units in its schema metadata).")] = ...,
+    long: Annotated[bool, typer.Option("--long", help="Long (tidy) rows: ID, TIME, NAME, VALUE, UNIT for "
+                                                      "trajectories; NAME, PERCENTILE, TIME, VALUE, UNIT for "
+                                                      "bands.")] = False,
+):
+    """Write a run's trajectories or percentile bands as one flat table, wide or long, with units."""
+    from pkpd.cohort import read_manifest
+    from pkpd.cohort.tables import band_table, trajectory_table
+    from pkpd.io import check_output
+    from pkpd.output import table_format, write_pk_table
+
+    try:
+        if what not in ("trajectories", "bands"):
+            raise ValueError(f"what: expected trajectories or bands, got {what!r}")
+        table_format(out)
+        check_output(out)
+        proto = _run_protocol(run)
+        names = proto.observable_names(None) if what == "trajectories" else read_manifest(run)["spec"]["bands"]
+        units = {n: proto.unit(n) for n in names}
+        cols, col_units = (trajectory_table if what == "trajectories" else band_table)(run, units, long=long)
+        write_pk_table(out, cols, units=col_units, metadata={"run": str(run), "what": what,
+                                                             "spec": read_manifest(run)["spec"]})
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(f"wrote {out} ({len(next(iter(cols.values())))} rows)", err=True)
+
+
 # ---- reports -----------------------------------------------------------------------------------------------------
 @app.command()
 def report(

@@ -199,6 +199,11 @@ class CohortProtocol(abc.ABC):
     def series_label(self, name: str) -> str:
         """Axis label of observable ``name`` with its unit (:func:`label_with_unit`)."""
 
+    def unit(self, name: str) -> str:
+        """The unit symbol of observable ``name`` (``"uM"``, ``"Hz"``, ``"1"``; ``""`` if unknown), for tables
+        written with their units (:mod:`pkpd.cohort.tables`)."""
+        return ""
+
     @abc.abstractmethod
     def readouts(self) -> Mapping[str, Readout]:
         """Readout name -> function reducing a chunk to per-subject columns (:data:`Readout`)."""

@@ -197,6 +197,11 @@ class PkProtocol(CohortProtocol):
         label = name.removesuffix("_uM").removesuffix("_ng_per_ml").replace("_", " ").replace("nmda", "NMDA")
         return label_with_unit(label, COLUMN_UNITS.get(name))
 
+    def unit(self, name: str) -> str:
+        from ..pk import COLUMN_UNITS
+
+        return COLUMN_UNITS.get(name, "")
+
     def readouts(self):
         return {"exposure": exposure_readout}
 
