@@ -167,6 +167,11 @@ def main(
 
 #: ``--param NAME=VALUE[UNIT]`` and ``--params FILE.toml``: parameter overrides (:mod:`pkpd.overrides`), declared once
 #: and shared by every command that simulates.
+ObservedOpt = Annotated[Optional[Path], typer.Option(help="Observed data to draw as points: a tidy table (.csv "
+                                                     "or .parquet: ID, TIME, NAME, VALUE[, UNIT]; NAME a simulated "
+                                                     "column such as plasma_ketamine_uM) or a dataset's DV rows.")]
+DvNameOpt = Annotated[str, typer.Option(help="--observed from a dataset: what its DV is (a column name such as "
+                                             "plasma_ketamine_uM).")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option(
     "--param", help="Override a model parameter, NAME=VALUE[UNIT] (repeatable), e.g. cl_L_per_h=40L/h or "
                     "CL=666.7mL/min; names as `ketamine params` lists them (route.<route>.<field> for absorption). "
@@ -370,6 +375,8 @@ def pk(
                                                              "given every interval since long before 0 and goes "
                                                              "on (steady state; exact for the linear model).")]
     = None,
+    observed: ObservedOpt = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -397,7 +404,8 @@ def pk(
     if data is not None:
         return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
-            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
+            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times,
+            "observed": observed},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
             backend=backend, params=overrides(param, params_file))
     try:
@@ -406,6 +414,14 @@ def pk(
             check_output(out)
         if plot is not None:
             check_output(plot, "plot", formats=FIGURE_FORMATS)
+        obs = None
+        if observed is not None:
+            from pkpd.observed import read_observed
+            from pkpd.output import PK_FIGURE_PANELS
+
+            if plot is None:
+                raise ValueError("observed: the observed points are drawn on the figure; expected --plot FILE too")
+            obs = read_observed(observed, units={k: COLUMN_UNITS[k] for k in PK_FIGURE_PANELS}, dv_name=dv_name)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt,
                             allow_duplicates=allow_duplicates)
         duration_h = parse_time(duration, "duration", allow_zero=False)
@@ -466,7 +482,7 @@ def pk(
         typer.echo(f"wrote {out} ({len(next(iter(table.values())))} rows)", err=True)
     if plot is not None:
         try:
-            plot_pk(result, plot, command=reproduce_command())
+            plot_pk(result, plot, command=reproduce_command(), observed=obs)
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
@@ -1019,18 +1035,21 @@ def cohort_summarize(
     run: Annotated[Path, typer.Argument(help="A cohort run directory.")],
     plot: Annotated[Optional[Path], typer.Option(help="Draw the percentile bands to FILE (.png, .pdf, .svg; "
                                                       "default DIR/bands.png, with an .svg twin).")] = None,
+    observed: ObservedOpt = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
 ):
     """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
-    percentile bands."""
+    percentile bands (with observed points on their series' panels with --observed)."""
     from pkpd.cohort import format_summary, plot_bands, summarize_run
     from pkpd.figures import FIGURE_FORMATS
     from pkpd.io import check_output
 
     try:
         check_output(plot or run / "bands.png", "plot", formats=FIGURE_FORMATS)
+        obs = _run_observed(run, observed, dv_name) if observed is not None else None
         summary = summarize_run(run)
         typer.echo(format_summary(summary))
-        path = plot_bands(run, plot or run / "bands.png")
+        path = plot_bands(run, plot or run / "bands.png", observed=obs)
     except ValueError as e:
         fail(str(e))
     typer.echo(f"wrote {path}", err=True)
@@ -1042,6 +1061,72 @@ def _run_protocol(run: Path):
     from pkpd.cohort import read_manifest
 
     return get_protocol(read_manifest(run)["spec"]["protocol"])
+
+
+def _run_observed(run: Path, observed: Path, dv_name: str):
+    """Observed data checked against a run's band series and their units."""
+    from pkpd.cohort import read_manifest
+    from pkpd.observed import read_observed
+
+    proto = _run_protocol(run)
+    return read_observed(observed, units={b: proto.unit(b) for b in read_manifest(run)["spec"]["bands"]},
+                         dv_name=dv_name)
+
+
+@app.command("vpc")
+def vpc_cmd(
+    run: Annotated[Path, typer.Argument(help="A finished cohort run directory.")],
+    observed: Annotated[Path, typer.Option(help="Observed data: a tidy table (ID, TIME, NAME, VALUE[, UNIT]) or a "
+                                                "dataset's DV rows.")] = ...,
+    name: Annotated[Optional[str], typer.Option(help="The band series compared (default: the observed data's "
+                                                     "only NAME).")] = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
+    out: Annotated[Optional[Path], typer.Option(help="Draw the VPC to FILE (.png, .pdf, .svg; a .png also gets an "
+                                                     ".svg twin).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Visual predictive check: observed 5/50/95th percentiles over the model's 90 % prediction intervals of
+    them, binned by time, and the fraction of observed points outside the model's 90 % interval (10 % expected).
+
+    Example: ketamine vpc runs/c1 --observed obs.csv --out vpc.png
+    """
+    import json
+
+    from pkpd.cohort.vpc import plot_vpc, vpc
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import check_output
+    from pkpd.output import jsonable
+
+    try:
+        if out is not None:
+            check_output(out, "out", formats=FIGURE_FORMATS)
+        obs = _run_observed(run, observed, dv_name)
+        result = vpc(run, obs, name=name)
+        if out is not None:
+            plot_vpc(result, out, parameters={"run": str(run), "observed": str(observed),
+                                              "command": reproduce_command()})
+    except ValueError as e:
+        fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(jsonable({k: v for k, v in result.items() if k != "points"}), indent=1))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("time (h)", "n", "observed p5 / p50 / p95", "model 90 % PI of p5", "of p50", "of p95",
+                      title=f"VPC of {result['label']}", title_justify="left")
+        for b in result["bins"]:
+            t = f"{b['t_mid']:.4g}" if b["t_lo"] == b["t_hi"] else f"{b['t_lo']:.4g}–{b['t_hi']:.4g}"
+            table.add_row(t, str(b["n"]), " / ".join(f"{v:.4g}" for v in b["observed"]),
+                          *(f"{b['model'][k][0]:.4g}–{b['model'][k][2]:.4g}" for k in ("p5", "p50", "p95")))
+        console = Console(soft_wrap=True)
+        console.print(table)
+        lo, hi = result["binomial_95"]
+        console.print(f"outside the model's 90 % interval: {result['n_outside']} of {result['n_observed']} points "
+                      f"({100 * result['fraction_outside']:.1f} %; data from the model give {100 * lo:.1f}–"
+                      f"{100 * hi:.1f} % 95 % of the time). --json prints every value.")
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
 
 
 @cohort_app.command("table")
