@@ -1,5 +1,5 @@
-"""Visual predictive check of a cohort run against observed data (Holford 2005, "The Visual Predictive Check:
-superiority to standard diagnostic (Rorschach) plots", PAGE 14 abstr 738; Bergstrand et al. 2011 AAPS J 13:143).
+"""Visual predictive check of a cohort run against observed data (Karlsson & Holford 2008, "A tutorial on visual
+predictive checks", PAGE 17 abstr 1434; Bergstrand et al. 2011 AAPS J 13:143).
 
 The model's distribution at an observed time is the run's subjects' band series (their values on the band grid,
 :mod:`.store`) interpolated linearly in time to that time. Two results:

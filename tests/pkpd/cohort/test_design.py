@@ -98,3 +98,21 @@ def test_a_design_needs_the_pk_protocol_and_its_own_size():
         CohortSpec(n=3, regimen=Regimen(), duration_h=6.0, design=design)
     with pytest.raises(ValueError, match="times: the dataset's observation rows"):
         CohortSpec(n=2, regimen=Regimen(), duration_h=6.0, design=design, times_h=(1.0,))
+
+
+def test_a_resumed_data_run_must_hold_the_same_dataset(tmp_path):
+    design = SubjectDesign.from_dataset(dataset(4, same_regimen))
+    spec = CohortSpec(n=4, regimen=Regimen(), duration_h=design.end_h, design=design)
+    first = run_cohort(spec, tmp_path / "run", chunk_size=2)
+    again = run_cohort(spec, tmp_path / "run", chunk_size=2, resume=True)
+    assert (again.chunks_run, again.chunks_skipped) == (0, 2) and again.summary == first.summary
+
+    def heavier(i):
+        rows = same_regimen(i)
+        rows[0][2] = 20 if i == 4 else 10
+        return rows
+
+    other = SubjectDesign.from_dataset(dataset(4, heavier))
+    with pytest.raises(ValueError, match="manifest differs in spec.data.sha256"):
+        run_cohort(CohortSpec(n=4, regimen=Regimen(), duration_h=other.end_h, design=other), tmp_path / "run",
+                   chunk_size=2, resume=True)
