@@ -1391,8 +1391,9 @@ def _example_problems() -> dict:
 def export_sbml(
     out: _SbmlOut,
     model: Annotated[str, typer.Option(help="pk (the ketamine PK model of one subject, with the regimen as "
-                                            "events) or an engine test problem: rober, hires, pollu, vdpol, plei, "
-                                            "lorenz96.")] = "pk",
+                                            "events), circuit (the circuit model of one mouse on its PK, from the "
+                                            "drug-free fixed point) or an engine test problem: rober, hires, "
+                                            "pollu, vdpol, plei, lorenz96.")] = "pk",
     species: Annotated[str, typer.Option(help="pk: mouse or human.")] = "mouse",
     pk_model: PkModelOpt = None,
     dose: DoseOpt = None,
@@ -1429,12 +1430,30 @@ def export_sbml(
             text = pk_sbml(reg, species=species, pk_model=pk_model,
                            weight_kg=parse_weight(weight) if weight is not None else None, sex=sex, salt=salt,
                            drug=drug, trapping=trapping)
+        elif model == "circuit":
+            from circuits.sbml import circuit_sbml
+            from pkpd.dosing import build_regimen
+            from pkpd.units import parse_weight
+
+            if species != "mouse":
+                raise ValueError(f"species: the circuit model is a mouse's; got {species!r}")
+            given = [n for n, v in (("pk-model", pk_model), ("drug", drug), ("trapping", trapping or None))
+                     if v is not None]
+            if given:
+                raise ValueError(f"{given[0]}: the circuit model uses the mouse PK set; --{given[0]} is for --model "
+                                 "pk")
+            reg = None
+            if dose is not None or regimen is not None or route is not None:
+                reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time,
+                                    salt=salt)
+            text = circuit_sbml(reg, weight_kg=parse_weight(weight) if weight is not None else None, salt=salt)
         else:
             from pkpd.ode.sbml import export
 
             problems = _example_problems()
             if model not in problems:
-                raise ValueError(f"model: unknown model {model!r}; expected pk or one of {', '.join(problems)}")
+                raise ValueError(f"model: unknown model {model!r}; expected pk, circuit or one of "
+                                 f"{', '.join(problems)}")
             given = [n for n, v in (("dose", dose), ("route", route), ("regimen", regimen)) if v is not None]
             if given:
                 raise ValueError(f"{given[0]}: only --model pk takes doses")
