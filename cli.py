@@ -1113,12 +1113,14 @@ def vpc_cmd(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("time (h)", "n", "observed p5 / p50 / p95", "model 90 % PI of p5", "of p50", "of p95",
-                      title=f"VPC of {result['label']}", title_justify="left")
+        table = Table("time (h)", "n", "percentile", "observed", "model 90 % PI", title=f"VPC of {result['label']}",
+                      title_justify="left")
         for b in result["bins"]:
             t = f"{b['t_mid']:.4g}" if b["t_lo"] == b["t_hi"] else f"{b['t_lo']:.4g}–{b['t_hi']:.4g}"
-            table.add_row(t, str(b["n"]), " / ".join(f"{v:.4g}" for v in b["observed"]),
-                          *(f"{b['model'][k][0]:.4g}–{b['model'][k][2]:.4g}" for k in ("p5", "p50", "p95")))
+            for j, k in enumerate(("p5", "p50", "p95")):
+                lo, hi = b["model"][k][0], b["model"][k][2]
+                table.add_row(t if j == 0 else "", str(b["n"]) if j == 0 else "", k[1:], f"{b['observed'][j]:.4g}",
+                              f"{lo:.4g}–{hi:.4g}", style="red" if not lo <= b["observed"][j] <= hi else None)
         console = Console(soft_wrap=True)
         console.print(table)
         lo, hi = result["binomial_95"]

@@ -47,7 +47,8 @@ import numpy as np
 from .dosing import Dose, Regimen, parse_route
 from .units import TIME_UNITS, DoseAmount, parse_weight
 
-__all__ = ["DataSubject", "Dataset", "read_dataset", "read_rows", "parse_dataset", "DEFAULT_CMT_ROUTES", "simulate_dataset"]
+__all__ = ["DataSubject", "Dataset", "read_dataset", "read_rows", "parse_dataset", "DEFAULT_CMT_ROUTES",
+           "simulate_dataset"]
 
 #: CMT -> route when a dataset gives compartments by number (ADVAN2/ADVAN4: 1 depot, 2 central).
 DEFAULT_CMT_ROUTES = {1: "oral", 2: "iv"}

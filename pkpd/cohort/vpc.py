@@ -132,7 +132,8 @@ def vpc_figure(result: dict):
         lo = [b["model"][key][0] for b in bins]
         hi = [b["model"][key][2] for b in bins]
         ax.fill_between(t, lo, hi, color=colour, alpha=0.2, step=None,
-                        label=f"model 90 % PI of the {key[1:]}th percentile" if key != "p95" else None)
+                        label={"p5": "model 90 % PI of the 5th and 95th percentiles",
+                               "p50": "model 90 % PI of the median"}.get(key))
         j = {"p5": 0, "p50": 1, "p95": 2}[key]
         ax.plot(t, [b["observed"][j] for b in bins], color=colour, lw=1.5, ls="-" if key == "p50" else "--",
                 label="observed median" if key == "p50" else ("observed 5th/95th percentiles" if key == "p5" else None))
@@ -143,8 +144,8 @@ def vpc_figure(result: dict):
     ax.plot(tp[out], vp[out], "o", ms=3, color="tab:red", label="outside the model's 90 % interval")
     ax.set_xlabel("time (h)")
     ax.set_ylabel(result["label"])
-    ax.set_title(f"VPC: {result['n_outside']} of {result['n_observed']} points ({100 * result['fraction_outside']:.1f} %) "
-                 f"outside the 90 % interval (expected 10 %)", fontsize=9)
+    ax.set_title(f"VPC: {result['n_outside']} of {result['n_observed']} points "
+                 f"({100 * result['fraction_outside']:.1f} %) outside the 90 % interval (expected 10 %)", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
