@@ -43,6 +43,8 @@ class SubjectDesign:
         Output times, h, increasing, >= 0.
     source : str
         Where the design came from (a file name), for the manifest.
+    distinct_regimens : tuple of Regimen
+        The different regimens, in order of first appearance (set on construction).
     """
 
     ids: tuple
@@ -65,6 +67,20 @@ class SubjectDesign:
             raise ValueError("design: output times must be >= 0 and increasing")
         object.__setattr__(self, "times_h", t)
         object.__setattr__(self, "weight_kg", np.asarray(self.weight_kg, float))
+        # per subject, computed once: the index of its regimen among the distinct ones, and its sex as arrays
+        index: dict = {}
+        group = np.empty(n, np.int64)
+        for i, reg in enumerate(self.regimens):
+            key = tuple((d.time_h, d.amount.value, d.amount.unit, d.route, d.duration_h, d.salt) for d in reg)
+            group[i] = index.setdefault(key, len(index))
+        distinct = [None] * len(index)
+        for i, g in enumerate(group.tolist()):
+            if distinct[g] is None:
+                distinct[g] = self.regimens[i]
+        object.__setattr__(self, "_group", group)
+        object.__setattr__(self, "distinct_regimens", tuple(distinct))
+        object.__setattr__(self, "_sex_given", np.array([x is not None for x in self.sex], bool))
+        object.__setattr__(self, "_female", np.array([x == "female" for x in self.sex], bool))
 
     @property
     def n(self) -> int:
@@ -104,24 +120,19 @@ class SubjectDesign:
 
     def groups(self, ids: np.ndarray) -> list[tuple[Regimen, np.ndarray]]:
         """The subjects ``ids`` (run ids) grouped by identical regimen: ``[(regimen, positions in ids), …]``,
-        in order of first appearance."""
-        out: dict = {}
-        for j, i in enumerate(np.asarray(ids).tolist()):
-            reg = self.regimens[i]
-            key = tuple((d.time_h, d.amount.value, d.amount.unit, d.route, d.duration_h, d.salt) for d in reg)
-            out.setdefault(key, (reg, []))[1].append(j)
-        return [(reg, np.asarray(rows, dtype=np.int64)) for reg, rows in out.values()]
+        in order of first appearance in ``ids``."""
+        g = self._group[np.asarray(ids, dtype=np.int64)]
+        _, first = np.unique(g, return_index=True)
+        return [(self.distinct_regimens[g[j]], np.flatnonzero(g == g[j])) for j in np.sort(first)]
 
     def apply(self, sample: dict) -> dict:
         """A population sample with the dataset's covariates in place of the drawn ones where it has them, and
         the dataset's ``ID`` column."""
-        ids = np.asarray(sample["id"])
+        ids = np.asarray(sample["id"], dtype=np.int64)
         out = dict(sample)
         w = self.weight_kg[ids]
         out["weight_kg"] = np.where(np.isnan(w), sample["weight_kg"], w)
-        given = np.array([self.sex[i] is not None for i in ids.tolist()], bool)
-        female = np.array([self.sex[i] == "female" for i in ids.tolist()], bool)
-        out["female"] = np.where(given, female, sample["female"])
+        out["female"] = np.where(self._sex_given[ids], self._female[ids], sample["female"])
         out["ID"] = np.array([self.ids[i] for i in ids.tolist()], dtype=object)
         return out
 

@@ -226,7 +226,7 @@ class PkProtocol(CohortProtocol):
 
     def reference_dose_umol(self, spec) -> float:
         """The regimen's total dose for the population's median weight, µmol (scales the tolerances); with a
-        dataset, the median over its distinct regimens."""
+        dataset, the median over its distinct regimens (1 µmol if none doses)."""
         from ..species import get_species
         from ..units import dose_to_umol
 
@@ -239,7 +239,7 @@ class PkProtocol(CohortProtocol):
         if spec.design is None:
             return total(spec.regimen)
         # a dataset: the median of the subjects' totals (a spec-wide constant, as for one regimen)
-        return float(np.median([total(r) for r, _ in spec.design.groups(np.arange(spec.n))])) or 1.0
+        return float(np.median([total(r) for r in spec.design.distinct_regimens])) or 1.0
 
     def prepare(self, spec, sample) -> ChunkInputs:
         """Per-subject engine parameters (:func:`pk_parameters`), dose schedules scaled by each subject's weight,
