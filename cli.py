@@ -167,6 +167,11 @@ def main(
 
 #: ``--param NAME=VALUE[UNIT]`` and ``--params FILE.toml``: parameter overrides (:mod:`pkpd.overrides`), declared once
 #: and shared by every command that simulates.
+ObservedOpt = Annotated[Optional[Path], typer.Option(help="Observed data to draw as points: a tidy table (.csv "
+                                                     "or .parquet: ID, TIME, NAME, VALUE[, UNIT]; NAME a simulated "
+                                                     "column such as plasma_ketamine_uM) or a dataset's DV rows.")]
+DvNameOpt = Annotated[str, typer.Option(help="--observed from a dataset: what its DV is (a column name such as "
+                                             "plasma_ketamine_uM).")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option(
     "--param", help="Override a model parameter, NAME=VALUE[UNIT] (repeatable), e.g. cl_L_per_h=40L/h or "
                     "CL=666.7mL/min; names as `ketamine params` lists them (route.<route>.<field> for absorption). "
@@ -370,6 +375,8 @@ def pk(
                                                              "given every interval since long before 0 and goes "
                                                              "on (steady state; exact for the linear model).")]
     = None,
+    observed: ObservedOpt = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -397,7 +404,8 @@ def pk(
     if data is not None:
         return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
-            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
+            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times,
+            "observed": observed},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
             backend=backend, params=overrides(param, params_file))
     try:
@@ -406,6 +414,14 @@ def pk(
             check_output(out)
         if plot is not None:
             check_output(plot, "plot", formats=FIGURE_FORMATS)
+        obs = None
+        if observed is not None:
+            from pkpd.observed import read_observed
+            from pkpd.output import PK_FIGURE_PANELS
+
+            if plot is None:
+                raise ValueError("observed: the observed points are drawn on the figure; expected --plot FILE too")
+            obs = read_observed(observed, units={k: COLUMN_UNITS[k] for k in PK_FIGURE_PANELS}, dv_name=dv_name)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt,
                             allow_duplicates=allow_duplicates)
         duration_h = parse_time(duration, "duration", allow_zero=False)
@@ -466,7 +482,7 @@ def pk(
         typer.echo(f"wrote {out} ({len(next(iter(table.values())))} rows)", err=True)
     if plot is not None:
         try:
-            plot_pk(result, plot, command=reproduce_command())
+            plot_pk(result, plot, command=reproduce_command(), observed=obs)
         except ValueError as e:
             fail(str(e))
         typer.echo(f"wrote {plot}", err=True)
@@ -921,6 +937,17 @@ def cohort(
                                                     "chunk (large).")] = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    data: Annotated[Optional[Path], typer.Option(help="A NONMEM-style dataset (.csv or .parquet, as for `pk "
+                                                      "--data`): one subject per ID with its doses and WT/SEX; its "
+                                                      "observation rows set the output times. Instead of --n, "
+                                                      "--dose, --regimen and --duration.")] = None,
+    data_time_unit: Annotated[Optional[str], typer.Option(help="--data: unit of TIME, II and DUR (default h, or "
+                                                               "the header's).")] = None,
+    data_amount_unit: Annotated[Optional[str], typer.Option(help="--data: unit of AMT, e.g. mg or mg/kg (or the "
+                                                                 "header's).")] = None,
+    no_iiv: Annotated[bool, typer.Option("--no-iiv", help="No inter-individual variability of the PK parameters "
+                                                          "(every subject has the typical values; covariates "
+                                                          "still as given or drawn).")] = False,
 ):
     """Run a virtual cohort: N subjects with inter-individual variability through a regimen, in chunks, to
     DIR/subjects/*.parquet (one row per subject), DIR/bands (percentile bands) and DIR/manifest.json.
@@ -937,23 +964,50 @@ def cohort(
     from pkpd.units import parse_time
 
     try:
-        if n is None or out is None:
-            raise ValueError("expected --n and --out (see `ketamine cohort --help`)")
+        if (n is None and data is None) or out is None:
+            raise ValueError("expected --n (or --data) and --out (see `ketamine cohort --help`)")
         from circuits.registry import cohort_protocol
 
         check_output(out, directory=True)
 
         proto = cohort_protocol(protocol, manipulation)
-        if dose is None and regimen is None:
-            raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
-        reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
-                            infusion_time=infusion_time, allow_duplicates=allow_duplicates)
-        duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
-                      else proto.default_duration_h(reg))
+        design = None
+        if data is not None:
+            from pkpd.cohort.design import SubjectDesign
+            from pkpd.dataset import read_dataset
+            from pkpd.dosing import Regimen
+
+            given = [k for k, v in {"dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time,
+                                    "duration": duration}.items() if v is not None]
+            if given:
+                raise ValueError(f"{given[0]}: --data gives the doses and output times; --{given[0]} cannot be "
+                                 "combined with it")
+            if protocol not in ("pk", "none") or manipulation is not None:
+                raise ValueError(f"protocol: --data runs the pk protocol only, not {protocol!r}")
+            design = SubjectDesign.from_dataset(read_dataset(data, time_unit=data_time_unit,
+                                                             amount_unit=data_amount_unit))
+            if n is not None and n != design.n:
+                raise ValueError(f"n: {data.name} holds {design.n} subjects, not {n}; omit --n with --data")
+            n, reg, duration_h = design.n, Regimen(), design.end_h or 1.0
+        else:
+            if dose is None and regimen is None:
+                raise ValueError("dose: expected --dose (e.g. 10mg/kg) or --regimen FILE")
+            reg = build_regimen(dose=dose, route=route if (route or regimen) else "ip", regimen_file=regimen,
+                                infusion_time=infusion_time, allow_duplicates=allow_duplicates)
+            duration_h = (parse_time(duration, "duration", allow_zero=False) if duration is not None
+                          else proto.default_duration_h(reg))
         check_cohort_size(n, duration_h, min(chunk_size, n), out)
+        population = None
+        if no_iiv:
+            from pkpd.pk_models import get_pk_model
+            from pkpd.species import get_species
+
+            sp = get_species(species).name
+            population = proto.default_population(sp, get_pk_model(pk_model, sp).name).without_iiv()
         spec = CohortSpec(n=n, regimen=reg, duration_h=duration_h,
-                          species=species, pk_model=pk_model, seed=seed, protocol=proto,
-                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()))
+                          species=species, pk_model=pk_model, seed=seed, protocol=proto, population=population,
+                          trajectories=trajectories, params=tuple(overrides(param, params_file).items()),
+                          design=design)
         if chunk_size <= 0:
             raise ValueError(f"chunk-size: expected a positive number of subjects per chunk, got {chunk_size}")
         import os
@@ -981,21 +1035,133 @@ def cohort_summarize(
     run: Annotated[Path, typer.Argument(help="A cohort run directory.")],
     plot: Annotated[Optional[Path], typer.Option(help="Draw the percentile bands to FILE (.png, .pdf, .svg; "
                                                       "default DIR/bands.png, with an .svg twin).")] = None,
+    observed: ObservedOpt = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
 ):
     """Print a run's population summary (5/50/95th percentiles of every readout, failures) and draw its
-    percentile bands."""
+    percentile bands (with observed points on their series' panels with --observed)."""
     from pkpd.cohort import format_summary, plot_bands, summarize_run
     from pkpd.figures import FIGURE_FORMATS
     from pkpd.io import check_output
 
     try:
         check_output(plot or run / "bands.png", "plot", formats=FIGURE_FORMATS)
+        obs = _run_observed(run, observed, dv_name) if observed is not None else None
         summary = summarize_run(run)
         typer.echo(format_summary(summary))
-        path = plot_bands(run, plot or run / "bands.png")
+        path = plot_bands(run, plot or run / "bands.png", observed=obs)
     except ValueError as e:
         fail(str(e))
     typer.echo(f"wrote {path}", err=True)
+
+
+def _run_protocol(run: Path):
+    """The protocol object of a run directory's manifest (its units and labels)."""
+    from circuits.registry import get_protocol
+    from pkpd.cohort import read_manifest
+
+    return get_protocol(read_manifest(run)["spec"]["protocol"])
+
+
+def _run_observed(run: Path, observed: Path, dv_name: str):
+    """Observed data checked against a run's band series and their units."""
+    from pkpd.cohort import read_manifest
+    from pkpd.observed import read_observed
+
+    proto = _run_protocol(run)
+    return read_observed(observed, units={b: proto.unit(b) for b in read_manifest(run)["spec"]["bands"]},
+                         dv_name=dv_name)
+
+
+@app.command("vpc")
+def vpc_cmd(
+    run: Annotated[Path, typer.Argument(help="A finished cohort run directory.")],
+    observed: Annotated[Path, typer.Option(help="Observed data: a tidy table (ID, TIME, NAME, VALUE[, UNIT]) or a "
+                                                "dataset's DV rows.")] = ...,
+    name: Annotated[Optional[str], typer.Option(help="The band series compared (default: the observed data's "
+                                                     "only NAME).")] = None,
+    dv_name: DvNameOpt = "plasma_ketamine_uM",
+    out: Annotated[Optional[Path], typer.Option(help="Draw the VPC to FILE (.png, .pdf, .svg; a .png also gets an "
+                                                     ".svg twin).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Visual predictive check: observed 5/50/95th percentiles over the model's 90 % prediction intervals of
+    them, binned by time, and the fraction of observed points outside the model's 90 % interval (10 % expected).
+
+    Example: ketamine vpc runs/c1 --observed obs.csv --out vpc.png
+    """
+    import json
+
+    from pkpd.cohort.vpc import plot_vpc, vpc
+    from pkpd.figures import FIGURE_FORMATS
+    from pkpd.io import check_output
+    from pkpd.output import jsonable
+
+    try:
+        if out is not None:
+            check_output(out, "out", formats=FIGURE_FORMATS)
+        obs = _run_observed(run, observed, dv_name)
+        result = vpc(run, obs, name=name)
+        if out is not None:
+            plot_vpc(result, out, parameters={"run": str(run), "observed": str(observed),
+                                              "command": reproduce_command()})
+    except ValueError as e:
+        fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(jsonable({k: v for k, v in result.items() if k != "points"}), indent=1))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("time (h)", "n", "percentile", "observed", "model 90 % PI", title=f"VPC of {result['label']}",
+                      title_justify="left")
+        for b in result["bins"]:
+            t = f"{b['t_mid']:.4g}" if b["t_lo"] == b["t_hi"] else f"{b['t_lo']:.4g}–{b['t_hi']:.4g}"
+            for j, k in enumerate(("p5", "p50", "p95")):
+                lo, hi = b["model"][k][0], b["model"][k][2]
+                table.add_row(t if j == 0 else "", str(b["n"]) if j == 0 else "", k[1:], f"{b['observed'][j]:.4g}",
+                              f"{lo:.4g}–{hi:.4g}", style="red" if not lo <= b["observed"][j] <= hi else None)
+        console = Console(soft_wrap=True)
+        console.print(table)
+        lo, hi = result["binomial_95"]
+        console.print(f"outside the model's 90 % interval: {result['n_outside']} of {result['n_observed']} points "
+                      f"({100 * result['fraction_outside']:.1f} %; data from the model give {100 * lo:.1f}–"
+                      f"{100 * hi:.1f} % 95 % of the time). --json prints every value.")
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
+
+
+@cohort_app.command("table")
+def cohort_table(
+    run: Annotated[Path, typer.Argument(help="A finished cohort run directory.")],
+    what: Annotated[str, typer.Option(help="trajectories (needs a run with --trajectories) or bands (the "
+                                           "percentile bands).")] = "bands",
+    out: Annotated[Path, typer.Option(help="The table (.csv with a .csv.json sidecar of units, .json or "
+                                           ".parquet with units in its schema metadata).")] = ...,
+    long: Annotated[bool, typer.Option("--long", help="Long (tidy) rows: ID, TIME, NAME, VALUE, UNIT for "
+                                                      "trajectories; NAME, PERCENTILE, TIME, VALUE, UNIT for "
+                                                      "bands.")] = False,
+):
+    """Write a run's trajectories or percentile bands as one flat table, wide or long, with units."""
+    from pkpd.cohort import read_manifest
+    from pkpd.cohort.tables import band_table, trajectory_table
+    from pkpd.io import check_output
+    from pkpd.output import table_format, write_pk_table
+
+    try:
+        if what not in ("trajectories", "bands"):
+            raise ValueError(f"what: expected trajectories or bands, got {what!r}")
+        table_format(out)
+        check_output(out)
+        proto = _run_protocol(run)
+        names = proto.observable_names(None) if what == "trajectories" else read_manifest(run)["spec"]["bands"]
+        units = {n: proto.unit(n) for n in names}
+        cols, col_units = (trajectory_table if what == "trajectories" else band_table)(run, units, long=long)
+        write_pk_table(out, cols, units=col_units, metadata={"run": str(run), "what": what,
+                                                             "spec": read_manifest(run)["spec"]})
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(f"wrote {out} ({len(next(iter(cols.values())))} rows)", err=True)
 
 
 # ---- reports -----------------------------------------------------------------------------------------------------
@@ -1227,8 +1393,9 @@ def _example_problems() -> dict:
 def export_sbml(
     out: _SbmlOut,
     model: Annotated[str, typer.Option(help="pk (the ketamine PK model of one subject, with the regimen as "
-                                            "events) or an engine test problem: rober, hires, pollu, vdpol, plei, "
-                                            "lorenz96.")] = "pk",
+                                            "events), circuit (the circuit model of one mouse on its PK, from the "
+                                            "drug-free fixed point) or an engine test problem: rober, hires, "
+                                            "pollu, vdpol, plei, lorenz96.")] = "pk",
     species: Annotated[str, typer.Option(help="pk: mouse or human.")] = "mouse",
     pk_model: PkModelOpt = None,
     dose: DoseOpt = None,
@@ -1265,12 +1432,30 @@ def export_sbml(
             text = pk_sbml(reg, species=species, pk_model=pk_model,
                            weight_kg=parse_weight(weight) if weight is not None else None, sex=sex, salt=salt,
                            drug=drug, trapping=trapping)
+        elif model == "circuit":
+            from circuits.sbml import circuit_sbml
+            from pkpd.dosing import build_regimen
+            from pkpd.units import parse_weight
+
+            if species != "mouse":
+                raise ValueError(f"species: the circuit model is a mouse's; got {species!r}")
+            given = [n for n, v in (("pk-model", pk_model), ("drug", drug), ("trapping", trapping or None))
+                     if v is not None]
+            if given:
+                raise ValueError(f"{given[0]}: the circuit model uses the mouse PK set; --{given[0]} is for --model "
+                                 "pk")
+            reg = None
+            if dose is not None or regimen is not None or route is not None:
+                reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time,
+                                    salt=salt)
+            text = circuit_sbml(reg, weight_kg=parse_weight(weight) if weight is not None else None, salt=salt)
         else:
             from pkpd.ode.sbml import export
 
             problems = _example_problems()
             if model not in problems:
-                raise ValueError(f"model: unknown model {model!r}; expected pk or one of {', '.join(problems)}")
+                raise ValueError(f"model: unknown model {model!r}; expected pk, circuit or one of "
+                                 f"{', '.join(problems)}")
             given = [n for n, v in (("dose", dose), ("route", route), ("regimen", regimen)) if v is not None]
             if given:
                 raise ValueError(f"{given[0]}: only --model pk takes doses")

@@ -6,6 +6,9 @@ Problems (from :mod:`pkpd.ode.examples`), each as a virtual population whose sub
   constants are the published ones times independent lognormal factors ``exp(0.2 z)``, ``z ~ N(0, 1)``.
 * ``lorenz96`` — the non-stiff 20-state Lorenz-96 ring over ``[0, 2]``; each subject's forcing ``F`` is
   ``8 exp(0.05 z)``.
+* ``ketamine_pk`` — the ketamine PK model (``ketamine_pk``, 14 states) of a mouse cohort given 10 mg/kg HCl i.p.,
+  over 6 h: each subject's parameters are the cohort's (:class:`pkpd.cohort.PkProtocol` on the default mouse
+  population: clearance, volume and brain partition varied, weight and sex drawn), the dose its initial amounts.
 
 Solvers:
 
@@ -18,6 +21,11 @@ Solvers:
 * numbalsoda (optional): LSODA (and DOP853 for the non-stiff problem) called from a numba ``prange`` loop over
   subjects with the generated right-hand side wrapped as a ``cfunc``. numbalsoda's LSODA takes no Jacobian (it
   builds one by finite differences) and a scalar ``atol``.
+* libRoadRunner (optional; stiff problems and ``ketamine_pk``): CVODE (BDF, Newton) on the model as written by the
+  SBML exporter (:func:`pkpd.ode.sbml.export`), compiled once per process; for each subject its parameters and
+  initial state are set and the time course simulated. One worker process per core (1 and 2 processes), each
+  holding its compiled model, subjects split in contiguous blocks; the processes are started and the model
+  compiled before the timing. CVODE takes a scalar ``atol`` here.
 
 Accuracy: every solver is compared at the same output grid (``pollu``: every minute; ``lorenz96``: every 0.1) with
 a per-subject reference on the first ``n_ref`` subjects (scipy Radau at rtol 1e-12 for ``pollu``, DOP853 at rtol
@@ -84,6 +92,8 @@ class Case:
         ``"lsoda"`` and/or ``"dop853"``.
     ref_method, ref_rtol : str, float
         scipy method and rtol of the per-subject reference.
+    roadrunner : bool
+        Also time libRoadRunner (CVODE) on the case.
     """
 
     problem: str
@@ -96,16 +106,20 @@ class Case:
     numbalsoda_methods: tuple
     ref_method: str
     ref_rtol: float
+    roadrunner: bool = False
 
 
 CASES = {
     "pollu": Case("pollu", n_out=61, log_sd=0.2, floor=1e-6, engine_methods=("rodas5p", "rosenbrock", "auto"),
                   rtol=1e-6,
                   scipy_methods=("LSODA", "Radau"), numbalsoda_methods=("lsoda",), ref_method="Radau",
-                  ref_rtol=1e-12),
+                  ref_rtol=1e-12, roadrunner=True),
     "lorenz96": Case("lorenz96", n_out=21, log_sd=0.05, floor=1e-4, engine_methods=("explicit", "dop853", "auto"),
                      rtol=1e-7, scipy_methods=("LSODA", "RK45"), numbalsoda_methods=("lsoda", "dop853"),
                      ref_method="DOP853", ref_rtol=1e-13),
+    "ketamine_pk": Case("ketamine_pk", n_out=61, log_sd=0.0, floor=1e-6, engine_methods=("rosenbrock", "auto"),
+                        rtol=1e-6, scipy_methods=("LSODA", "Radau"), numbalsoda_methods=("lsoda",),
+                        ref_method="Radau", ref_rtol=1e-12, roadrunner=True),
 }
 
 #: Candidate rtols for the peers, loosest first (half decades from 1e-2 to 1e-12).
@@ -117,13 +131,43 @@ BASELINE = "LSODA"
 # ------------------------------------------------------------------------------------------------------------------
 # Populations and references
 # ------------------------------------------------------------------------------------------------------------------
+def case_system(case: Case):
+    """The :class:`~pkpd.ode.OdeSystem` of a case."""
+    if case.problem == "ketamine_pk":
+        from pkpd.pk import ketamine_system
+
+        return ketamine_system(False)
+    from pkpd.ode.examples import PROBLEMS
+
+    return PROBLEMS[case.problem].system
+
+
+def _pk_population(case: Case, n_subjects: int, seed: int):
+    """The PK cohort's engine parameters and, as initial amounts, its doses (every bolus is at time 0)."""
+    from pkpd.cohort import CohortSpec, PkProtocol
+    from pkpd.dosing import Regimen
+
+    spec = CohortSpec(n=n_subjects, regimen=Regimen.single("10mg/kg", "ip"), duration_h=6.0, seed=seed % 2 ** 63)
+    inp = PkProtocol().prepare(spec, spec.sample(np.arange(n_subjects))).engine
+    Y0 = np.zeros((n_subjects, inp.system.n_states))
+    for i, sched in enumerate(inp.schedules):
+        for e in sched:
+            if e.kind != "bolus" or e.time != 0.0:
+                raise ValueError("ketamine_pk benchmark: expected boluses at time 0 only")
+            Y0[i, inp.system.state_index(e.state) if isinstance(e.state, str) else e.state] += e.value
+    return inp.params, Y0, np.linspace(0.0, 6.0, case.n_out)
+
+
 def population(case: Case, n_subjects: int, seed: int):
-    """Parameters of ``n_subjects`` subjects: nominal values times ``exp(log_sd * z)``; returns (P, Y0, t_eval).
+    """Parameters of ``n_subjects`` subjects: nominal values times ``exp(log_sd * z)`` (``ketamine_pk``: a mouse
+    cohort's); returns (P, Y0, t_eval).
 
     Shapes: ``P`` (n_subjects, n_params), ``Y0`` (n_subjects, n_states), ``t_eval`` (n_out,).
     """
     from pkpd.ode.examples import PROBLEMS
 
+    if case.problem == "ketamine_pk":
+        return _pk_population(case, n_subjects, seed)
     p = PROBLEMS[case.problem]
     rng = np.random.default_rng(seed)
     P = p.params * np.exp(case.log_sd * rng.standard_normal((n_subjects, p.params.size)))
@@ -135,9 +179,7 @@ def references(case: Case, P, Y0, t_eval, n_ref: int) -> np.ndarray:
     """Per-subject reference trajectories (n_ref, n_out, n_states) from scipy on the lambdified model."""
     from scipy.integrate import solve_ivp
 
-    from pkpd.ode.examples import PROBLEMS
-
-    f, jac = PROBLEMS[case.problem].system.lambdify()
+    f, jac = case_system(case).lambdify()
     out = []
     for s in range(n_ref):
         p = P[s]
@@ -262,6 +304,90 @@ def _numbalsoda(system, P, Y0, t_eval, which, rtol, floor, n, threads):
     return out, ok
 
 
+_RR: dict = {}  # a worker's compiled model (one per process)
+
+
+def _rr_init(text: str, param_ids: tuple, state_ids: tuple) -> None:
+    """Worker initializer: compile the SBML model once and keep it with the indices of parameters and states."""
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(text)
+    rr.setIntegrator("cvode")
+    rr.integrator.maximum_num_steps = 1_000_000
+    ids = list(rr.model.getGlobalParameterIds())
+    species = list(rr.model.getFloatingSpeciesIds())  # the exporter's amounts (hasOnlySubstanceUnits)
+    rr.timeCourseSelections = ["time", *state_ids]
+    as_param = [j for j, k in enumerate(state_ids) if k in ids]  # the others: rate-rule parameters
+    as_species = [j for j, k in enumerate(state_ids) if k in species]
+    if len(as_param) + len(as_species) != len(state_ids):
+        raise ValueError("libRoadRunner: a state of the model is neither a species nor a parameter")
+    _RR.update(rr=rr, p=np.array([ids.index(k) for k in param_ids], np.int32),
+               yp=(np.array([ids.index(state_ids[j]) for j in as_param], np.int32), np.array(as_param, int)),
+               ys=(np.array([species.index(state_ids[j]) for j in as_species], np.int32), np.array(as_species, int)))
+
+
+def _rr_block(args):
+    """Simulate a block of subjects in this worker: ``(P, Y0, t_eval, rtol, atol)`` -> ``(y, ok)``."""
+    P, Y0, t_eval, rtol, atol = args
+    rr, ip, (yp, jp), (ys, js) = _RR["rr"], _RR["p"], _RR["yp"], _RR["ys"]
+    rr.integrator.relative_tolerance = rtol
+    rr.integrator.absolute_tolerance = atol
+    out = np.full((P.shape[0], t_eval.size, Y0.shape[1]), np.nan)
+    ok = np.zeros(P.shape[0], bool)
+    for s in range(P.shape[0]):
+        rr.reset()
+        rr.model.setGlobalParameterValues(ip, P[s])
+        if jp.size:
+            rr.model.setGlobalParameterValues(yp, Y0[s, jp])
+        if js.size:
+            rr.model.setFloatingSpeciesAmounts(ys, Y0[s, js])
+        try:
+            res = rr.simulate(times=t_eval)
+        except RuntimeError:  # CVODE gave up: a failed subject
+            continue
+        out[s] = np.asarray(res)[:, 1:]
+        ok[s] = True
+    return out, ok
+
+
+class _RoadRunnerPool:
+    """``processes`` workers, each with the model compiled (started before any timing)."""
+
+    def __init__(self, system, P, Y0, processes: int):
+        import multiprocessing as mp
+
+        from pkpd.ode.sbml import export
+
+        text = export(system, Y0[0], P[0])
+        args = (text, tuple(system.param_names), tuple(system.state_names))
+        if processes == 1:
+            self.pool = None
+            _rr_init(*args)
+        else:  # spawn: no fork of a process holding numba's thread pool
+            self.pool = mp.get_context("spawn").Pool(processes, initializer=_rr_init, initargs=args)
+            self.pool.map(_rr_block, [(P[:1], Y0[:1], np.array([0.0, 1e-3]), 1e-6, 1e-12)] * processes)
+        self.processes = processes
+
+    def run(self, P, Y0, t_eval, rtol, atol):
+        blocks = [(P[a:b], Y0[a:b], t_eval, rtol, atol) for a, b in
+                  ((k * len(P) // self.processes, (k + 1) * len(P) // self.processes) for k in range(self.processes))]
+        parts = [_rr_block(blocks[0])] if self.pool is None else self.pool.map(_rr_block, blocks)
+        return np.concatenate([y for y, _ in parts]), np.concatenate([ok for _, ok in parts])
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+
+
+def _have_roadrunner() -> bool:
+    try:
+        import roadrunner  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
 def _timed(fn: Callable, repeats: int):
     """Best wall time of ``repeats`` calls, and the last result."""
     best, result = float("inf"), None
@@ -334,7 +460,7 @@ def _have_numbalsoda() -> bool:
 
 
 def run_benchmark(subjects: int = 1000, quick: bool = False, *, seed: int = 20240611,
-                  problems: tuple = ("pollu", "lorenz96"), startup: bool | None = None,
+                  problems: tuple = tuple(CASES), startup: bool | None = None,
                   progress: Callable[[str], None] | None = None) -> list[dict]:
     """Measure throughput and accuracy of the engine and its peers; returns one dict per (problem, solver) row.
 
@@ -376,7 +502,6 @@ def run_benchmark(subjects: int = 1000, quick: bool = False, *, seed: int = 2024
         if name not in CASES:
             raise ValueError(f"unknown problem {name!r}; expected one of {sorted(CASES)}")
     say = progress or (lambda msg: None)
-    from pkpd.ode.examples import PROBLEMS
 
     subjects = int(subjects)
     n_ref = min(subjects, 3 if quick else 8)
@@ -385,11 +510,12 @@ def run_benchmark(subjects: int = 1000, quick: bool = False, *, seed: int = 2024
     repeats = 1 if quick else 3
     thread_counts = [1, 2]
     numbalsoda = _have_numbalsoda()
+    roadrunner = _have_roadrunner()
     rows: list[dict] = []
 
     for name in problems:
         case = CASES[name]
-        system = PROBLEMS[case.problem].system
+        system = case_system(case)
         P, Y0, t_eval = population(case, subjects, seed)
         say(f"{name}: reference for {n_ref} subjects ({case.ref_method}, rtol {case.ref_rtol:g})")
         ref = references(case, P, Y0, t_eval, n_ref)
@@ -455,6 +581,29 @@ def run_benchmark(subjects: int = 1000, quick: bool = False, *, seed: int = 2024
                     row("numbalsoda", which, "numba cfunc", threads, rtol, subjects, sec, y, ok, extra)
         else:
             say("numbalsoda is not installed: skipped (pip install numbalsoda; see benchmarks/README.md)")
+
+        # ---- libRoadRunner: CVODE, one compiled model per worker process ----------------------------------------
+        if case.roadrunner and roadrunner:
+            say(f"{name}: libRoadRunner CVODE: compile and tune")
+            one = _RoadRunnerPool(system, P, Y0, 1)
+            rtol, _ = _tune(lambda r: one.run(P[:n_ref], Y0[:n_ref], t_eval, r, case.floor * r), ref, case.floor,
+                            target, start=case.rtol * 100)
+            t_one = None
+            for threads in thread_counts:
+                pool = one if threads == 1 else _RoadRunnerPool(system, P, Y0, threads)
+                try:
+                    say(f"{name}: libRoadRunner, {subjects} subjects, {threads} process(es), rtol {rtol:.1e}")
+                    sec, (y, ok) = _timed(lambda: pool.run(P, Y0, t_eval, rtol, case.floor * rtol), repeats)
+                finally:
+                    pool.close()
+                extra = {}
+                if threads == 1:
+                    t_one = sec
+                else:
+                    extra["parallel_efficiency"] = t_one / (threads * sec)
+                row("libRoadRunner", "cvode", "SBML, LLVM", threads, rtol, subjects, sec, y, ok, extra)
+        elif case.roadrunner:
+            say("libroadrunner is not installed: skipped (pip install libroadrunner)")
 
         base = [r for r in case_rows if r["solver"] == "scipy solve_ivp" and r["method"] == BASELINE
                 and r["rhs"] == "numba"]

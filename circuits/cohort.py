@@ -179,6 +179,9 @@ class CircuitProtocol(CohortProtocol):
     def series_label(self, name: str) -> str:
         return label_with_unit(BAND_LABELS.get(name, name), BAND_UNITS.get(name))
 
+    def unit(self, name: str) -> str:
+        return BAND_UNITS.get(name, "")
+
     def readouts(self):
         return {"circuit_tests": circuit_tests_readout, "circuit_peaks": circuit_peaks_readout,
                 "circuit_exposure": circuit_exposure_readout}

@@ -47,7 +47,8 @@ import numpy as np
 from .dosing import Dose, Regimen, parse_route
 from .units import TIME_UNITS, DoseAmount, parse_weight
 
-__all__ = ["DataSubject", "Dataset", "read_dataset", "parse_dataset", "DEFAULT_CMT_ROUTES", "simulate_dataset"]
+__all__ = ["DataSubject", "Dataset", "read_dataset", "read_rows", "parse_dataset", "DEFAULT_CMT_ROUTES",
+           "simulate_dataset"]
 
 #: CMT -> route when a dataset gives compartments by number (ADVAN2/ADVAN4: 1 depot, 2 central).
 DEFAULT_CMT_ROUTES = {1: "oral", 2: "iv"}
@@ -356,32 +357,37 @@ def parse_dataset(rows, header, *, time_unit: str | None = None, amount_unit: st
     return Dataset(tuple(subjects), t_unit, a_unit, source, tuple(cols))
 
 
-def read_dataset(path, *, time_unit: str | None = None, amount_unit: str | None = None,
-                 cmt_routes=None) -> Dataset:
-    """Read a NONMEM-style dataset from ``.csv`` (``#`` comment lines skipped) or ``.parquet``; see
-    :func:`parse_dataset`."""
+def read_rows(path, what: str = "data") -> tuple[list, list, str]:
+    """``(header, rows, file name)`` of a ``.csv`` (``#`` comment lines skipped) or ``.parquet`` table;
+    ``ValueError`` naming ``what`` for a missing file or another type."""
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"data: file {str(p)!r} does not exist")
+        raise ValueError(f"{what}: file {str(p)!r} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".csv":
         from .io import read_csv_lines
 
         table = list(csv.reader(read_csv_lines(p)))
         if not table:
-            raise ValueError(f"{p.name}: empty dataset; expected a header with ID and TIME")
-        header, rows = table[0], table[1:]
-    elif suffix == ".parquet":
+            raise ValueError(f"{p.name}: empty table; expected a header row")
+        return table[0], table[1:], p.name
+    if suffix == ".parquet":
         import pyarrow.parquet as pq
 
         t = pq.read_table(p)
         header = t.column_names
         data = [t.column(c).to_pylist() for c in header]
-        rows = list(zip(*data))
-    else:
-        raise ValueError(f"data: unknown file type {p.suffix!r} for {p.name}; expected .csv or .parquet")
+        return header, list(zip(*data)), p.name
+    raise ValueError(f"{what}: unknown file type {p.suffix!r} for {p.name}; expected .csv or .parquet")
+
+
+def read_dataset(path, *, time_unit: str | None = None, amount_unit: str | None = None,
+                 cmt_routes=None) -> Dataset:
+    """Read a NONMEM-style dataset from ``.csv`` (``#`` comment lines skipped) or ``.parquet``; see
+    :func:`parse_dataset`."""
+    header, rows, name = read_rows(path)
     return parse_dataset(rows, header, time_unit=time_unit, amount_unit=amount_unit, cmt_routes=cmt_routes,
-                         source=p.name)
+                         source=name)
 
 
 def simulate_dataset(data: Dataset, **pk_options) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from .io import TABLE_FORMATS, dumps_json, jsonable, write_json, write_table
 
 __all__ = ["summary_rows", "print_summary", "table_format", "write_pk_table", "pk_figure", "plot_pk", "jsonable",
            "parse_times", "MAX_TIMES",
-           "long_table", "sidecar_path"]
+           "long_table", "sidecar_path", "PK_FIGURE_PANELS", "draw_observed"]
 
 #: Most output times ``parse_times`` accepts (a typo such as a step of 1 s over a year is refused at once).
 MAX_TIMES = 1_000_000
@@ -131,9 +131,24 @@ def long_table(columns: Mapping[str, np.ndarray], units: Mapping[str, str], *, t
     return out, {"TIME": units.get(time, ""), "VALUE": "see UNIT"}
 
 
-def pk_figure(result):
+#: pk table columns that observed data may be drawn against, and their panel of :func:`pk_figure`
+PK_FIGURE_PANELS = {"plasma_ketamine_uM": 0, "plasma_norketamine_uM": 0, "brain_ketamine_uM": 1,
+                    "brain_norketamine_uM": 1, "brain_free_ketamine_uM": 1, "nmda_occupancy_interneuron": 2,
+                    "nmda_occupancy_pyramidal": 2}
+
+
+def draw_observed(ax, observed, name: str) -> None:
+    """Observed points of ``name`` (a :class:`pkpd.observed.Observed`) on ``ax``, as open markers."""
+    obs = observed.select(name)
+    if obs.value.size:
+        ax.plot(obs.time_h, obs.value, "o", mfc="none", ms=4, label=f"observed {name.removesuffix('_uM')} "
+                f"({obs.source})".replace("_", " "))
+
+
+def pk_figure(result, observed=None):
     """The PK figure of one subject (a matplotlib ``Figure``, not saved): three panels over time in h, plasma and
-    brain ketamine/norketamine in µM, and NMDA occupancy (fraction of receptors blocked, 0–1)."""
+    brain ketamine/norketamine in µM, and NMDA occupancy (fraction of receptors blocked, 0–1); ``observed``
+    (:class:`pkpd.observed.Observed`, names of :data:`PK_FIGURE_PANELS`) drawn as points on their panels."""
     from .figures import pyplot
 
     plt = pyplot()
@@ -152,6 +167,8 @@ def pk_figure(result):
     ax[2].set_ylabel("NMDA occupancy (fraction)")
     ax[2].set_ylim(0, 1)
     ax[2].set_xlabel("time (h)")
+    for name in (observed.names if observed is not None else ()):
+        draw_observed(ax[PK_FIGURE_PANELS[name]], observed, name)
     for a in ax:
         a.legend(loc="upper right", fontsize=8)
     doses = "; ".join(f"{d['amount']:g} {d['unit']}" + (f" {d['salt']}" if d["salt"] else "") + f" {d['route']}"
@@ -160,7 +177,7 @@ def pk_figure(result):
     return fig
 
 
-def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Path:
+def plot_pk(result, path, *, svg: bool = True, command: str | None = None, observed=None) -> Path:
     """Draw :func:`pk_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
     atomically, with the version and the subject's metadata (species, model, doses; and ``command``, the command
     line that drew it, if given) in the file's metadata."""
@@ -171,7 +188,9 @@ def plot_pk(result, path, *, svg: bool = True, command: str | None = None) -> Pa
     params = {k: m[k] for k in ("species", "pk_model", "drug", "weight_kg", "doses") if k in m}
     if command:
         params["command"] = command
-    save_figure(pk_figure(result), path, title=f"ketamine PK and NMDA occupancy ({m.get('species', '')})",
+    if observed is not None:
+        params["observed"] = observed.source
+    save_figure(pk_figure(result, observed), path, title=f"ketamine PK and NMDA occupancy ({m.get('species', '')})",
                 parameters=params, svg=svg)
     return Path(path)
 

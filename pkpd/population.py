@@ -298,6 +298,13 @@ class Population:
                 out[f"eta_{n}"] = sd * z[:, k]
         return out
 
+    def without_iiv(self) -> "Population":
+        """This population with no inter-individual variability of its parameters (Ω = 0: every subject has the
+        typical values); covariates are drawn as before."""
+        v = self.variability
+        return dataclasses.replace(self, variability=Variability(v.names, np.zeros_like(v.omega), v.sources),
+                                   notes=(self.notes + "; " if self.notes else "") + "no inter-individual variability")
+
     def manifest(self) -> dict:
         return {"typical": dict(self.typical), "variability": self.variability.manifest(),
                 "covariates": {"weight": dataclasses.asdict(self.covariates.weight),

@@ -88,3 +88,54 @@ def test_summarize_prints_and_draws(tmp_path):
     assert (tmp_path / "r" / "bands.png").stat().st_size > 1000
     res = runner.invoke(cli.app, ["cohort", "summarize", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "holds no cohort manifest" in res.stderr
+
+
+COHORT_DATA = """ID,TIME(h),AMT(mg/kg),EVID,ROUTE,DV,WT(g)
+1,0,10,1,ip,.,20
+1,0.5,.,0,.,3.1,20
+1,2,.,0,.,1.2,20
+2,0,30,1,ip,.,.
+2,1,.,0,.,5.0,.
+"""
+
+
+def test_cohort_data_runs_the_datasets_subjects(tmp_path):
+    """The run is the library's run of the dataset's design (same bits), subject by subject with its ID."""
+    from pkpd.cohort import CohortSpec, read_subjects, run_cohort
+    from pkpd.cohort.design import SubjectDesign
+    from pkpd.dataset import read_dataset
+    from pkpd.dosing import Regimen
+
+    from tests.pkpd.cohort.common import bitwise_equal_tables
+
+    src = tmp_path / "d.csv"
+    src.write_text(COHORT_DATA)
+    res = runner.invoke(cli.app, ["cohort", "--data", str(src), "--out", str(tmp_path / "run"), "--seed", "4",
+                                  "--no-iiv"])
+    assert res.exit_code == 0, res.output
+    design = SubjectDesign.from_dataset(read_dataset(src))
+    from pkpd.cohort import PkProtocol
+
+    pop = PkProtocol().default_population("mouse", "mouse").without_iiv()
+    ref = run_cohort(CohortSpec(n=2, regimen=Regimen(), duration_h=2.0, seed=4, design=design, population=pop),
+                     tmp_path / "ref")
+    bitwise_equal_tables(read_subjects(tmp_path / "run"), read_subjects(ref.path))
+    tab = read_subjects(tmp_path / "run").to_pydict()
+    assert tab["ID"] == ["1", "2"] and tab["weight_kg"][0] == 0.02
+    assert tab["eta_cl_L_per_h"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("edit, args, message", [
+    (lambda s: s.replace("2,1,.,0", "2,-1,.,0"), [], "d.csv row 5, column 'TIME'"),
+    (lambda s: s.replace("1,0.5,.,0,.,3.1", "1,0.5,.,7,.,3.1"), [], "d.csv row 2, column 'EVID'"),
+    (lambda s: s, ["--dose", "10mg/kg"], "dose: --data gives the doses"),
+    (lambda s: s, ["--n", "3"], "n: d.csv holds 2 subjects, not 3"),
+    (lambda s: s, ["--protocol", "slh"], "protocol: --data runs the pk protocol only"),
+])
+def test_cohort_bad_data_exits_2_naming_row_and_column_nothing_written(tmp_path, edit, args, message):
+    src, out = tmp_path / "d.csv", tmp_path / "run"
+    src.write_text(edit(COHORT_DATA))
+    res = runner.invoke(cli.app, ["cohort", "--data", str(src), "--out", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and res.stderr.count("\n") == 1
+    assert not out.exists()

@@ -2,7 +2,7 @@
 
 One chunk flows once, downwards and back::
 
-    runner: sample = spec.population.sample(seed, ids)
+    runner: sample = spec.sample(ids)   (the population's draws; a dataset's covariates where it has them)
         ─► protocol.prepare(spec, sample)          -> ChunkInputs   (per-subject validity, grid, engine inputs)
         ─► protocol.solve(spec, inputs, rows, …)   -> ChunkSolution (status, steps, observables of the solved rows)
         ─► protocol.readouts()[name](ReadoutContext) -> {column: (S,)}  for every name in spec.readouts
@@ -198,6 +198,11 @@ class CohortProtocol(abc.ABC):
     @abc.abstractmethod
     def series_label(self, name: str) -> str:
         """Axis label of observable ``name`` with its unit (:func:`label_with_unit`)."""
+
+    def unit(self, name: str) -> str:
+        """The unit symbol of observable ``name`` (``"uM"``, ``"Hz"``, ``"1"``; ``""`` if unknown), for tables
+        written with their units (:mod:`pkpd.cohort.tables`)."""
+        return ""
 
     @abc.abstractmethod
     def readouts(self) -> Mapping[str, Readout]:

@@ -197,11 +197,22 @@ class PkProtocol(CohortProtocol):
         label = name.removesuffix("_uM").removesuffix("_ng_per_ml").replace("_", " ").replace("nmda", "NMDA")
         return label_with_unit(label, COLUMN_UNITS.get(name))
 
+    def unit(self, name: str) -> str:
+        from ..pk import COLUMN_UNITS
+
+        return COLUMN_UNITS.get(name, "")
+
     def readouts(self):
         return {"exposure": exposure_readout}
 
     def grid(self, spec):
-        return cohort_time_grid(spec.regimen, spec.duration_h)
+        """:func:`cohort_time_grid`, or the spec's output times (with 0, where the doses start) and every one of
+        them a band time."""
+        if spec.times_h is None:
+            return cohort_time_grid(spec.regimen, spec.duration_h)
+        want = np.asarray(spec.times_h, float)
+        t = np.unique(np.concatenate([[0.0], want]))
+        return t, np.searchsorted(t, want)
 
     def per_subject_bytes(self, spec) -> int:
         """Peak bytes per subject in a chunk: solution states and observables, readout temporaries, schedule
@@ -214,24 +225,29 @@ class PkProtocol(CohortProtocol):
         return int(solution + temporaries + traj + b.size * len(spec.bands) * 8 + 4096)
 
     def reference_dose_umol(self, spec) -> float:
-        """The regimen's total dose for the population's median weight, µmol (scales the tolerances)."""
+        """The regimen's total dose for the population's median weight, µmol (scales the tolerances); with a
+        dataset, the median over its distinct regimens (1 µmol if none doses)."""
         from ..species import get_species
         from ..units import dose_to_umol
 
         sp = get_species(spec.species)
         w = spec.population.covariates.weight.median_kg
-        return float(sum(dose_to_umol(d.amount, weight_kg=w, salt=d.salt or sp.default_salt)
-                         for d in spec.regimen))
+
+        def total(reg):
+            return float(sum(dose_to_umol(d.amount, weight_kg=w, salt=d.salt or sp.default_salt) for d in reg))
+
+        if spec.design is None:
+            return total(spec.regimen)
+        # a dataset: the median of the subjects' totals (a spec-wide constant, as for one regimen)
+        return float(np.median([total(r) for r in spec.design.distinct_regimens])) or 1.0
 
     def prepare(self, spec, sample) -> ChunkInputs:
         """Per-subject engine parameters (:func:`pk_parameters`), dose schedules scaled by each subject's weight,
-        the solve and band grids (:func:`cohort_time_grid`) and tolerances fixed per spec."""
-        from ..ode import Event, Schedule
+        the solve and band grids (:meth:`grid`) and tolerances fixed per spec."""
+        from ..ode import Schedule
+        from ..overrides import apply_pk
         from ..pk_models import PkModel, get_pk_model
         from ..species import get_species
-        from ..units import dose_to_umol, umol_to_mg
-
-        from ..overrides import apply_pk
         from ..receptor import NmdaParams
 
         system = self.system(spec)
@@ -247,9 +263,28 @@ class PkProtocol(CohortProtocol):
         # device-count rule); otherwise one call per dose serves every subject
         amount_free = type(model).dose_parts is PkModel.dose_parts
         state_idx: dict = {}  # events by state index: the engine then skips a name lookup per event
-        for d in spec.regimen:
+        groups = [(spec.regimen, np.arange(S))] if spec.design is None else spec.design.groups(sample["id"])
+        for regimen, rows in groups:  # a dataset: subjects grouped by regimen, each group as one regimen
+            self._dose_events(regimen, rows, w[rows] if spec.design is not None else w, sp, model, amount_free,
+                              system, state_idx, events, dose_umol)
+        schedules = [Schedule(e) for e in events]
+        t, band_idx = self.grid(spec)
+        # tolerances fixed per spec (from the median subject's dose), never per chunk (determinism)
+        atol = np.full(system.n_states, 1e-10 * self.reference_dose_umol(spec))
+        return ChunkInputs(t, band_idx, valid, reasons, {"dose_umol": dose_umol},
+                           PkEngineInputs(system, P, np.zeros(system.n_states), schedules, atol))
+
+    @staticmethod
+    def _dose_events(regimen, rows, w, sp, model, amount_free, system, state_idx, events, dose_umol) -> None:
+        """Append the dose events of ``regimen`` for the subjects ``rows`` (weights ``w``) and add their doses
+        (µmol) to ``dose_umol``."""
+        from ..ode import Event
+        from ..units import dose_to_umol, umol_to_mg
+
+        S = rows.size
+        for d in regimen:
             umol = np.broadcast_to(dose_to_umol(d.amount, weight_kg=w, salt=d.salt or sp.default_salt), (S,))
-            dose_umol += umol
+            dose_umol[rows] += umol
             mg = umol_to_mg(umol)
             parts_cache: dict = {}
             for i in range(S):
@@ -267,16 +302,10 @@ class PkProtocol(CohortProtocol):
                     if k is None:
                         k = state_idx[part.state] = system.state_index(part.state)
                     if part.zero_order_h > 0:
-                        events[i].append(Event("infusion", d.time_h, k, amount / part.zero_order_h,
-                                               d.time_h + part.zero_order_h))
+                        events[rows[i]].append(Event("infusion", d.time_h, k, amount / part.zero_order_h,
+                                                     d.time_h + part.zero_order_h))
                     else:
-                        events[i].append(Event("bolus", d.time_h, k, amount))
-        schedules = [Schedule(e) for e in events]
-        t, band_idx = self.grid(spec)
-        # tolerances fixed per spec (from the median subject's dose), never per chunk (determinism)
-        atol = np.full(system.n_states, 1e-10 * self.reference_dose_umol(spec))
-        return ChunkInputs(t, band_idx, valid, reasons, {"dose_umol": dose_umol},
-                           PkEngineInputs(system, P, np.zeros(system.n_states), schedules, atol))
+                        events[rows[i]].append(Event("bolus", d.time_h, k, amount))
 
     def solve(self, spec, inputs: ChunkInputs, rows: np.ndarray, threads: int | None = None) -> ChunkSolution:
         """One batched :func:`pkpd.ode.solve` of the subjects ``rows`` (method ``auto``, the spec's rtol)."""

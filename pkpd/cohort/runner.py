@@ -2,7 +2,7 @@
 
 The flow of one chunk (:func:`run_chunk`, a pure function: any process)::
 
-    ids start … stop−1 ─► spec.population.sample(seed, ids) ─► spec.protocol.prepare ─► spec.protocol.solve
+    ids start … stop−1 ─► spec.sample(ids) ─► spec.protocol.prepare ─► spec.protocol.solve
                       ─► the protocol's readouts ─► {subject rows, band series, trajectories}
 
 and of a run (:func:`run_cohort`): check the directory and the memory estimate, write the manifest, run the
@@ -74,7 +74,7 @@ def run_chunk(spec: CohortSpec, index: int, start: int, stop: int, threads: int 
     t0 = time.perf_counter()
     proto = spec.protocol
     ids = np.arange(start, stop, dtype=np.int64)
-    sample = spec.population.sample(spec.seed, ids)
+    sample = spec.sample(ids)
     inp = proto.prepare(spec, sample)
     S, T = ids.size, inp.t_eval.size
     status = np.full(S, -1, np.int64)  # -1: not solved (invalid parameters)

@@ -7,14 +7,10 @@ from dataclasses import dataclass
 from ..dosing import Regimen
 from ..population import Population
 from .contract import CohortProtocol
+from .design import SubjectDesign, regimen_manifest as _regimen_manifest
 from .pk_protocol import PkProtocol
 
 __all__ = ["CohortSpec"]
-
-
-def _regimen_manifest(regimen: Regimen) -> list[dict]:
-    return [{"time_h": d.time_h, "amount": d.amount.value, "unit": d.amount.unit, "route": d.route,
-             "duration_h": d.duration_h, "salt": d.salt} for d in regimen]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +47,12 @@ class CohortSpec:
     params : mapping, optional
         Parameter overrides by name (:mod:`pkpd.overrides`; the protocol's ``param_space``), checked here and
         kept as sorted ``(canonical name, value)`` pairs; the population varies around the overridden values.
+    times_h : tuple of float, optional
+        Output times, h (increasing, within the duration), instead of the protocol's grid; the band series are
+        kept at every one of them.
+    design : SubjectDesign, optional
+        Per-subject regimens, covariates and output times from a dataset (:mod:`.design`); ``regimen`` is then
+        empty, ``n`` the dataset's number of subjects and ``times_h`` its observation times.
     """
 
     n: int
@@ -67,6 +69,8 @@ class CohortSpec:
     drug: str | None = None
     rtol: float = 1e-6
     params: tuple = ()
+    times_h: tuple | None = None
+    design: SubjectDesign | None = None
 
     def __post_init__(self):
         from ..parameters import is_finite_real, is_integer
@@ -82,13 +86,36 @@ class CohortSpec:
         if not isinstance(proto, CohortProtocol):
             raise ValueError(f"protocol: expected a CohortProtocol object, got {proto!r}")
         object.__setattr__(self, "protocol", proto)
-        if not isinstance(self.regimen, Regimen) or (len(self.regimen) == 0 and not proto.allows_saline):
+        design = self.design
+        if design is not None:
+            if not isinstance(design, SubjectDesign):
+                raise ValueError(f"design: expected a SubjectDesign, got {design!r}")
+            if not isinstance(proto, PkProtocol):
+                raise ValueError(f"data: a dataset's regimens run under the pk protocol only, not {proto.name!r}")
+            if n != design.n:
+                raise ValueError(f"n: the dataset holds {design.n} subjects, not {n}")
+            if not isinstance(self.regimen, Regimen) or len(self.regimen):
+                raise ValueError("regimen: the dataset gives each subject's doses; expected an empty regimen")
+            if self.times_h is not None:
+                raise ValueError("times: the dataset's observation rows give the output times")
+            object.__setattr__(self, "times_h", tuple(design.times_h.tolist()))
+        elif not isinstance(self.regimen, Regimen) or (len(self.regimen) == 0 and not proto.allows_saline):
             raise ValueError("regimen: expected at least one dose")
         d = self.duration_h
         if not is_finite_real(d) or d <= 0:
             raise ValueError(f"duration: expected a positive simulated time in hours, got {d!r}")
         object.__setattr__(self, "duration_h", float(d))
-        self.regimen.check_within(self.duration_h)
+        for reg in (design.regimens if design is not None else (self.regimen,)):
+            reg.check_within(self.duration_h)
+        if self.times_h is not None:
+            import numpy as np
+
+            t = np.asarray(self.times_h, float)
+            if t.ndim != 1 or t.size == 0 or not np.isfinite(t).all() or (t < 0).any() or (np.diff(t) <= 0).any():
+                raise ValueError("times: expected increasing output times >= 0 h")
+            if t[-1] > self.duration_h:
+                raise ValueError(f"times: {t[-1]:g} h is after the duration ({self.duration_h:g} h)")
+            object.__setattr__(self, "times_h", tuple(t.tolist()))
         sp = get_species(self.species)
         object.__setattr__(self, "species", sp.name)
         model = get_pk_model(self.pk_model, sp.name)
@@ -131,4 +158,12 @@ class CohortSpec:
                 "band_labels": {b: self.protocol.series_label(b) for b in self.bands},
                 "trajectories": bool(self.trajectories), "rtol": self.rtol,
                 "population": self.population.manifest(),
-                **({"params": dict(self.params)} if self.params else {})}  # absent when empty: old runs resume
+                **({"params": dict(self.params)} if self.params else {}),  # absent when empty: old runs resume
+                **({"times_h": list(self.times_h)} if self.times_h is not None and self.design is None else {}),
+                **({"data": self.design.manifest()} if self.design is not None else {})}
+
+    def sample(self, ids) -> dict:
+        """The population's sample of subjects ``ids`` (:meth:`Population.sample`), with a dataset's covariates
+        and ``ID`` where the spec has a design: a pure function of (seed, id, spec)."""
+        s = self.population.sample(self.seed, ids)
+        return s if self.design is None else self.design.apply(s)

@@ -97,6 +97,8 @@ def format_summary(summary: Mapping) -> str:
     origin = spec.get("dose_time_origin", "")  # a protocol's regimen may be timed from its own drug time
     when = f"h after {origin}" if origin else "h"
     doses = "; ".join(f"{d['amount']:g} {d['unit']} {d['route']} at {d['time_h']:g} {when}" for d in spec["regimen"])
+    if "data" in spec:  # a dataset's regimens, one per subject
+        doses = f"doses and {spec['data']['n_times']} output times from {spec['data']['source']}"
     lines = [f"cohort: {summary['n']} {spec['species']} subjects ({spec['pk_model']}, {spec['drug']}), {doses}, "
              f"{spec['duration_h']:g} h, seed {spec['seed']}, protocol {spec['protocol']}",
              f"solved: {summary['n_ok']}   failed: {summary['n_failed']}"
@@ -107,9 +109,12 @@ def format_summary(summary: Mapping) -> str:
     return "\n".join(lines)
 
 
-def bands_figure(run_dir):
+def bands_figure(run_dir, observed=None):
     """The percentile-band figure of a finished run (a matplotlib ``Figure``, not saved): per band series, the
-    median and the 5–95 % band against time in h, one panel per series, each y axis with its unit."""
+    median and the 5–95 % band against time in h, one panel per series, each y axis with its unit; ``observed``
+    (:class:`pkpd.observed.Observed`, names among the band series) drawn as points on their series' panels."""
+    from ..output import draw_observed
+
     from ..figures import pyplot
 
     plt = pyplot()
@@ -127,19 +132,24 @@ def bands_figure(run_dir):
                         label=f"{lo[1:]}–{hi[1:]} %")
         ax.plot(t, np.asarray(p["p50"])[m], lw=1.5, label="median")
         ax.set_ylabel(labels.get(name, name), fontsize=8)
+        if observed is not None:
+            draw_observed(ax, observed, name)
+            ax.legend(fontsize=7)
     axes[0, 0].legend(fontsize=8)
     axes[-1, 0].set_xlabel("time (h)")
     fig.tight_layout()
     return fig
 
 
-def plot_bands(run_dir, path, *, svg: bool = True) -> Path:
+def plot_bands(run_dir, path, *, svg: bool = True, observed=None) -> Path:
     """Draw :func:`bands_figure` to ``path`` (.png, .pdf or .svg; a PNG gets an SVG twin unless ``svg`` is false),
     atomically, with the version and the run's spec in the file's metadata."""
     from ..figures import check_figure_path, save_figure
 
     path = check_figure_path(path)
     spec = read_manifest(run_dir)["spec"]
-    save_figure(bands_figure(run_dir), path, title=f"cohort percentile bands: {spec['n']} {spec['species']} "
-                f"subjects, protocol {spec['protocol']}", parameters=spec, svg=svg)
+    if observed is not None:
+        spec = spec | {"observed": observed.source}
+    save_figure(bands_figure(run_dir, observed), path, title=f"cohort percentile bands: {spec['n']} "
+                f"{spec['species']} subjects, protocol {spec['protocol']}", parameters=spec, svg=svg)
     return path
