@@ -370,6 +370,9 @@ def pk(
                                                              "given every interval since long before 0 and goes "
                                                              "on (steady state; exact for the linear model).")]
     = None,
+    columns: Annotated[Optional[str], typer.Option(help="Output columns, comma-separated (default: the standard "
+                                                        "ones, plus S/R and hydroxynorketamine columns for an "
+                                                        "enantiomer-resolved set such as hasan2021).")] = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -384,7 +387,7 @@ def pk(
     from pkpd.figures import FIGURE_FORMATS
     from pkpd.io import check_output
     from pkpd.output import jsonable, plot_pk, print_summary, table_format, write_pk_table
-    from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
+    from pkpd.pk import COLUMN_UNITS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
     if validate:
@@ -397,7 +400,8 @@ def pk(
     if data is not None:
         return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
-            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times},
+            "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times,
+            "columns": columns},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
             backend=backend, params=overrides(param, params_file))
     try:
@@ -406,6 +410,11 @@ def pk(
             check_output(out)
         if plot is not None:
             check_output(plot, "plot", formats=FIGURE_FORMATS)
+        names = None
+        if columns is not None:
+            from pkpd.pk import check_columns
+
+            names = check_columns(columns.split(","), pk_model, species)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt,
                             allow_duplicates=allow_duplicates)
         duration_h = parse_time(duration, "duration", allow_zero=False)
@@ -450,7 +459,7 @@ def pk(
                        f"({meta['default_salt_rationale']}); change with --salt", err=True)
         else:
             typer.echo(f"salt: {meta['default_salt']} (from --salt)", err=True)
-    table = result.table(TABLE_COLUMNS)
+    table = result.table(names)
     if rows is not None:
         table = {k: v[rows] for k, v in table.items()}
     units = {k: COLUMN_UNITS[k] for k in table}
