@@ -147,8 +147,8 @@ _PT = "Pharmacotherapy 2022"
 _IV5 = (("5mg", "iv", None),)
 _ESK20 = (("20mg", "iv-infusion", 20 / 60),)
 _HASAN = ("hasan2021",)
-_S_NOTE = "S-ketamine; the model's S value from an esketamine dose"
-_R_NOTE = "R-ketamine; the model's R value from an arketamine dose"
+_S_NOTE = _R_NOTE = ("(S), (R): the model's S or R value, from an esketamine or arketamine dose (the chains do not "
+                     "interact); CL 1620 / 1530 ± 380 mL/min")
 _SIMONS_NOTE = ("the spread is the 95 % CI of the mean, not between subjects; given 6 h after a sublingual film "
                 "whose residue adds a little")
 _IV_NOTE = "the table gives Tmax 2 min, its earliest sample; the model is read at 2 min"
@@ -157,12 +157,13 @@ _IV_NOTE = "the table gives Tmax 2 min, its earliest sample; the model is read a
 OBSERVATIONS: tuple[Observation, ...] = (
     # ---- human racemic, validation -------------------------------------------------------------------------
     Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "c_at", 296.0, ("gsd", 1.71), 9,
-                (None, "kamp2020"), at_min=2.0, note=_IV_NOTE),
-    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "auc", 113.0, None, 9, (None, "kamp2020")),
-    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "nor_ket_auc_ratio", 0.19, None, 8),
-    Observation("Zarate 2006", ZARATE2006, "human", _INF40, "cmax", 185.0, None, None, (None, "kamp2020")),
+                (None, "kamp2020", "hasan2021"), at_min=2.0, note=_IV_NOTE),
+    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "auc", 113.0, None, 9, (None, "kamp2020", "hasan2021")),
+    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "nor_ket_auc_ratio", 0.19, None, 8, (None, "hasan2021")),
+    Observation("Zarate 2006", ZARATE2006, "human", _INF40, "cmax", 185.0, None, None,
+                (None, "kamp2020", "hasan2021")),
     Observation("Krystal 1994", KRYSTAL1994, "human", _INF40, "cmax", 175.0, ("range", 100.0, 250.0), None,
-                (None, "kamp2020"), note="observed = midpoint of the reported 100–250 ng/mL"),
+                (None, "kamp2020", "hasan2021"), note="observed = midpoint of the reported 100–250 ng/mL"),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "cmax", 22.9, ("gsd", 1.97), 7),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "tmax", 23.0, None, 7),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "auc", 19.0, None, 7),
@@ -210,9 +211,9 @@ OBSERVATIONS: tuple[Observation, ...] = (
                 at_min=60.0, note="the study finds no significant occupancy at 1 h; compare the model's value"),
     # ---- human enantiomers (hasan2021): fitting data, then validation ----------------------------------------------
     Observation("Hasan 2021", HASAN2021, "human", _IV5, "cl", 97.2, ("sd", 22.8), 15, _HASAN, "fitting",
-                drug="esketamine", note=_S_NOTE + "; CL 1620 ± 380 mL/min"),
+                drug="esketamine", note=_S_NOTE),
     Observation("Hasan 2021", HASAN2021, "human", _IV5, "cl", 91.8, ("sd", 22.8), 15, _HASAN, "fitting",
-                drug="arketamine", note=_R_NOTE + "; CL 1530 ± 380 mL/min"),
+                drug="arketamine", note=_R_NOTE),
     Observation("Hasan 2021", HASAN2021, "human", _IV5, "hnk_ket_auc_ratio", 1.7, ("sd", 0.8), 15, _HASAN,
                 "fitting", drug="esketamine", note=_S_NOTE),
     Observation("Hasan 2021", HASAN2021, "human", _IV5, "hnk_ket_auc_ratio", 3.1, ("sd", 1.4), 15, _HASAN,
