@@ -741,7 +741,9 @@ class Hasan2021(_SwallowedNasal, _HumanCommon, PkModel):
     ``AUC_HNK/AUC_ket = fm · f_HNK · CL_ket / CL_HNK`` for this linear chain. No brain level of HNK is modelled (no
     human or usable animal brain:plasma ratio was found); HNK does not enter NMDA occupancy (see
     :mod:`pkpd.receptor`). There is no chiral inversion (Geisslinger et al. 1993 Br J Anaesth 70:666), so a racemic
-    dose is half S, half R, esketamine all S and arketamine all R, and by linearity racemic = S + R.
+    dose is half S, half R, esketamine all S and arketamine all R, and by linearity racemic = S + R. Hasan's
+    clearances were measured after the racemate; R-ketamine is reported to slow the elimination of S-ketamine
+    (Ihmsen et al. 2001 Clin Pharmacol Ther 70:431), an interaction this linear set does not carry.
     """
 
     v1_L_per_kg: float = param(0.063, "L/kg", DOMINO1982 + ": V1 (racemic), for each enantiomer", bounds=(0.005, 5.0),
@@ -773,6 +775,14 @@ class Hasan2021(_SwallowedNasal, _HumanCommon, PkModel):
     r_hnk_ket_auc_ratio: float = param(3.1, "1", HASAN2021 + ": (2R,6R)-HNK:R-ketamine AUC ratio after i.v. "
                                        "3.1 ± 1.4; calibrates the HNK clearance", bounds=(0.01, 100.0),
                                        kind="published")
+    nor_v_central_L: float = param(98.6, "L", OTTO2021 + "; R-norketamine assumed alike", bounds=(1.0, 5000.0),
+                                   kind="published")
+    nor_cl_L_per_h: float = param(57.7, "L/h", OTTO2021 + "; R-norketamine assumed alike", bounds=(0.1, 1000.0),
+                                  kind="published")
+    nor_vp_L: float = param(160.0, "L", OTTO2021 + "; R-norketamine assumed alike", bounds=(1.0, 5000.0),
+                            kind="published")
+    nor_q_L_per_h: float = param(42.8, "L/h", OTTO2021 + "; R-norketamine assumed alike", bounds=(0.1, 1000.0),
+                                 kind="published")
     hnk_v_L: float = param(258.6, "L", "assumed: one compartment with the Vss of S-norketamine (" + OTTO2021 +
                            ": 98.6 + 160 L); no HNK volume found", bounds=(1.0, 5000.0), kind="assumed")
     female_cl_factor: float = param(1.0, "1", "assumed: no sex covariate in " + HASAN2021.split(" (")[0],

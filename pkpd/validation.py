@@ -46,6 +46,8 @@ HASAN2021 = ("Hasan et al. 2021 Anesthesiology 135:326 (abstract): racemic ketam
              "subjects, chiral LC-MS/MS, noncompartmental, mean ± SD")
 SIMONS2022 = ("Simons et al. 2022 Front Pain Res 3:946486 (as reported in Simons 2024, Leiden thesis, ch. 2 p. 21): "
               "esketamine 20 mg i.v. over 20 min, arterial plasma, peak S-ketamine mean (95 % CI)")
+EJCP2002 = ("Eur J Clin Pharmacol 2002;57:869 (abstract): S- and R-ketamine HCl 7 mg each over 30 min on separate days, "
+            "10 healthy men, arterial samples: mean CL 0.024 (S) and 0.020 (R) L/min/kg")
 LORD2013 = ("Lord et al. 2013 Eur J Pharmacol 715:21 (abstract): ex vivo [3H]MK-801 autoradiography, mouse "
             "hippocampus, 30 mg/kg s.c.: maximal occupancy at 15 min, no significant occupancy at 1 h")
 
@@ -147,6 +149,9 @@ _PT = "Pharmacotherapy 2022"
 _IV5 = (("5mg", "iv", None),)
 _ESK20 = (("20mg", "iv-infusion", 20 / 60),)
 _HASAN = ("hasan2021",)
+_EJCP = "Eur J Clin Pharmacol 2002"
+_INF7 = (("7mg", "iv-infusion", 0.5),)
+_EJCP_NOTE = "observed = the per-kg clearance × 70 kg (the model's weight)"
 _S_NOTE = _R_NOTE = ("(S), (R): the model's S or R value, from an esketamine or arketamine dose (the chains do not "
                      "interact); CL 1620 / 1530 ± 380 mL/min")
 _SIMONS_NOTE = ("the spread is the 95 % CI of the mean, not between subjects; given 6 h after a sublingual film "
@@ -222,6 +227,10 @@ OBSERVATIONS: tuple[Observation, ...] = (
                 drug="esketamine", note=_S_NOTE),
     Observation("Hasan 2021", HASAN2021, "human", _IV5, "half_life", 6.1 * 60, ("sd", 3.1 * 60), 15, _HASAN,
                 drug="arketamine", note=_R_NOTE),
+    Observation(_EJCP, EJCP2002, "human", _INF7, "cl", 0.024 * 60 * 70, None, 10, _HASAN, drug="esketamine",
+                note=_EJCP_NOTE),
+    Observation(_EJCP, EJCP2002, "human", _INF7, "cl", 0.020 * 60 * 70, None, 10, _HASAN, drug="arketamine",
+                note=_EJCP_NOTE),
     Observation("Simons 2022", SIMONS2022, "human", _ESK20, "cmax", 273.0, ("range", 259.0, 287.0), 20,
                 ("hasan2021", "fanta2015"), drug="esketamine", note=_SIMONS_NOTE + " (first occasion)"),
     Observation("Simons 2022", SIMONS2022, "human", _ESK20, "cmax", 260.0, ("range", 251.0, 269.0), 19,
