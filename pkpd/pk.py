@@ -47,7 +47,8 @@ from .units import dose_to_umol, format_hours, parse_salt, uM_to_ng_per_mL, umol
 
 __all__ = ["DEPOTS", "KETAMINE_STATES", "NORKETAMINE_STATES", "SINKS", "TABLE_COLUMNS", "COLUMN_UNITS",
            "ENANTIOMER_COLUMNS", "ENANTIOMER_PREFIXES", "ketamine_graph", "enantiomer_graph", "ketamine_system",
-           "parameter_values", "parameter_vector", "dose_schedule", "check_columns", "default_time_grid", "PkResult", "simulate_pk", "BACKENDS"]
+           "parameter_values", "parameter_vector", "dose_schedule", "check_columns", "default_time_grid",
+           "PkResult", "simulate_pk", "BACKENDS"]
 
 DEPOTS = ("depot_ip", "depot_sc", "depot_im", "depot_nasal", "gut", "gut_swallowed")
 KETAMINE_STATES = ("central", "peripheral1", "peripheral2", "liver", "brain")

@@ -53,7 +53,8 @@ from .parameters import check_bounds, describe, param
 from .species import HUMAN_BRAIN, HUMAN_BRAIN_SOURCES, MOUSE_BRAIN, BrainPhysiology, Subject, allometric
 
 __all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Domino1982", "Kamp2020",
-           "Fanta2015", "PerezRuixo2021", "Hasan2021", "HnkDisposition", "PK_MODELS", "ENANTIOMERS", "get_pk_model", "parameter_table"]
+           "Fanta2015", "PerezRuixo2021", "Hasan2021", "HnkDisposition", "PK_MODELS", "ENANTIOMERS",
+           "get_pk_model", "parameter_table"]
 
 #: Enantiomer composition -> fraction of S-enantiomer.
 ENANTIOMERS = {"racemic": 0.5, "esketamine": 1.0, "arketamine": 0.0}

@@ -46,8 +46,8 @@ HASAN2021 = ("Hasan et al. 2021 Anesthesiology 135:326 (abstract): racemic ketam
              "subjects, chiral LC-MS/MS, noncompartmental, mean ± SD")
 SIMONS2022 = ("Simons et al. 2022 Front Pain Res 3:946486 (as reported in Simons 2024, Leiden thesis, ch. 2 p. 21): "
               "esketamine 20 mg i.v. over 20 min, arterial plasma, peak S-ketamine mean (95 % CI)")
-EJCP2002 = ("Eur J Clin Pharmacol 2002;57:869 (abstract): S- and R-ketamine HCl 7 mg each over 30 min on separate days, "
-            "10 healthy men, arterial samples: mean CL 0.024 (S) and 0.020 (R) L/min/kg")
+EJCP2002 = ("Eur J Clin Pharmacol 2002;57:869 (abstract): S- and R-ketamine HCl 7 mg each over 30 min on separate "
+            "days, 10 healthy men, arterial samples: mean CL 0.024 (S) and 0.020 (R) L/min/kg")
 LORD2013 = ("Lord et al. 2013 Eur J Pharmacol 715:21 (abstract): ex vivo [3H]MK-801 autoradiography, mouse "
             "hippocampus, 30 mg/kg s.c.: maximal occupancy at 15 min, no significant occupancy at 1 h")
 
