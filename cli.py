@@ -270,7 +270,8 @@ def _models() -> dict:
     from pkpd.pk import ketamine_system
 
     return {"ketamine_pk": ketamine_system, "ketamine_pk_trapping": lambda: ketamine_system(True),
-            **examples.SYSTEMS}
+            "ketamine_chiral_pk": lambda: ketamine_system(False, True),
+            "ketamine_chiral_pk_trapping": lambda: ketamine_system(True, True), **examples.SYSTEMS}
 
 
 @app.command()
