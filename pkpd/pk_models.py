@@ -771,7 +771,8 @@ class Hasan2021(_SwallowedNasal, _HumanCommon, PkModel):
     r_f_hnk: float = param(0.70, "1", "assumed: as S (no R-specific fraction found)", bounds=(0.0, 1.0),
                            kind="assumed")
     s_hnk_ket_auc_ratio: float = param(1.7, "1", HASAN2021 + ": (2S,6S)-HNK:S-ketamine AUC ratio after i.v. "
-                                       "1.7 ± 0.8; calibrates the HNK clearance", bounds=(0.01, 100.0),
+                                       "1.7 ± 0.8; calibrates the HNK clearance (taken as molar; the masses differ "
+                                       "by < 1 %)", bounds=(0.01, 100.0),
                                        kind="published")
     r_hnk_ket_auc_ratio: float = param(3.1, "1", HASAN2021 + ": (2R,6R)-HNK:R-ketamine AUC ratio after i.v. "
                                        "3.1 ± 1.4; calibrates the HNK clearance", bounds=(0.01, 100.0),
