@@ -185,3 +185,17 @@ def test_cli_writes_the_enantiomer_columns(tmp_path):
     assert res.exit_code == 0, res.output
     header = out.read_text().splitlines()[0].split(",")
     assert "plasma_2s6s_hydroxynorketamine_uM" in header and "plasma_r_ketamine_uM" in header
+
+
+def test_trapping_on_the_resolved_graph_relaxes_to_its_equilibrium_occupancy():
+    """With fast, equal binding rates the trapping state tracks the competitive equilibrium of the four free
+    concentrations (scipy reference backend: no compilation)."""
+    nmda = NmdaParams(trap_k_on_per_h=1e4, trap_k_off_per_h=1e4)
+    res = simulate_pk(Regimen.single("20mg", "iv-infusion", duration_h=0.5), 3.0, species="human",
+                      pk_model="hasan2021", drug="esketamine", trapping=True, backend="scipy", nmda=nmda,
+                      t_eval=np.linspace(0.0, 3.0, 13))
+    eq = simulate_pk(Regimen.single("20mg", "iv-infusion", duration_h=0.5), 3.0, species="human",
+                     pk_model="hasan2021", drug="esketamine", nmda=nmda, t_eval=np.linspace(0.0, 3.0, 13))
+    # the binding relaxes at >= 1e4 /h towards an equilibrium that moves at ~1 /h relative: a lag of ~1e-4
+    occ, occ_eq = res.columns["nmda_occupancy_pyramidal"][1:], eq.columns["nmda_occupancy_pyramidal"][1:]
+    np.testing.assert_allclose(occ, occ_eq, rtol=3e-4)
