@@ -250,7 +250,9 @@ class PkModel:
         if e not in ENANTIOMERS:
             raise ValueError(f"drug: unknown form {enantiomer!r}; expected one of {', '.join(ENANTIOMERS)}")
         if e not in self.enantiomers:
-            raise ValueError(f"drug: the {self.name} PK model describes {' or '.join(self.enantiomers)}, not {e}")
+            sets = ", ".join(m.name for m in PK_MODELS.values() if m.species == self.species and e in m.enantiomers)
+            raise ValueError(f"drug: the {self.name} PK model describes {' or '.join(self.enantiomers)}, not {e}"
+                             + (f"; {self.species} sets for {e}: {sets}" if sets else ""))
         return e
 
     def parameter_rows(self) -> list[dict]:
