@@ -21,9 +21,14 @@ The graph (amounts in µmol of free base; time in hours; rate constants in 1/h):
 * ``eliminated`` and ``nor_eliminated`` are sinks, so the sum of all states equals the amount dosed so far
   (mass balance).
 
-Every parameter set of :mod:`pkpd.pk_models` is a parameterisation of this one graph (absent compartments get
-zero flows), so a single compiled system serves mouse and human, every route and every published set. The graph
+Every lumped parameter set of :mod:`pkpd.pk_models` is a parameterisation of this one graph (absent compartments
+get zero flows), so a single compiled system serves mouse and human, every route and every published set. The graph
 is the single symbolic source of the ODEs: see :func:`ketamine_graph` and :func:`ketamine_system`.
+
+An enantiomer-resolved set (``model.resolved``, e.g. ``hasan2021``) runs on :func:`enantiomer_graph`: two chains
+of the same shape (S and R, states ``s_*`` and ``r_*``, built by the same :func:`_add_chain`), each extended by
+its (2,6)-hydroxynorketamine, a dose split between them by the S fraction of the drug, occupancy from the four
+free concentrations, and the lumped columns as sums S + R.
 """
 
 from __future__ import annotations
