@@ -275,7 +275,8 @@ def _models() -> dict:
     from pkpd.pk import ketamine_system
 
     return {"ketamine_pk": ketamine_system, "ketamine_pk_trapping": lambda: ketamine_system(True),
-            **examples.SYSTEMS}
+            "ketamine_chiral_pk": lambda: ketamine_system(False, True),
+            "ketamine_chiral_pk_trapping": lambda: ketamine_system(True, True), **examples.SYSTEMS}
 
 
 @app.command()
@@ -377,6 +378,9 @@ def pk(
     = None,
     observed: ObservedOpt = None,
     dv_name: DvNameOpt = "plasma_ketamine_uM",
+    columns: Annotated[Optional[str], typer.Option(help="Output columns, comma-separated (default: the standard "
+                                                        "ones, plus S/R and hydroxynorketamine columns for an "
+                                                        "enantiomer-resolved set such as hasan2021).")] = None,
 ):
     """Simulate one subject's ketamine and norketamine PK (plasma, brain; µM and ng/mL) and NMDA occupancy.
 
@@ -391,7 +395,7 @@ def pk(
     from pkpd.figures import FIGURE_FORMATS
     from pkpd.io import check_output
     from pkpd.output import jsonable, plot_pk, print_summary, table_format, write_pk_table
-    from pkpd.pk import COLUMN_UNITS, TABLE_COLUMNS, simulate_pk
+    from pkpd.pk import COLUMN_UNITS, simulate_pk
     from pkpd.units import parse_time, parse_weight
 
     if validate:
@@ -405,7 +409,7 @@ def pk(
         return _pk_data(data, data_time_unit, data_amount_unit, out, long, conflicts={
             "dose": dose, "route": route, "regimen": regimen, "infusion-time": infusion_time, "step": step,
             "plot": plot, "summary": summary or None, "steady-state": steady_state, "times": times,
-            "observed": observed},
+            "observed": observed, "columns": columns},
             species=species, pk_model=pk_model, weight=weight, sex=sex, salt=salt, drug=drug, trapping=trapping,
             backend=backend, params=overrides(param, params_file))
     try:
@@ -422,6 +426,11 @@ def pk(
             if plot is None:
                 raise ValueError("observed: the observed points are drawn on the figure; expected --plot FILE too")
             obs = read_observed(observed, units={k: COLUMN_UNITS[k] for k in PK_FIGURE_PANELS}, dv_name=dv_name)
+        names = None
+        if columns is not None:
+            from pkpd.pk import check_columns
+
+            names = check_columns(columns.split(","), pk_model, species)
         reg = build_regimen(dose=dose, route=route, regimen_file=regimen, infusion_time=infusion_time, salt=salt,
                             allow_duplicates=allow_duplicates)
         duration_h = parse_time(duration, "duration", allow_zero=False)
@@ -466,7 +475,7 @@ def pk(
                        f"({meta['default_salt_rationale']}); change with --salt", err=True)
         else:
             typer.echo(f"salt: {meta['default_salt']} (from --salt)", err=True)
-    table = result.table(TABLE_COLUMNS)
+    table = result.table(names)
     if rows is not None:
         table = {k: v[rows] for k, v in table.items()}
     units = {k: COLUMN_UNITS[k] for k in table}

@@ -345,6 +345,10 @@ def summarize(result, threshold_uM: float | None = None, occupancy_threshold: fl
     pk = out["plasma_ketamine"]
     pk["cmax_ng_per_ml"] = float(uM_to_ng_per_mL(pk["cmax_uM"], "ketamine"))
     pk["auc_0_t_ng_h_per_ml"] = float(uM_to_ng_per_mL(pk["auc_0_t_uM_h"], "ketamine"))
+    for name in ("plasma_s_ketamine", "plasma_r_ketamine", "plasma_s_norketamine", "plasma_r_norketamine",
+                 "plasma_2s6s_hydroxynorketamine", "plasma_2r6r_hydroxynorketamine"):
+        if f"{name}_uM" in result.columns:  # enantiomer-resolved sets
+            out[name] = metrics(f"{name}_uM", threshold=threshold_uM)
     a_p, a_b = pk["auc_0_t_uM_h"], out["brain_ketamine"]["auc_0_t_uM_h"]
     out["brain_to_plasma_auc_ratio"] = a_b / a_p if a_p > 0 else None
     for cell in ("interneuron", "pyramidal"):

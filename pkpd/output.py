@@ -25,7 +25,8 @@ MAX_TIMES = 1_000_000
 
 
 _CURVES = ("plasma_ketamine", "brain_ketamine", "brain_free_ketamine", "plasma_norketamine", "brain_norketamine",
-           "brain_free_norketamine")
+           "brain_free_norketamine", "plasma_s_ketamine", "plasma_r_ketamine", "plasma_s_norketamine",
+           "plasma_r_norketamine", "plasma_2s6s_hydroxynorketamine", "plasma_2r6r_hydroxynorketamine")
 
 
 def summary_rows(summary: Mapping) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:

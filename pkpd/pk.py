@@ -21,9 +21,14 @@ The graph (amounts in µmol of free base; time in hours; rate constants in 1/h):
 * ``eliminated`` and ``nor_eliminated`` are sinks, so the sum of all states equals the amount dosed so far
   (mass balance).
 
-Every parameter set of :mod:`pkpd.pk_models` is a parameterisation of this one graph (absent compartments get
-zero flows), so a single compiled system serves mouse and human, every route and every published set. The graph
+Every lumped parameter set of :mod:`pkpd.pk_models` is a parameterisation of this one graph (absent compartments
+get zero flows), so a single compiled system serves mouse and human, every route and every published set. The graph
 is the single symbolic source of the ODEs: see :func:`ketamine_graph` and :func:`ketamine_system`.
+
+An enantiomer-resolved set (``model.resolved``, e.g. ``hasan2021``) runs on :func:`enantiomer_graph`: two chains
+of the same shape (S and R, states ``s_*`` and ``r_*``, built by the same :func:`_add_chain`), each extended by
+its (2,6)-hydroxynorketamine, a dose split between them by the S fraction of the drug, occupancy from the four
+free concentrations, and the lumped columns as sums S + R.
 """
 
 from __future__ import annotations
@@ -40,19 +45,22 @@ from . import __version__
 from .compartments import CompartmentGraph
 from .dosing import Regimen
 from .parameters import is_finite_real
-from .pk_models import ENANTIOMERS, PkModel, get_pk_model
+from .pk_models import ENANTIOMERS, PK_MODELS, PkModel, get_pk_model
 from .receptor import NmdaParams, competitive_occupancy, occupancy_drive, trapping_rate
 from .species import Subject, get_species
 from .units import dose_to_umol, format_hours, parse_salt, uM_to_ng_per_mL, umol_to_mg
 
 __all__ = ["DEPOTS", "KETAMINE_STATES", "NORKETAMINE_STATES", "SINKS", "TABLE_COLUMNS", "COLUMN_UNITS",
-           "ketamine_graph", "ketamine_system", "parameter_values", "parameter_vector", "dose_schedule",
-           "default_time_grid", "PkResult", "simulate_pk", "BACKENDS"]
+           "ENANTIOMER_COLUMNS", "ENANTIOMER_PREFIXES", "ketamine_graph", "enantiomer_graph", "ketamine_system",
+           "parameter_values", "parameter_vector", "dose_schedule", "check_columns", "default_time_grid",
+           "PkResult", "simulate_pk", "BACKENDS"]
 
 DEPOTS = ("depot_ip", "depot_sc", "depot_im", "depot_nasal", "gut", "gut_swallowed")
 KETAMINE_STATES = ("central", "peripheral1", "peripheral2", "liver", "brain")
 NORKETAMINE_STATES = ("nor_central", "nor_peripheral", "nor_brain")
 SINKS = ("eliminated", "nor_eliminated")
+#: State and parameter prefixes of the two chains of :func:`enantiomer_graph`.
+ENANTIOMER_PREFIXES = ("s_", "r_")
 TRAPPING_STATES = ("trapped_interneuron", "trapped_pyramidal")
 BACKENDS = ("auto", "exact", "engine", "scipy")
 
@@ -60,18 +68,74 @@ BACKENDS = ("auto", "exact", "engine", "scipy")
 TABLE_COLUMNS = ("time_h", "plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM",
                  "brain_norketamine_uM", "plasma_ketamine_ng_per_ml", "nmda_occupancy_interneuron",
                  "nmda_occupancy_pyramidal")
+#: The further columns of an enantiomer-resolved set (S and R apart, and the (2,6)-hydroxynorketamines).
+ENANTIOMER_COLUMNS = ("plasma_s_ketamine_uM", "plasma_r_ketamine_uM", "brain_s_ketamine_uM", "brain_r_ketamine_uM",
+                      "plasma_s_norketamine_uM", "plasma_r_norketamine_uM", "brain_s_norketamine_uM",
+                      "brain_r_norketamine_uM", "brain_free_s_ketamine_uM", "brain_free_r_ketamine_uM",
+                      "brain_free_s_norketamine_uM", "brain_free_r_norketamine_uM",
+                      "plasma_2s6s_hydroxynorketamine_uM", "plasma_2r6r_hydroxynorketamine_uM")
 #: Unit of every column a :class:`PkResult` holds.
 COLUMN_UNITS = {"time_h": "h", "plasma_ketamine_uM": "uM", "brain_ketamine_uM": "uM",
                 "plasma_norketamine_uM": "uM", "brain_norketamine_uM": "uM", "plasma_ketamine_ng_per_ml": "ng/mL",
                 "plasma_norketamine_ng_per_ml": "ng/mL", "brain_free_ketamine_uM": "uM",
                 "brain_free_norketamine_uM": "uM", "nmda_occupancy_interneuron": "1",
-                "nmda_occupancy_pyramidal": "1"}
+                "nmda_occupancy_pyramidal": "1"} | {c: "uM" for c in ENANTIOMER_COLUMNS}
 
 _S = sympy.Symbol
 
 
-def _k(src: str, dst: str) -> sympy.Symbol:
-    return _S(f"k_{src}_{dst}")
+def _add_chain(g: CompartmentGraph, p: str = "", hnk: bool = False) -> CompartmentGraph:
+    """Add one ketamine → norketamine (→ hydroxynorketamine) chain: state names and parameter names prefixed by
+    ``p`` (``""`` for the lumped racemate, ``"s_"``/``"r_"`` for an enantiomer)."""
+    def k(src, dst):
+        return _S(f"{p}k_{src}_{dst}")
+
+    for d in DEPOTS:
+        g = g.add_compartment(p + d, "depot", f"absorption depot ({p}{d})")
+    g = (g.add_compartment(p + "central", "central", "ketamine in plasma and rapidly equilibrating tissue")
+         .add_compartment(p + "peripheral1", "peripheral").add_compartment(p + "peripheral2", "peripheral")
+         .add_compartment(p + "liver", "tissue", "hepato-portal compartment")
+         .add_compartment(p + "brain", "tissue", "brain tissue (total ketamine)")
+         .add_compartment(p + "nor_central", "central", "norketamine, central")
+         .add_compartment(p + "nor_peripheral", "peripheral").add_compartment(p + "nor_brain", "tissue")
+         .add_compartment(p + "eliminated", "sink", "ketamine eliminated other than to norketamine")
+         .add_compartment(p + "nor_eliminated", "sink", "norketamine eliminated" + (" other than to (2,6)-HNK"
+                                                                                      if hnk else "")))
+    if hnk:
+        g = (g.add_compartment(p + "hnk_central", "central", "(2,6)-hydroxynorketamine, plasma")
+             .add_compartment(p + "hnk_eliminated", "sink", "(2,6)-hydroxynorketamine eliminated"))
+    for d in DEPOTS:
+        for dst in ("central", "liver", "nor_central", "eliminated"):
+            g = g.add_flow(p + d, p + dst, k(d, dst))
+    for a, b in (("central", "peripheral1"), ("central", "peripheral2"), ("central", "liver"), ("central", "brain"),
+                 ("nor_central", "nor_peripheral"), ("nor_central", "nor_brain")):
+        g = g.add_flow(p + a, p + b, k(a, b)).add_flow(p + b, p + a, k(b, a))
+    chain = [("central", "nor_central", "N-demethylation"), ("central", "eliminated", "other clearance"),
+             ("liver", "nor_central", "hepatic N-demethylation"), ("liver", "eliminated", "hepatic other metabolism"),
+             ("nor_central", "nor_eliminated", "norketamine clearance")]
+    if hnk:
+        chain += [("nor_central", "hnk_central", "6-hydroxylation"), ("hnk_central", "hnk_eliminated",
+                                                                       "hydroxynorketamine clearance")]
+    for a, b, what in chain:
+        g = g.add_flow(p + a, p + b, k(a, b), what)
+    return g
+
+
+def _occupancy(g: CompartmentGraph, x_int, x_pyr, trapping: bool) -> CompartmentGraph:
+    """Occupancy observables (and the trapping states) from the drives of interneurons and pyramidal cells."""
+    if trapping:
+        k_on, k_off = _S("trap_k_on_per_h"), _S("trap_k_off_per_h")
+        bi, bp = _S("trapped_interneuron"), _S("trapped_pyramidal")
+        return (g.add_state(bi, trapping_rate(bi, x_int, k_on, k_off))
+                .add_state(bp, trapping_rate(bp, x_pyr, k_on, k_off))
+                .add_observable("nmda_occupancy_interneuron", bi).add_observable("nmda_occupancy_pyramidal", bp)
+                .add_observable("nmda_equilibrium_occupancy_interneuron", competitive_occupancy(x_int))
+                .add_observable("nmda_equilibrium_occupancy_pyramidal", competitive_occupancy(x_pyr)))
+    return (g.add_observable("nmda_occupancy_interneuron", competitive_occupancy(x_int))
+            .add_observable("nmda_occupancy_pyramidal", competitive_occupancy(x_pyr)))
+
+
+_KI = ("ki_s_ketamine_uM", "ki_r_ketamine_uM", "ki_s_norketamine_uM", "ki_r_norketamine_uM")
 
 
 def ketamine_graph(trapping: bool = False) -> CompartmentGraph:
@@ -83,35 +147,13 @@ def ketamine_graph(trapping: bool = False) -> CompartmentGraph:
         Add the two receptor-trapping states (fraction of NMDA receptors blocked in interneurons and pyramidal
         cells; :func:`pkpd.receptor.trapping_rate`); the occupancy observables then report those states.
     """
-    g = CompartmentGraph()
-    for d in DEPOTS:
-        g = g.add_compartment(d, "depot", f"absorption depot ({d})")
-    g = (g.add_compartment("central", "central", "ketamine in plasma and rapidly equilibrating tissue")
-         .add_compartment("peripheral1", "peripheral").add_compartment("peripheral2", "peripheral")
-         .add_compartment("liver", "tissue", "hepato-portal compartment")
-         .add_compartment("brain", "tissue", "brain tissue (total ketamine)")
-         .add_compartment("nor_central", "central", "norketamine, central")
-         .add_compartment("nor_peripheral", "peripheral").add_compartment("nor_brain", "tissue")
-         .add_compartment("eliminated", "sink", "ketamine eliminated other than to norketamine")
-         .add_compartment("nor_eliminated", "sink", "norketamine eliminated"))
-    for d in DEPOTS:
-        for dst in ("central", "liver", "nor_central", "eliminated"):
-            g = g.add_flow(d, dst, _k(d, dst))
-    for a, b in (("central", "peripheral1"), ("central", "peripheral2"), ("central", "liver"), ("central", "brain"),
-                 ("nor_central", "nor_peripheral"), ("nor_central", "nor_brain")):
-        g = g.add_flow(a, b, _k(a, b)).add_flow(b, a, _k(b, a))
-    for a, b, what in (("central", "nor_central", "N-demethylation"), ("central", "eliminated", "other clearance"),
-                       ("liver", "nor_central", "hepatic N-demethylation"),
-                       ("liver", "eliminated", "hepatic other metabolism"),
-                       ("nor_central", "nor_eliminated", "norketamine clearance")):
-        g = g.add_flow(a, b, _k(a, b), what)
-
+    g = _add_chain(CompartmentGraph())
     vc, vb, vnc = _S("v_central_L"), _S("v_brain_L"), _S("v_nor_central_L")
     fu_b, fu_nb = _S("fu_brain"), _S("fu_nor_brain")
     c_free_ket = fu_b * _S("brain") / vb
     c_free_nor = fu_nb * _S("nor_brain") / vb
     s, ratio = _S("s_fraction"), _S("interneuron_potency_ratio")
-    ki = [_S(n) for n in ("ki_s_ketamine_uM", "ki_r_ketamine_uM", "ki_s_norketamine_uM", "ki_r_norketamine_uM")]
+    ki = [_S(n) for n in _KI]
     x_pyr = occupancy_drive(c_free_ket, c_free_nor, s, *ki)
     x_int = occupancy_drive(c_free_ket, c_free_nor, s, *[k / ratio for k in ki])
     g = (g.add_observable("plasma_ketamine_uM", _S("central") / vc)
@@ -120,34 +162,86 @@ def ketamine_graph(trapping: bool = False) -> CompartmentGraph:
          .add_observable("brain_norketamine_uM", _S("nor_brain") / vb)
          .add_observable("brain_free_ketamine_uM", c_free_ket)
          .add_observable("brain_free_norketamine_uM", c_free_nor))
-    if trapping:
-        k_on, k_off = _S("trap_k_on_per_h"), _S("trap_k_off_per_h")
-        bi, bp = _S("trapped_interneuron"), _S("trapped_pyramidal")
-        g = (g.add_state(bi, trapping_rate(bi, x_int, k_on, k_off)).add_state(bp, trapping_rate(bp, x_pyr, k_on, k_off))
-             .add_observable("nmda_occupancy_interneuron", bi).add_observable("nmda_occupancy_pyramidal", bp)
-             .add_observable("nmda_equilibrium_occupancy_interneuron", competitive_occupancy(x_int))
-             .add_observable("nmda_equilibrium_occupancy_pyramidal", competitive_occupancy(x_pyr)))
-    else:
-        g = (g.add_observable("nmda_occupancy_interneuron", competitive_occupancy(x_int))
-             .add_observable("nmda_occupancy_pyramidal", competitive_occupancy(x_pyr)))
-    return g
+    return _occupancy(g, x_int, x_pyr, trapping)
+
+
+def enantiomer_graph(trapping: bool = False) -> CompartmentGraph:
+    """The enantiomer-resolved graph: two chains of :func:`ketamine_graph`'s shape, S (states ``s_*``) and R
+    (``r_*``), each extended by its (2,6)-hydroxynorketamine (``hnk_central`` → ``hnk_eliminated``); parameters
+    prefixed likewise (``s_k_central_peripheral1``, ``r_v_central_L``, …). There is no chiral inversion, so the
+    chains share nothing but the brain volume and the receptor: NMDA occupancy is driven by the four free brain
+    concentrations, ``x = C_S/K_S + C_R/K_R + C_SN/K_SN + C_RN/K_RN`` (:mod:`pkpd.receptor`); the
+    hydroxynorketamines do not bind at their concentrations. The lumped observables (``plasma_ketamine_uM`` …) are
+    the sums S + R, so the columns of :data:`TABLE_COLUMNS` mean what they mean for a lumped set.
+    """
+    g = CompartmentGraph()
+    for p in ENANTIOMER_PREFIXES:
+        g = _add_chain(g, p, hnk=True)
+    vb = _S("v_brain_L")
+    ratio = _S("interneuron_potency_ratio")
+    ki = [_S(n) for n in _KI]
+    conc: dict[str, dict[str, sympy.Expr]] = {}
+    for p in ENANTIOMER_PREFIXES:
+        conc[p] = {"plasma_ketamine": _S(p + "central") / _S(p + "v_central_L"),
+                   "brain_ketamine": _S(p + "brain") / vb,
+                   "plasma_norketamine": _S(p + "nor_central") / _S(p + "v_nor_central_L"),
+                   "brain_norketamine": _S(p + "nor_brain") / vb,
+                   "brain_free_ketamine": _S(p + "fu_brain") * _S(p + "brain") / vb,
+                   "brain_free_norketamine": _S(p + "fu_nor_brain") * _S(p + "nor_brain") / vb}
+    for name in conc["s_"]:
+        g = g.add_observable(f"{name}_uM", conc["s_"][name] + conc["r_"][name])
+    for p, e in zip(ENANTIOMER_PREFIXES, ("s", "r")):
+        for name, expr in conc[p].items():
+            where, what = name.rsplit("_", 1)
+            g = g.add_observable(f"{where}_{e}_{what}_uM", expr)
+    g = (g.add_observable("plasma_2s6s_hydroxynorketamine_uM", _S("s_hnk_central") / _S("s_v_hnk_L"))
+         .add_observable("plasma_2r6r_hydroxynorketamine_uM", _S("r_hnk_central") / _S("r_v_hnk_L")))
+    s_ket, r_ket = (conc[p]["brain_free_ketamine"] for p in ENANTIOMER_PREFIXES)
+    s_nor, r_nor = (conc[p]["brain_free_norketamine"] for p in ENANTIOMER_PREFIXES)
+
+    def drive(k):  # S part with s = 1, R part with s = 0: x = C_S/K_S + C_SN/K_SN + C_R/K_R + C_RN/K_RN
+        return occupancy_drive(s_ket, s_nor, 1, *k) + occupancy_drive(r_ket, r_nor, 0, *k)
+
+    return _occupancy(g, drive([k / ratio for k in ki]), drive(ki), trapping)
 
 
 @functools.lru_cache(maxsize=None)
-def ketamine_system(trapping: bool = False):
-    """The :class:`~pkpd.ode.OdeSystem` generated from :func:`ketamine_graph` (cached per process)."""
+def ketamine_system(trapping: bool = False, resolved: bool = False):
+    """The :class:`~pkpd.ode.OdeSystem` generated from :func:`ketamine_graph`, or with ``resolved`` from
+    :func:`enantiomer_graph` (cached per process)."""
+    if resolved:
+        return enantiomer_graph(trapping).to_ode_system("ketamine_chiral_pk_trapping" if trapping
+                                                        else "ketamine_chiral_pk")
     return ketamine_graph(trapping).to_ode_system("ketamine_pk_trapping" if trapping else "ketamine_pk")
 
 
 def parameter_values(model: PkModel, subject: Subject, *, drug: str | None = None,
                      nmda: NmdaParams = NmdaParams()) -> dict[str, float]:
-    """Values of the graph's parameters for one subject (rate constants 1/h, volumes L, fractions, Ki µM)."""
+    """Values of the graph's parameters for one subject (rate constants 1/h, volumes L, fractions, Ki µM): of
+    :func:`ketamine_graph`, or of :func:`enantiomer_graph` for an enantiomer-resolved set (``model.resolved``)."""
     drug = model.check_enantiomer(drug)
-    values = dict(model.disposition(subject).rates())
-    for depot, a in model.depot_absorption().items():
-        for dst, k in a.rates().items():
-            values[f"k_{depot}_{dst}"] = k
-    values.update(s_fraction=ENANTIOMERS[drug], ki_s_ketamine_uM=nmda.ki_s_ketamine_uM,
+    if model.resolved:
+        values = {}
+        for p, e in zip(ENANTIOMER_PREFIXES, ("s", "r")):
+            rates = dict(model.enantiomer_disposition(subject, e).rates())
+            hnk = model.hnk(subject, e)
+            k_nor_out = rates.pop("k_nor_central_nor_eliminated")
+            rates["k_nor_central_nor_eliminated"] = (1.0 - hnk.f_formation) * k_nor_out
+            rates["k_nor_central_hnk_central"] = hnk.f_formation * k_nor_out
+            rates["k_hnk_central_hnk_eliminated"] = hnk.cl_L_per_h / hnk.v_L
+            rates["v_hnk_L"] = hnk.v_L
+            values["v_brain_L"] = rates.pop("v_brain_L")
+            values.update({p + k: v for k, v in rates.items()})
+            for depot, a in model.depot_absorption().items():
+                for dst, k in a.rates().items():
+                    values[f"{p}k_{depot}_{dst}"] = k
+    else:
+        values = dict(model.disposition(subject).rates())
+        for depot, a in model.depot_absorption().items():
+            for dst, k in a.rates().items():
+                values[f"k_{depot}_{dst}"] = k
+        values["s_fraction"] = ENANTIOMERS[drug]
+    values.update(ki_s_ketamine_uM=nmda.ki_s_ketamine_uM,
                   ki_r_ketamine_uM=nmda.ki_r_ketamine_uM, ki_s_norketamine_uM=nmda.ki_s_norketamine_uM,
                   ki_r_norketamine_uM=nmda.ki_r_norketamine_uM,
                   interneuron_potency_ratio=nmda.interneuron_potency_ratio, trap_k_on_per_h=nmda.trap_k_on_per_h,
@@ -161,15 +255,22 @@ def parameter_vector(system, values: Mapping[str, float]) -> np.ndarray:
     for i, name in enumerate(system.param_names):
         if name in values:
             out[i] = values[name]
-        elif name.startswith("k_"):
+        elif name.startswith(("k_", "s_k_", "r_k_")):
             out[i] = 0.0
+        elif "s_v_central_L" in values:
+            raise ValueError("pk-model: an enantiomer-resolved set (S and R apart) runs in the PK simulation only "
+                             "(simulate_pk, `ketamine pk`); expected a lumped set here")
         else:
             raise ValueError(f"parameter {name!r} has no value")
     return out
 
 
-def dose_schedule(model: PkModel, subject: Subject, regimen: Regimen, *, salt: str | None = None):
+def dose_schedule(model: PkModel, subject: Subject, regimen: Regimen, *, salt: str | None = None,
+                  drug: str | None = None):
     """The engine :class:`~pkpd.ode.Schedule` of a regimen, and one record per dose (amounts, salt applied).
+
+    For an enantiomer-resolved set every dose splits between the S and R chains by the S fraction of ``drug``
+    (:data:`pkpd.pk_models.ENANTIOMERS`: racemic 1/2, esketamine 1, arketamine 0).
 
     Returns
     -------
@@ -183,18 +284,25 @@ def dose_schedule(model: PkModel, subject: Subject, regimen: Regimen, *, salt: s
     default_salt = parse_salt(salt) if salt is not None else species.default_salt
     sched = Schedule()
     records = []
+    if model.resolved:
+        f_s = ENANTIOMERS[model.check_enantiomer(drug)]
+        shares = (("s_", f_s), ("r_", 1.0 - f_s))
+    else:
+        shares = (("", 1.0),)
     for d in regimen:
         s = d.salt or default_salt
         umol = dose_to_umol(d.amount, weight_kg=subject.weight_kg, salt=s)
         mg_base = umol_to_mg(umol)
         for part in model.dose_parts(d.route, mg_base, d.duration_h):
-            amount = umol * part.fraction
-            if amount <= 0:
-                continue
-            if part.zero_order_h > 0:
-                sched = sched.infusion(d.time_h, part.state, amount=amount, duration=part.zero_order_h)
-            else:
-                sched = sched.bolus(d.time_h, part.state, amount)
+            for prefix, share in shares:
+                amount = umol * part.fraction * share
+                if amount <= 0:
+                    continue
+                if part.zero_order_h > 0:
+                    sched = sched.infusion(d.time_h, prefix + part.state, amount=amount,
+                                           duration=part.zero_order_h)
+                else:
+                    sched = sched.bolus(d.time_h, prefix + part.state, amount)
         records.append({"time_h": d.time_h, "amount": d.amount.value, "unit": d.amount.unit, "route": d.route,
                         "duration_h": d.duration_h, "salt": None if d.amount.molar else s,
                         "base_mg": mg_base, "base_umol": umol})
@@ -216,23 +324,24 @@ def default_time_grid(duration_h: float, max_points: int = 1000) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def _observable_function(trapping: bool):
-    system = ketamine_system(trapping)
+def _observable_function(trapping: bool, resolved: bool = False):
+    system = ketamine_system(trapping, resolved)
     args = [*system.states, *system.params]
     fs = {k: sympy.lambdify(args, v, "numpy") for k, v in system.observables.items()}
     return system.observable_names, fs
 
 
-def _observables(trapping: bool, y: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
-    names, fs = _observable_function(trapping)
+def _observables(trapping: bool, y: np.ndarray, p: np.ndarray, resolved: bool = False) -> dict[str, np.ndarray]:
+    names, fs = _observable_function(trapping, resolved)
     cols = [y[:, i] for i in range(y.shape[1])]
     return {k: np.broadcast_to(np.asarray(fs[k](*cols, *p), float), (y.shape[0],)).copy() for k in names}
 
 
-def _columns(trapping: bool, p: np.ndarray, T: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+def _columns(trapping: bool, p: np.ndarray, T: np.ndarray, y: np.ndarray,
+             resolved: bool = False) -> dict[str, np.ndarray]:
     """Every output column (:data:`COLUMN_UNITS`) at times ``T`` (h) from the states ``y`` (n_times, n_states) and
-    the parameter vector ``p``."""
-    obs = _observables(trapping, y, p)
+    the parameter vector ``p`` (with ``resolved``, also :data:`ENANTIOMER_COLUMNS`)."""
+    obs = _observables(trapping, y, p, resolved)
     cols = {"time_h": T}
     for k in ("plasma_ketamine_uM", "brain_ketamine_uM", "plasma_norketamine_uM", "brain_norketamine_uM"):
         cols[k] = obs[k]
@@ -242,6 +351,9 @@ def _columns(trapping: bool, p: np.ndarray, T: np.ndarray, y: np.ndarray) -> dic
     cols["plasma_norketamine_ng_per_ml"] = uM_to_ng_per_mL(obs["plasma_norketamine_uM"], "norketamine")
     cols["brain_free_ketamine_uM"] = obs["brain_free_ketamine_uM"]
     cols["brain_free_norketamine_uM"] = obs["brain_free_norketamine_uM"]
+    if resolved:
+        for k in ENANTIOMER_COLUMNS:
+            cols[k] = obs[k]
     return cols
 
 
@@ -280,8 +392,14 @@ class PkResult:
     def units(self) -> dict[str, str]:
         return {k: COLUMN_UNITS.get(k, "") for k in self.columns}
 
-    def table(self, names=TABLE_COLUMNS) -> dict[str, np.ndarray]:
-        """The named columns, in order (default: :data:`TABLE_COLUMNS`)."""
+    @property
+    def table_columns(self) -> tuple[str, ...]:
+        """:data:`TABLE_COLUMNS`, then :data:`ENANTIOMER_COLUMNS` where the set resolves the enantiomers."""
+        return TABLE_COLUMNS + tuple(c for c in ENANTIOMER_COLUMNS if c in self.columns)
+
+    def table(self, names=None) -> dict[str, np.ndarray]:
+        """The named columns, in order (default: :attr:`table_columns`)."""
+        names = self.table_columns if names is None else names
         missing = [n for n in names if n not in self.columns]
         if missing:
             raise ValueError(f"unknown column {missing[0]!r}; expected one of {list(self.columns)}")
@@ -304,7 +422,8 @@ class PkResult:
         if ts.ndim != 1 or ts.size == 0 or ts[0] < 0 or ts[-1] > self.metadata["duration_h"] \
                 or (np.diff(ts) < 0).any():
             raise ValueError(f"times: expected sorted times within [0, {self.metadata['duration_h']:g}] h")
-        return _columns(*self._column_args, ts, self.solution(ts))
+        trapping, p, resolved = self._column_args
+        return _columns(trapping, p, ts, self.solution(ts), resolved)
 
     def summary(self) -> dict:
         """Exposure metrics from the continuous solution, whatever the output grid (see
@@ -396,8 +515,8 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
     if backend == "exact" and trapping:
         raise ValueError("backend: 'exact' needs a linear model; trapping makes it nonlinear (use 'engine')")
 
-    system = ketamine_system(trapping)
-    sched, records = dose_schedule(model, subject, regimen, salt=salt)
+    system = ketamine_system(trapping, model.resolved)
+    sched, records = dose_schedule(model, subject, regimen, salt=salt, drug=drug)
     p = parameter_vector(system, parameter_values(model, subject, drug=drug, nmda=nmda))
     T = default_time_grid(duration_h) if t_eval is None else np.asarray(t_eval, float)
     if T.ndim != 1 or T.size < 2 or T[0] != 0 or not (np.diff(T) > 0).all() or abs(T[-1] - duration_h) > 1e-9:
@@ -439,7 +558,7 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         return states(grid)[where[2:]]
 
     y = states(T)
-    cols = _columns(trapping, p, T, y)
+    cols = _columns(trapping, p, T, y, model.resolved)
     sp = get_species(subject.species)
     meta = {
         "species": subject.species, "pk_model": model.name, "pk_model_description": model.description,
@@ -454,7 +573,7 @@ def simulate_pk(regimen: Regimen, duration_h: float, *, species: str = "mouse", 
         "version": __version__,
     }
     breaks = sorted({e.time for e in sched} | {e.end for e in sched if e.kind == "infusion"})
-    return PkResult(T, cols, y, system.state_names, meta, tuple(breaks), solution, (trapping, p))
+    return PkResult(T, cols, y, system.state_names, meta, tuple(breaks), solution, (trapping, p, model.resolved))
 
 
 def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model: str | None = None,
@@ -477,7 +596,7 @@ def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model:
     subject = Subject(species, weight_kg, sex)
     model = get_pk_model(pk_model, subject.species)
     drug = model.check_enantiomer(drug)
-    base = ketamine_system(trapping)
+    base = ketamine_system(trapping, model.resolved)
     mw = {f"mw_{d}_g_per_mol": sympy.Symbol(f"mw_{d}_g_per_mol") for d in ("ketamine", "norketamine")}
     observables = dict(base.observables)
     observables["plasma_ketamine_ng_per_ml"] = observables["plasma_ketamine_uM"] * mw["mw_ketamine_g_per_mol"]
@@ -490,28 +609,30 @@ def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model:
     values = parameter_values(model, subject, drug=drug, nmda=nmda)
     values.update({f"mw_{d}_g_per_mol": MOLAR_MASS_G_PER_MOL[d] for d in ("ketamine", "norketamine")})
     p = parameter_vector(system, values)
-    sched, records = (dose_schedule(model, subject, regimen, salt=salt) if regimen is not None and len(regimen)
-                      else (Schedule(), []))
+    sched, records = (dose_schedule(model, subject, regimen, salt=salt, drug=drug)
+                      if regimen is not None and len(regimen) else (Schedule(), []))
     derived = (f"derived from the {model.name} parameter set ({model.description}) for a {subject.species} of "
                f"{subject.weight_kg:g} kg, {subject.sex}, {drug}")
     units = {s: "umol" for s in base.nonnegative} | {s: "1" for s in TRAPPING_STATES}
     notes = {}
     for n in system.param_names:
-        if n.startswith("k_") or n.startswith("trap_k"):
+        bare = n[2:] if model.resolved and n.startswith(ENANTIOMER_PREFIXES) else n
+        if bare.startswith("k_") or n.startswith("trap_k"):
             units[n] = "1/h"
-        elif n.startswith("v_"):
+        elif bare.startswith("v_"):
             units[n] = "L"
         elif n.startswith("mw_"):
             units[n] = "g/mol"
             notes[n] = "molar mass of the free base (from the molecular formula)"
         else:
             units[n] = "1"
-        notes.setdefault(n, derived if n.startswith(("k_", "v_", "fu_")) else "")
+        notes.setdefault(n, derived if bare.startswith(("k_", "v_", "fu_")) else "")
     for r in describe(nmda, "nmda"):
         if r["name"] in values:
             units[r["name"]] = r["unit"]
             notes[r["name"]] = f"{r['kind']}: {r['source']}"
-    notes["s_fraction"] = f"fraction of S-enantiomer of {drug}"
+    if "s_fraction" in values:
+        notes["s_fraction"] = f"fraction of S-enantiomer of {drug}"
     units |= {k: v for k, v in COLUMN_UNITS.items() if k in observables}
     text = [f"ketamine-qsp {__version__}: ketamine and norketamine PK ({model.name}) for one {subject.species}; "
             "amounts in umol of free base, time in h",
@@ -522,6 +643,29 @@ def pk_sbml(regimen: Regimen | None = None, *, species: str = "mouse", pk_model:
               for r in model.parameter_rows())]
     return export(system, np.zeros(system.n_states), p, sched, units=units, annotations=notes, time_unit="h",
                   notes=text)
+
+
+def check_columns(names, pk_model: str | None = None, species: str = "mouse") -> tuple[str, ...]:
+    """The output columns ``names`` checked against what the set ``pk_model`` provides, before any simulation.
+
+    Raises
+    ------
+    ValueError
+        Naming ``columns``: an unknown column, or a column of the enantiomer-resolved sets (S and R apart,
+        hydroxynorketamines) asked of a lumped set.
+    """
+    model = get_pk_model(pk_model, get_species(species).name)
+    names = tuple(str(n).strip() for n in names)
+    if not names or not all(names):
+        raise ValueError("columns: expected a comma-separated list of column names")
+    for n in names:
+        if n not in COLUMN_UNITS:
+            raise ValueError(f"columns: unknown column {n!r}; expected some of {', '.join(COLUMN_UNITS)}")
+        if n in ENANTIOMER_COLUMNS and not model.resolved:
+            resolved = ", ".join(m.name for m in PK_MODELS.values() if m.resolved and m.species == model.species)
+            raise ValueError(f"columns: {n} needs an enantiomer-resolved set ({resolved or 'none for this species'})"
+                             f"; the {model.name} PK model lumps S and R and has no hydroxynorketamine")
+    return names
 
 
 def _interval(tau) -> float:
@@ -576,15 +720,15 @@ def periodic_state(regimen: Regimen, interval_h: float, *, species: str = "mouse
     model = pk_model if isinstance(pk_model, PkModel) else get_pk_model(pk_model, subject.species)
     model, nmda, _ = _with_overrides(model, nmda, params)
     drug = model.check_enantiomer(drug)
-    lin = ketamine_system(False)
+    lin = ketamine_system(False, model.resolved)
     p_lin = parameter_vector(lin, parameter_values(model, subject, drug=drug, nmda=nmda))
-    sched, records = dose_schedule(model, subject, regimen, salt=salt)
+    sched, records = dose_schedule(model, subject, regimen, salt=salt, drug=drug)
     y = periodic_linear(lin, p_lin, sched, tau)
     if not trapping:
         return y
     from .ode import STATUS, solve
 
-    system = ketamine_system(True)
+    system = ketamine_system(True, model.resolved)
     p = parameter_vector(system, parameter_values(model, subject, drug=drug, nmda=nmda))
     y = np.concatenate([y, np.zeros(system.n_states - lin.n_states)])
     atol = np.full(system.n_states, 1e-12 * max(sum(r["base_umol"] for r in records), 1e-300))

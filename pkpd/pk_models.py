@@ -20,6 +20,10 @@ name                what
 ``perez-ruixo2021`` esketamine, human; three compartments + hepato-portal compartment, intranasal absorption with
                     a swallowed fraction (Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501, Table 3); its own
                     noresketamine model
+``hasan2021``       **enantiomer-resolved**, human: S- and R-ketamine, S- and R-norketamine and (2S,6S)-/(2R,6R)-
+                    hydroxynorketamine as separate species; each enantiomer's CL and Vss from Hasan et al. 2021
+                    Anesthesiology 135:326, the three-compartment shape of Domino et al. 1982; racemic, esketamine
+                    or arketamine doses
 ==================  =====================================================================================
 
 Shared human assumptions (each labelled where used): a brain compartment with the rodent partition coefficient
@@ -49,8 +53,8 @@ from .parameters import check_bounds, describe, param
 from .species import HUMAN_BRAIN, HUMAN_BRAIN_SOURCES, MOUSE_BRAIN, BrainPhysiology, Subject, allometric
 
 __all__ = ["RouteAbsorption", "DosePart", "Disposition", "PkModel", "MouseKetamine", "Domino1982", "Kamp2020",
-           "Fanta2015",
-           "PerezRuixo2021", "PK_MODELS", "ENANTIOMERS", "get_pk_model", "parameter_table"]
+           "Fanta2015", "PerezRuixo2021", "Hasan2021", "HnkDisposition", "PK_MODELS", "ENANTIOMERS",
+           "get_pk_model", "parameter_table"]
 
 #: Enantiomer composition -> fraction of S-enantiomer.
 ENANTIOMERS = {"racemic": 0.5, "esketamine": 1.0, "arketamine": 0.0}
@@ -77,6 +81,13 @@ PELTONIEMI2016 = ("Peltoniemi et al. 2016 Clin Pharmacokinet 55:1059 (review: ke
 PROTEIN_BINDING = ("human plasma protein binding of ketamine 43–45 % (clinical PK literature as compiled for this "
                    "project; primary source not traced), free fraction 0.55")
 KAKA1980 = "Kaka & Hayton 1980 J Pharmacokinet Biopharm 8:193 (dog: norketamine 60.3 % bound, free fraction 0.40)"
+HASAN2021 = ("Hasan et al. 2021 Anesthesiology 135:326 (abstract; 15 healthy subjects, racemic ketamine 5 mg i.v. "
+             "infusion, stereoselective LC-MS/MS, noncompartmental; mean ± SD)")
+SIMONS2022 = ("Simons et al. 2022 Front Pain Res 3:946486 (S-ketamine, S-norketamine and S-hydroxynorketamine "
+              "population PK, abstract: 80 % of S-ketamine metabolised to S-norketamine, 56 % finally to "
+              "S-hydroxynorketamine)")
+HENTHORN1999 = ("Henthorn et al. 1999 Anesthesiology 91:1733 (dog, recirculatory model: S- and R-ketamine differ in "
+                "elimination clearance, not in tissue distribution)")
 ANDERSON2008 = "allometric exponents 0.75 (clearance) and 1 (volume), Anderson & Holford 2008"
 
 
@@ -209,6 +220,8 @@ class PkModel:
     species: str
     description: str
     enantiomers: tuple[str, ...]
+    #: True for sets that carry S and R as separate species (:func:`pkpd.pk.enantiomer_graph`)
+    resolved: bool = False
 
     def disposition(self, subject: Subject) -> Disposition:  # pragma: no cover - interface
         raise NotImplementedError
@@ -237,7 +250,9 @@ class PkModel:
         if e not in ENANTIOMERS:
             raise ValueError(f"drug: unknown form {enantiomer!r}; expected one of {', '.join(ENANTIOMERS)}")
         if e not in self.enantiomers:
-            raise ValueError(f"drug: the {self.name} PK model describes {' or '.join(self.enantiomers)}, not {e}")
+            sets = ", ".join(m.name for m in PK_MODELS.values() if m.species == self.species and e in m.enantiomers)
+            raise ValueError(f"drug: the {self.name} PK model describes {' or '.join(self.enantiomers)}, not {e}"
+                             + (f"; {self.species} sets for {e}: {sets}" if sets else ""))
         return e
 
     def parameter_rows(self) -> list[dict]:
@@ -701,8 +716,125 @@ class PerezRuixo2021(PkModel):
             nor_fu_plasma=self.nor_fu_plasma)
 
 
+@dataclass(frozen=True)
+class HnkDisposition:
+    """A (2,6)-hydroxynorketamine of one enantiomer: the fraction of its norketamine's clearance that forms it, its
+    clearance (L/h) and its volume (L), one compartment."""
+
+    f_formation: float
+    cl_L_per_h: float
+    v_L: float
+
+
+@dataclass(frozen=True)
+class Hasan2021(_SwallowedNasal, _HumanCommon, PkModel):
+    """S- and R-ketamine, their norketamines and (2S,6S)-/(2R,6R)-hydroxynorketamine as separate species, human.
+
+    Each enantiomer has its own clearance and steady-state volume from Hasan et al. 2021 (racemic ketamine 5 mg
+    i.v., 15 subjects, chiral assay): S 1620 mL/min and 6.6 L/kg, R 1530 mL/min and 5.6 L/kg. No compartmental
+    model of the enantiomers with a central volume was found, so both share the three-compartment shape of
+    :class:`Domino1982` (racemic; V1 0.063 L/kg and both distribution clearances), the enantiomers not differing
+    in distribution (Henthorn et al. 1999, dog), and the deep peripheral volume is what makes up each Vss. This
+    gives terminal half-lives of 5.2 h (S) and 4.6 h (R) against Hasan's 5.2 ± 3.4 and 6.1 ± 3.1 h (validation).
+
+    Metabolism: 80 % of each ketamine forms its norketamine (Simons et al. 2022 for S; R assumed alike); the
+    norketamines are Otto et al. 2021's S-norketamine (R assumed alike); 70 % of norketamine clearance forms the
+    (2,6)-hydroxynorketamine (Simons 2022: 56 % of the S-ketamine dose, 0.56/0.80; R assumed alike), whose
+    clearance is calibrated so the HNK:ketamine AUC ratio after i.v. ketamine is Hasan's 1.7 (S) and 3.1 (R):
+    ``AUC_HNK/AUC_ket = fm · f_HNK · CL_ket / CL_HNK`` for this linear chain. No brain level of HNK is modelled (no
+    human or usable animal brain:plasma ratio was found); HNK does not enter NMDA occupancy (see
+    :mod:`pkpd.receptor`). There is no chiral inversion (Geisslinger et al. 1993 Br J Anaesth 70:666), so a racemic
+    dose is half S, half R, esketamine all S and arketamine all R, and by linearity racemic = S + R. Hasan's
+    clearances were measured after the racemate; R-ketamine is reported to slow the elimination of S-ketamine
+    (Ihmsen et al. 2001 Clin Pharmacol Ther 70:431), an interaction this linear set does not carry.
+    """
+
+    v1_L_per_kg: float = param(0.063, "L/kg", DOMINO1982 + ": V1 (racemic), for each enantiomer", bounds=(0.005, 5.0),
+                               kind="published")
+    k12_per_min: float = param(0.592, "1/min", DOMINO1982 + ": k12", bounds=(0.0, 10.0), kind="published")
+    k21_per_min: float = param(0.247, "1/min", DOMINO1982 + ": k21", bounds=(1e-4, 10.0), kind="published")
+    k13_per_min: float = param(0.590, "1/min", DOMINO1982 + ": k13 (slow distribution clearance V1·k13)",
+                               bounds=(0.0, 10.0), kind="published")
+    s_cl_mL_per_min: float = param(1620.0, "mL/min", HASAN2021 + ": S-ketamine metabolic clearance 1620 ± 380",
+                                   bounds=(10.0, 1e5), kind="published")
+    r_cl_mL_per_min: float = param(1530.0, "mL/min", HASAN2021 + ": R-ketamine metabolic clearance 1530 ± 380",
+                                   bounds=(10.0, 1e5), kind="published")
+    s_vss_L_per_kg: float = param(6.6, "L/kg", HASAN2021 + ": S-ketamine Vss 6.6 ± 2.2", bounds=(0.5, 50.0),
+                                  kind="published")
+    r_vss_L_per_kg: float = param(5.6, "L/kg", HASAN2021 + ": R-ketamine Vss 5.6 ± 2.1", bounds=(0.5, 50.0),
+                                  kind="published")
+    reference_weight_kg: float = param(70.0, "kg", "assumed: the subjects' mean weight is not in " +
+                                       HASAN2021.split(" (")[0] + "'s abstract; clearance scales from 70 kg "
+                                       "(exponent 0.75)", bounds=(20.0, 200.0), kind="assumed")
+    fm_norketamine: float = param(0.8, "1", SIMONS2022 + " for S; R assumed alike (" + PELTONIEMI2016 + ")",
+                                  bounds=(0.0, 1.0), kind="published")
+    s_f_hnk: float = param(0.70, "1", "derived: " + SIMONS2022 + ": 0.56/0.80 of S-norketamine clearance forms "
+                           "(2S,6S)-HNK", bounds=(0.0, 1.0), kind="derived")
+    r_f_hnk: float = param(0.70, "1", "assumed: as S (no R-specific fraction found)", bounds=(0.0, 1.0),
+                           kind="assumed")
+    s_hnk_ket_auc_ratio: float = param(1.7, "1", HASAN2021 + ": (2S,6S)-HNK:S-ketamine AUC ratio after i.v. "
+                                       "1.7 ± 0.8; calibrates the HNK clearance (taken as molar; the masses differ "
+                                       "by < 1 %)", bounds=(0.01, 100.0),
+                                       kind="published")
+    r_hnk_ket_auc_ratio: float = param(3.1, "1", HASAN2021 + ": (2R,6R)-HNK:R-ketamine AUC ratio after i.v. "
+                                       "3.1 ± 1.4; calibrates the HNK clearance", bounds=(0.01, 100.0),
+                                       kind="published")
+    nor_v_central_L: float = param(98.6, "L", OTTO2021 + "; R-norketamine assumed alike", bounds=(1.0, 5000.0),
+                                   kind="published")
+    nor_cl_L_per_h: float = param(57.7, "L/h", OTTO2021 + "; R-norketamine assumed alike", bounds=(0.1, 1000.0),
+                                  kind="published")
+    nor_vp_L: float = param(160.0, "L", OTTO2021 + "; R-norketamine assumed alike", bounds=(1.0, 5000.0),
+                            kind="published")
+    nor_q_L_per_h: float = param(42.8, "L/h", OTTO2021 + "; R-norketamine assumed alike", bounds=(0.1, 1000.0),
+                                 kind="published")
+    hnk_v_L: float = param(258.6, "L", "assumed: one compartment with the Vss of S-norketamine (" + OTTO2021 +
+                           ": 98.6 + 160 L); no HNK volume found", bounds=(1.0, 5000.0), kind="assumed")
+    female_cl_factor: float = param(1.0, "1", "assumed: no sex covariate in " + HASAN2021.split(" (")[0],
+                                    bounds=(0.2, 5.0), kind="assumed")
+
+    name = "hasan2021"
+    species = "human"
+    description = ("S-/R-ketamine, -norketamine and 2,6-HNK, human: CL and Vss per enantiomer (Hasan 2021), "
+                   "Domino 1982 shape")
+    enantiomers = ("racemic", "esketamine", "arketamine")
+    resolved = True
+
+    def disposition(self, subject: Subject) -> Disposition:
+        raise ValueError(f"pk-model: {self.name} is enantiomer-resolved (S and R apart); use "
+                         "enantiomer_disposition(subject, 's' or 'r')")
+
+    def ketamine_cl_L_per_h(self, subject: Subject, enantiomer: str) -> float:
+        """Clearance (L/h) of S- (``'s'``) or R-ketamine (``'r'``) for ``subject``."""
+        cl = {"s": self.s_cl_mL_per_min, "r": self.r_cl_mL_per_min}[enantiomer] * 60.0 / 1000.0
+        sex = self.female_cl_factor if subject.sex == "female" else 1.0
+        return allometric(cl, subject.weight_kg, self.reference_weight_kg, 0.75) * sex
+
+    def enantiomer_disposition(self, subject: Subject, enantiomer: str) -> Disposition:
+        """The :class:`Disposition` of S- (``'s'``) or R-ketamine (``'r'``) and its norketamine."""
+        if enantiomer not in ("s", "r"):
+            raise ValueError(f"enantiomer: expected 's' or 'r', got {enantiomer!r}")
+        w = subject.weight_kg
+        vss = {"s": self.s_vss_L_per_kg, "r": self.r_vss_L_per_kg}[enantiomer] * w
+        v1 = self.v1_L_per_kg * w
+        v2 = v1 * self.k12_per_min / self.k21_per_min
+        v3 = vss - v1 - v2
+        if v3 <= 0:
+            raise ValueError("vss: the steady-state volume must exceed V1 + V2 of the distribution shape")
+        return Disposition(v_central_L=v1, cl_L_per_h=self.ketamine_cl_L_per_h(subject, enantiomer),
+                           fm_norketamine=self.fm_norketamine, q1_L_per_h=v1 * self.k12_per_min * 60.0, v1_L=v2,
+                           q2_L_per_h=v1 * self.k13_per_min * 60.0, v2_L=v3, brain_within="peripheral2",
+                           **self._common(subject, True))
+
+    def hnk(self, subject: Subject, enantiomer: str) -> HnkDisposition:
+        """The (2,6)-HNK of S- (``'s'``) or R-ketamine (``'r'``): clearance from the AUC-ratio calibration."""
+        f = {"s": self.s_f_hnk, "r": self.r_f_hnk}[enantiomer]
+        ratio = {"s": self.s_hnk_ket_auc_ratio, "r": self.r_hnk_ket_auc_ratio}[enantiomer]
+        cl = self.fm_norketamine * f * self.ketamine_cl_L_per_h(subject, enantiomer) / ratio
+        return HnkDisposition(f, cl, allometric(self.hnk_v_L, subject.weight_kg, 70.0, 1.0))
+
+
 PK_MODELS: dict[str, PkModel] = {m.name: m for m in (MouseKetamine(), Domino1982(), Kamp2020(), Fanta2015(),
-                                                     PerezRuixo2021())}
+                                                     PerezRuixo2021(), Hasan2021())}
 
 
 def get_pk_model(name: str | None, species: str) -> PkModel:

@@ -8,7 +8,7 @@ Equilibrium (competitive, Hill coefficient 1): every ligand ``i`` binds the same
 with ``C_i`` the *free* brain concentration (µM). For one ligand this is ``C / (C + K)``. Ki values are those of
 Ebert et al. 1997 (Eur J Pharmacol 333:99–104; displacement of [³H]MK-801 in rat cortical membranes):
 S-ketamine 0.30 µM, R-ketamine 1.4 µM, S-norketamine 1.7 µM, R-norketamine 13 µM. (2R,6R)-hydroxynorketamine
-blocks NMDA currents only near 46 µM and is ignored.
+blocks NMDA currents only near 46 µM (Abbott & Popescu 2020) and is ignored.
 
 Cell types. Ketamine blocks NMDA receptors on fast-spiking/SST interneurons more effectively than on pyramidal
 cells (Homayoun & Moghaddam 2007 J Neurosci 27:11496). We use the Ebert Ki for pyramidal cells (bulk cortical
@@ -16,10 +16,15 @@ membranes are dominated by pyramidal neurons) and divide it by ``interneuron_pot
 That ratio is an **assumed** placeholder; the circuit issue calibrates it to the inverted-U of prefrontal glutamate
 efflux with dose (Moghaddam et al. 1997 J Neurosci 17:2921).
 
-Enantiomers. A racemic dose is half S and half R; the enantiomers are given the same PK (their clearances and
-volumes differ by < 20 %, Hasan et al. 2021 Anesthesiology 135:326), and norketamine is assumed to keep the
-parent's S:R ratio (assumed). So only the S fraction ``s`` enters:
-``x = C_ket (s/K_S + (1-s)/K_R) + C_nor (s/K_SN + (1-s)/K_RN)``.
+Enantiomers. A racemic dose is half S and half R. The lumped PK sets give the enantiomers the same PK (their
+clearances and volumes differ by < 20 %, Hasan et al. 2021 Anesthesiology 135:326), and norketamine is assumed to
+keep the parent's S:R ratio (assumed). So only the S fraction ``s`` enters:
+``x = C_ket (s/K_S + (1-s)/K_R) + C_nor (s/K_SN + (1-s)/K_RN)``. The enantiomer-resolved set (``hasan2021``,
+:func:`pkpd.pk.enantiomer_graph`) instead sums each enantiomer's own free concentration over its own Ki (the same
+function with ``s = 1`` for the S chain and ``s = 0`` for the R chain). (2S,6S)- and (2R,6R)-hydroxynorketamine
+are left out at their concentrations: Ki ~21 µM and > 100 µM at the MK-801 site (Morris et al. 2017 ACS Med Chem
+Lett 8:680) and an IC50 of 46 µM on NMDA currents for (2R,6R)-HNK (Abbott & Popescu 2020 Mol Pharmacol 98:203),
+against plasma levels below ~0.3 µM.
 
 Trapping (optional). Use-dependent trapping lets block outlast the drug (Ma et al. 2023 Nature 622:802). The
 binding ODE ``dB/dt = k_on·x·(1 − B) − k_off·B`` has the competitive equilibrium ``x/(x + k_off/k_on)``; with

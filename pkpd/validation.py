@@ -42,6 +42,12 @@ FANTA2015 = "Fanta et al. 2015 Eur J Clin Pharmacol 71:441: oral F 8 %"
 PEREZ2021 = "Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501: intranasal F 54 % (56 mg), 51 % (84 mg)"
 MA2023 = "Ma et al. 2023 Nature 622:802: mouse elimination half-life ~13 min"
 COHEN1973 = "Cohen et al. 1973 Anesthesiology 39:370: brain:plasma ratio 6.5 (rat i.v.)"
+HASAN2021 = ("Hasan et al. 2021 Anesthesiology 135:326 (abstract): racemic ketamine 5 mg i.v. infusion, 15 healthy "
+             "subjects, chiral LC-MS/MS, noncompartmental, mean ± SD")
+SIMONS2022 = ("Simons et al. 2022 Front Pain Res 3:946486 (as reported in Simons 2024, Leiden thesis, ch. 2 p. 21): "
+              "esketamine 20 mg i.v. over 20 min, arterial plasma, peak S-ketamine mean (95 % CI)")
+EJCP2002 = ("Eur J Clin Pharmacol 2002;57:869 (abstract): S- and R-ketamine HCl 7 mg each over 30 min on separate "
+            "days, 10 healthy men, arterial samples: mean CL 0.024 (S) and 0.020 (R) L/min/kg")
 LORD2013 = ("Lord et al. 2013 Eur J Pharmacol 715:21 (abstract): ex vivo [3H]MK-801 autoradiography, mouse "
             "hippocampus, 30 mg/kg s.c.: maximal occupancy at 15 min, no significant occupancy at 1 h")
 
@@ -54,6 +60,7 @@ QUANTITIES = {
     "brain_plasma_auc_ratio": ("brain:plasma AUC", "1"),
     "occupancy_tmax": ("NMDA occupancy Tmax (pyramidal Ki)", "min"),
     "occupancy_at": ("NMDA occupancy (pyramidal Ki)", "1"),
+    "hnk_ket_auc_ratio": ("2,6-HNK:ketamine AUC", "1"),
 }
 
 
@@ -86,6 +93,9 @@ class Observation:
     at_min : float, optional
         Sampling time (min) for ``quantity = "c_at"``.
     note : str
+    drug : {"racemic", "esketamine", "arketamine"}, optional
+        The form dosed (default: the set's own). An enantiomer-resolved set's S or R value of a racemic study is
+        read from an esketamine or arketamine dose: the chains do not interact, so each is half the racemate's.
     """
 
     study: str
@@ -100,6 +110,7 @@ class Observation:
     role: str = "validation"
     at_min: float | None = None
     note: str = ""
+    drug: str | None = None
 
     @property
     def regimen_text(self) -> str:
@@ -135,18 +146,29 @@ class Observation:
 _IV10 = (("10mg", "iv", None),)
 _INF40 = (("0.5mg/kg", "iv-infusion", 40 / 60),)
 _PT = "Pharmacotherapy 2022"
+_IV5 = (("5mg", "iv", None),)
+_ESK20 = (("20mg", "iv-infusion", 20 / 60),)
+_HASAN = ("hasan2021",)
+_EJCP = "Eur J Clin Pharmacol 2002"
+_INF7 = (("7mg", "iv-infusion", 0.5),)
+_EJCP_NOTE = "observed = the per-kg clearance × 70 kg (the model's weight)"
+_S_NOTE = _R_NOTE = ("(S), (R): the model's S or R value, from an esketamine or arketamine dose (the chains do not "
+                     "interact); CL 1620 / 1530 ± 380 mL/min")
+_SIMONS_NOTE = ("the spread is the 95 % CI of the mean, not between subjects; given 6 h after a sublingual film "
+                "whose residue adds a little")
 _IV_NOTE = "the table gives Tmax 2 min, its earliest sample; the model is read at 2 min"
 
 #: Every published number the PK sets are compared with.
 OBSERVATIONS: tuple[Observation, ...] = (
     # ---- human racemic, validation -------------------------------------------------------------------------
     Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "c_at", 296.0, ("gsd", 1.71), 9,
-                (None, "kamp2020"), at_min=2.0, note=_IV_NOTE),
-    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "auc", 113.0, None, 9, (None, "kamp2020")),
-    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "nor_ket_auc_ratio", 0.19, None, 8),
-    Observation("Zarate 2006", ZARATE2006, "human", _INF40, "cmax", 185.0, None, None, (None, "kamp2020")),
+                (None, "kamp2020", "hasan2021"), at_min=2.0, note=_IV_NOTE),
+    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "auc", 113.0, None, 9, (None, "kamp2020", "hasan2021")),
+    Observation(_PT, PHARMACOTHERAPY2022, "human", _IV10, "nor_ket_auc_ratio", 0.19, None, 8, (None, "hasan2021")),
+    Observation("Zarate 2006", ZARATE2006, "human", _INF40, "cmax", 185.0, None, None,
+                (None, "kamp2020", "hasan2021")),
     Observation("Krystal 1994", KRYSTAL1994, "human", _INF40, "cmax", 175.0, ("range", 100.0, 250.0), None,
-                (None, "kamp2020"), note="observed = midpoint of the reported 100–250 ng/mL"),
+                (None, "kamp2020", "hasan2021"), note="observed = midpoint of the reported 100–250 ng/mL"),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "cmax", 22.9, ("gsd", 1.97), 7),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "tmax", 23.0, None, 7),
     Observation(_PT, PHARMACOTHERAPY2022, "human", (("10mg", "intranasal", None),), "auc", 19.0, None, 7),
@@ -192,6 +214,27 @@ OBSERVATIONS: tuple[Observation, ...] = (
                 note="the earliest sampled time is not given in the abstract"),
     Observation("Lord 2013", LORD2013, "mouse", (("30mg/kg", "sc", None),), "occupancy_at", "not significant",
                 at_min=60.0, note="the study finds no significant occupancy at 1 h; compare the model's value"),
+    # ---- human enantiomers (hasan2021): fitting data, then validation ----------------------------------------------
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "cl", 97.2, ("sd", 22.8), 15, _HASAN, "fitting",
+                drug="esketamine", note=_S_NOTE),
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "cl", 91.8, ("sd", 22.8), 15, _HASAN, "fitting",
+                drug="arketamine", note=_R_NOTE),
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "hnk_ket_auc_ratio", 1.7, ("sd", 0.8), 15, _HASAN,
+                "fitting", drug="esketamine", note=_S_NOTE),
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "hnk_ket_auc_ratio", 3.1, ("sd", 1.4), 15, _HASAN,
+                "fitting", drug="arketamine", note=_R_NOTE),
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "half_life", 5.2 * 60, ("sd", 3.4 * 60), 15, _HASAN,
+                drug="esketamine", note=_S_NOTE),
+    Observation("Hasan 2021", HASAN2021, "human", _IV5, "half_life", 6.1 * 60, ("sd", 3.1 * 60), 15, _HASAN,
+                drug="arketamine", note=_R_NOTE),
+    Observation(_EJCP, EJCP2002, "human", _INF7, "cl", 0.024 * 60 * 70, None, 10, _HASAN, drug="esketamine",
+                note=_EJCP_NOTE),
+    Observation(_EJCP, EJCP2002, "human", _INF7, "cl", 0.020 * 60 * 70, None, 10, _HASAN, drug="arketamine",
+                note=_EJCP_NOTE),
+    Observation("Simons 2022", SIMONS2022, "human", _ESK20, "cmax", 273.0, ("range", 259.0, 287.0), 20,
+                ("hasan2021", "fanta2015"), drug="esketamine", note=_SIMONS_NOTE + " (first occasion)"),
+    Observation("Simons 2022", SIMONS2022, "human", _ESK20, "cmax", 260.0, ("range", 251.0, 269.0), 19,
+                ("hasan2021", "fanta2015"), drug="esketamine", note=_SIMONS_NOTE + " (second occasion)"),
     Observation("Ma 2023", MA2023, "mouse", (("10mg/kg", "iv", None),), "half_life", 13.0, role="fitting"),
     Observation("Cohen 1973", COHEN1973, "mouse", (("10mg/kg", "iv", None),), "brain_plasma_auc_ratio", 6.5,
                 role="fitting"),
@@ -202,7 +245,7 @@ _DURATION_H = 48.0
 
 
 @functools.lru_cache(maxsize=None)
-def _summary(species: str, pk_model: str | None, doses: tuple) -> dict:
+def _summary(species: str, pk_model: str | None, doses: tuple, drug: str | None = None) -> dict:
     from .dosing import Regimen
     from .pk import simulate_pk
 
@@ -210,7 +253,7 @@ def _summary(species: str, pk_model: str | None, doses: tuple) -> dict:
     for amount, route, dur in doses:
         r = Regimen.single(amount, route, duration_h=dur)
         reg = r if reg is None else reg + r
-    res = simulate_pk(reg, _DURATION_H, species=species, pk_model=pk_model)
+    res = simulate_pk(reg, _DURATION_H, species=species, pk_model=pk_model, drug=drug)
     return {"summary": res.summary(), "result": res}
 
 
@@ -219,7 +262,7 @@ def model_value(obs: Observation, pk_model: str | None) -> float:
     :data:`QUANTITIES`."""
     from .units import uM_to_ng_per_mL
 
-    got = _summary(obs.species, pk_model, obs.doses)
+    got = _summary(obs.species, pk_model, obs.doses, obs.drug)
     s, res = got["summary"], got["result"]
     pk, nor = s["plasma_ketamine"], s["plasma_norketamine"]
     q = obs.quantity
@@ -242,11 +285,16 @@ def model_value(obs: Observation, pk_model: str | None) -> float:
         return s["nmda_occupancy_pyramidal"]["t_peak_h"] * 60.0
     if q == "occupancy_at":
         return float(res.at([obs.at_min / 60.0])["nmda_occupancy_pyramidal"][0])
+    if q == "hnk_ket_auc_ratio":
+        hnk = {"esketamine": "2s6s", "arketamine": "2r6r"}.get(obs.drug)
+        if hnk is None:
+            raise ValueError("drug: the HNK:ketamine ratio is read per enantiomer; expected esketamine or arketamine")
+        return s[f"plasma_{hnk}_hydroxynorketamine"]["auc_0_inf_uM_h"] / pk["auc_0_inf_uM_h"]
     if q == "brain_plasma_auc_ratio":
         return s["brain_to_plasma_auc_ratio"]
     if q in ("cl", "f"):
         iv = (tuple((a, "iv", None) for a, _, _ in obs.doses))
-        auc_iv = _summary(obs.species, pk_model, iv)["summary"]["plasma_ketamine"]["auc_0_inf_uM_h"]
+        auc_iv = _summary(obs.species, pk_model, iv, obs.drug)["summary"]["plasma_ketamine"]["auc_0_inf_uM_h"]
         if q == "f":
             return pk["auc_0_inf_uM_h"] / auc_iv
         umol = sum(d["base_umol"] for d in res.metadata["doses"])
@@ -288,6 +336,7 @@ def validation_rows(role: str | None = None) -> list[dict]:
                     label = f"ketamine C({obs.at_min:g} min)"
                 elif obs.quantity == "occupancy_at":
                     label = f"NMDA occupancy at {obs.at_min:g} min (pyramidal Ki)"
+                label += {"esketamine": " (S)", "arketamine": " (R)"}.get(obs.drug, "")
                 qualitative = isinstance(obs.observed, str)
                 rows.append({"role": r, "study": obs.study, "source": obs.source, "species": obs.species,
                              "regimen": obs.regimen_text, "quantity": label, "unit": unit,
