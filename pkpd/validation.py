@@ -41,7 +41,8 @@ YANAGIHARA2003 = "Yanagihara et al. 2003 Biopharm Drug Dispos 24:37: intranasal 
 FANTA2015 = "Fanta et al. 2015 Eur J Clin Pharmacol 71:441: oral F 8 %"
 PEREZ2021 = "Perez-Ruixo et al. 2021 Clin Pharmacokinet 60:501: intranasal F 54 % (56 mg), 51 % (84 mg)"
 MA2023 = "Ma et al. 2023 Nature 622:802: mouse elimination half-life ~13 min"
-COHEN1973 = "Cohen et al. 1973 Anesthesiology 39:370: brain:plasma ratio 6.5 (rat i.v.)"
+COHEN1973 = ("Cohen et al. 1973 Anesthesiology 39:370 (abstract): rat i.v.; brain:plasma ratio 6.5 at all times; "
+             "peak brain levels less than a minute after injection")
 HASAN2021 = ("Hasan et al. 2021 Anesthesiology 135:326 (abstract): racemic ketamine 5 mg i.v. infusion, 15 healthy "
              "subjects, chiral LC-MS/MS, noncompartmental, mean ± SD")
 SIMONS2022 = ("Simons et al. 2022 Front Pain Res 3:946486 (as reported in Simons 2024, Leiden thesis, ch. 2 p. 21): "
@@ -61,6 +62,7 @@ QUANTITIES = {
     "occupancy_tmax": ("NMDA occupancy Tmax (pyramidal Ki)", "min"),
     "occupancy_at": ("NMDA occupancy (pyramidal Ki)", "1"),
     "hnk_ket_auc_ratio": ("2,6-HNK:ketamine AUC", "1"),
+    "brain_tmax": ("brain ketamine Tmax", "min"),
 }
 
 
@@ -212,6 +214,9 @@ OBSERVATIONS: tuple[Observation, ...] = (
     # ---- mouse, validation -----------------------------------------------------------------------------------
     Observation("Lord 2013", LORD2013, "mouse", (("30mg/kg", "sc", None),), "occupancy_tmax", 15.0,
                 note="the earliest sampled time is not given in the abstract"),
+    Observation("Cohen 1973", COHEN1973, "mouse", (("10mg/kg", "iv", None),), "brain_tmax", 1.0, ("range", 0.0, 1.0),
+                note="rat (no mouse i.v. brain time course found), the study that sets kp; observed 'less than a "
+                     "minute': the bound shown as the value, 0-1 min as the spread"),
     Observation("Lord 2013", LORD2013, "mouse", (("30mg/kg", "sc", None),), "occupancy_at", "not significant",
                 at_min=60.0, note="the study finds no significant occupancy at 1 h; compare the model's value"),
     # ---- human enantiomers (hasan2021): fitting data, then validation ----------------------------------------------
@@ -292,6 +297,8 @@ def model_value(obs: Observation, pk_model: str | None) -> float:
         return s[f"plasma_{hnk}_hydroxynorketamine"]["auc_0_inf_uM_h"] / pk["auc_0_inf_uM_h"]
     if q == "brain_plasma_auc_ratio":
         return s["brain_to_plasma_auc_ratio"]
+    if q == "brain_tmax":
+        return s["brain_ketamine"]["tmax_h"] * 60.0
     if q in ("cl", "f"):
         iv = (tuple((a, "iv", None) for a, _, _ in obs.doses))
         auc_iv = _summary(obs.species, pk_model, iv, obs.drug)["summary"]["plasma_ketamine"]["auc_0_inf_uM_h"]

@@ -26,8 +26,9 @@ MISSES = {
     "photometry.wlh.escape_peak_rel_ket": "paper: escape transient unchanged by ketamine (p = 0.1787)",
     "controls.vta_hm4di_ket_alone_72h": "paper: several mice LH again by 72 h (Fig 3d); the model's rescue grows "
                                         "to 72 h (new spines)",
-    "mpfc_drd1_ca.min5_10": "paper: no rise at 5-10 min (p = 0.3605); the model's Drd1 output follows the drug at "
-                            "once, so the brain level's rise through the disinhibition window shows at 1-8 min",
+    "mpfc_drd1_ca.min5_10": "paper: no rise at 5-10 min (p = 0.3605); the brain level's slow rise through the "
+                            "disinhibition window (brain Tmax 9.6 min after i.v., Cohen 1973: < 1 min) shows at "
+                            "1-8 min",
     "mpfc_drd1_ca.h24": "paper: raised at 24 h (p = 0.0031)",
     "individual.r2_distance_vs_wlh_failures": "paper R² 0.629 (Fig 2h, n = 11); met at n = 200 (0.60), not in "
                                               "this 12-mouse cohort",
