@@ -686,6 +686,16 @@ def experiment(
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
     as_json: JsonOpt = False,
+    posterior: Annotated[Optional[bool], typer.Option(
+        "--posterior/--no-posterior",
+        help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
+             "posterior (circuits/data/posterior.json). Default: on when the stored posterior matches this model "
+             "version, else the point estimate with a note; --posterior with no matching file exits 2.")] = None,
+    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn; each gets n/K of the "
+                                                      "mice, all in one batched run.")] = 20,
+    posterior_file: Annotated[Optional[Path], typer.Option(help="A posterior file instead of the package's "
+                                                                "(`python -m circuits.posterior --out FILE`).")]
+    = None,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -700,6 +710,22 @@ def experiment(
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
+    record_post = None
+    if posterior is not False:
+        from circuits.posterior import load_posterior, posterior_status
+
+        if posterior:
+            try:
+                record_post = load_posterior(posterior_file, required=True)
+            except ValueError as e:
+                fail(str(e))
+        else:
+            record_post, why = posterior_status(posterior_file)
+            if record_post is None:
+                typer.echo(f"note: point estimate only ({why})", err=True)
+        if record_post is not None and not 1 <= posterior_draws <= min(n, len(record_post["sets"])):
+            fail(f"posterior_draws: expected 1 to {min(n, len(record_post['sets']))} (at most one per mouse and "
+                 f"per stored parameter set), got {posterior_draws}")
     try:
         check_output(out, directory=True)
         # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
@@ -707,10 +733,13 @@ def experiment(
         raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw)
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw, posterior=record_post,
+                                   draws=posterior_draws)
     except ValueError as e:
         fail(str(e))
-    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record})
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record,
+                                "posterior": None if record_post is None else
+                                {"draws": posterior_draws, "model_version": record_post["model_version"]}})
     if as_json:
         typer.echo(dumps_json(summary, indent=1))
     else:
@@ -836,6 +865,57 @@ def sensitivity(
     typer.echo(json.dumps({"convergence": {r: c["max_abs_change"] for r, c in res.summary["convergence"].items()}},
                           indent=1))
     typer.echo(f"wrote {out / 'indices.csv'}, summary.json and indices.png", err=True)
+
+
+# ---- identifiability ---------------------------------------------------------------------------------------------
+@app.command()
+def identifiability(
+    out: Annotated[Path, typer.Option(help="Directory for identifiability.csv, profiles.csv, summary.json and "
+                                           "identifiability.png.")],
+    with_: Annotated[Optional[str], typer.Option("--with", help="Also profile these circuit parameters "
+                                                                "(comma-separated), e.g. k_rho_per_h,g_p,tau_a_h "
+                                                                "(set before the calibration, not fitted).")]
+    = None,
+    grid: Annotated[int, typer.Option(help="Points of each profile (>= 5).")] = 21,
+):
+    """Identifiability of the calibrated circuit parameters against the calibration targets and the paper's
+    standard errors: profile likelihoods and the SVD of the weighted residual Jacobian (the parameter combinations
+    the data do not determine).
+
+    Example: ketamine identifiability --out runs/ident
+    """
+    from circuits.calibration import FITTED
+    from circuits.identifiability import identifiability as run, write_identifiability
+    from circuits.model import CircuitParams
+    from pkpd.io import check_output
+
+    try:
+        check_output(out, directory=True)
+        if grid < 5:
+            raise ValueError(f"grid: expected at least 5 points per profile, got {grid}")
+        extra = [x.strip() for x in (with_ or "").split(",") if x.strip()]
+        for x in extra:
+            CircuitParams().value(x)  # unknown names: ValueError naming them
+            if x in FITTED:
+                raise ValueError(f"with: {x} is already a calibrated parameter ({', '.join(FITTED)})")
+        names = tuple(FITTED) + tuple(dict.fromkeys(extra))
+        bar, progress = _progress(f"profiles of {len(names)} parameters")
+        with bar:
+            result = run(names, n_grid=grid, progress=progress)
+        write_identifiability(result, out)
+    except ValueError as e:
+        fail(str(e))
+    record_command(out, inputs={"parameters": list(names), "grid": grid})
+    for r in result["parameters"]:
+        lo, hi = r["ci95_lo"], r["ci95_hi"]
+        ci = f"[{'—' if lo is None else f'{lo:.3g}'}, {'—' if hi is None else f'{hi:.3g}'}]"
+        typer.echo(f"{r['parameter']:<14} {r['value']:<10.4g} profile 95 % {ci:<22} "
+                   f"{'identifiable' if r['identifiable'] else 'NOT identifiable'}")
+    sv = ", ".join(f"{v:.3g}" for v in result["singular_values"])
+    typer.echo(f"singular values: {sv} (condition {result['condition']:.3g})")
+    for u in result["undetermined"]:
+        typer.echo(f"undetermined (σ = {u['sigma']:.2g}): {u['combination']}")
+    typer.echo(f"wrote {out / 'identifiability.csv'}, profiles.csv, summary.json and identifiability.png", err=True)
 
 
 # ---- virtual cohorts -------------------------------------------------------------------------------------------
