@@ -788,6 +788,9 @@ def sensitivity(
     param: ParamOpt = None,
     list_: Annotated[bool, typer.Option("--list", help="Print every readout and parameter group, and exit.")]
     = False,
+    scheduler: Annotated[Optional[str], typer.Option(help="Evaluate the chunks on Dask: 'local' (a LocalCluster, "
+                                                          "one worker per core) or a scheduler address "
+                                                          "tcp://HOST:PORT; default in this process.")] = None,
 ):
     """Global sensitivity of readouts to parameters (SALib: Sobol or Morris), evaluated in batched, resumable
     chunks.
@@ -846,7 +849,8 @@ def sensitivity(
         bar, progress = _cohort_progress()
         with bar:
             res = run_sensitivity(model, factors, readouts, method=method, n=n, seed=seed, out=out,
-                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info)
+                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info,
+                                  scheduler=scheduler)
     except ValueError as e:
         fail(str(e))
     record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
