@@ -691,8 +691,8 @@ def experiment(
         help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
              "posterior (circuits/data/posterior.json). Default: on when the stored posterior matches this model "
              "version, else the point estimate with a note; --posterior with no matching file exits 2.")] = None,
-    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn; each gets n/K of the "
-                                                      "mice, all in one batched run.")] = 20,
+    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn (at most n); each gets n/K "
+                                                      "of the mice, all in one batched run.")] = 20,
     posterior_file: Annotated[Optional[Path], typer.Option(help="A posterior file instead of the package's "
                                                                 "(`python -m circuits.posterior --out FILE`).")]
     = None,
@@ -723,9 +723,10 @@ def experiment(
             record_post, why = posterior_status(posterior_file)
             if record_post is None:
                 typer.echo(f"note: point estimate only ({why})", err=True)
-        if record_post is not None and not 1 <= posterior_draws <= min(n, len(record_post["sets"])):
-            fail(f"posterior_draws: expected 1 to {min(n, len(record_post['sets']))} (at most one per mouse and "
-                 f"per stored parameter set), got {posterior_draws}")
+        if record_post is not None and not 1 <= posterior_draws <= len(record_post["sets"]):
+            fail(f"posterior_draws: expected 1 to {len(record_post['sets'])} (the stored parameter sets), got "
+                 f"{posterior_draws}")
+        posterior_draws = min(posterior_draws, n)  # at most one draw per mouse
     try:
         check_output(out, directory=True)
         # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
@@ -733,13 +734,13 @@ def experiment(
         raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw, posterior=record_post,
-                                   draws=posterior_draws)
+            post = {} if record_post is None else {"posterior": record_post, "draws": posterior_draws}
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw, **post)
     except ValueError as e:
         fail(str(e))
-    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record,
-                                "posterior": None if record_post is None else
-                                {"draws": posterior_draws, "model_version": record_post["model_version"]}})
+    post_rec = {} if record_post is None else {"posterior": {"draws": posterior_draws,
+                                                             "model_version": record_post["model_version"]}}
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record, **post_rec})
     if as_json:
         typer.echo(dumps_json(summary, indent=1))
     else:

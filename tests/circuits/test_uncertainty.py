@@ -175,3 +175,62 @@ def test_posterior_draws_are_their_subcohorts_own_replications():
         assert node[leaf] == pytest.approx([np.percentile(per, 5), np.percentile(per, 95)])
     assert summary["posterior"]["mice_per_draw"] == 2
     assert set(summary["posterior"]["met_fraction"].values()) <= {0.0, 0.5, 1.0}
+
+
+@pytest.mark.parametrize("args, message", [(["--with", "nonsense"], "unknown circuit parameter 'nonsense'"),
+                                           (["--with", "g_h"], "already a calibrated parameter"),
+                                           (["--grid", "3"], "grid: expected at least 5")])
+def test_identifiability_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    r = CliRunner().invoke(app, ["identifiability", "--out", str(tmp_path / "o"), *args])
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_experiment_posterior_default_follows_the_file(tmp_path, monkeypatch):
+    """Default: a stale file gives a note and the point estimate; a matching one is used, with K ≤ n draws."""
+    from typer.testing import CliRunner
+
+    import cli
+    from circuits.posterior import POSTERIOR_PATH
+
+    seen = {}
+
+    def spy(out, n, seed, progress, params, **post):
+        seen.clear()
+        seen.update(post)
+        return {"ok": 1}
+
+    monkeypatch.setattr("circuits.figures.write_wu2021", spy)
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({"format": 1, "model_version": "0000000000000000", "names": [], "sets": []}))
+    base = ["experiment", "wu2021", "--n", "4", "--json"]
+    r = CliRunner().invoke(cli.app, [*base, "--out", str(tmp_path / "a"), "--posterior-file", str(stale)])
+    assert r.exit_code == 0 and "note: point estimate only (posterior:" in r.output and seen == {}
+    r = CliRunner().invoke(cli.app, [*base, "--out", str(tmp_path / "b"), "--posterior-file", str(POSTERIOR_PATH)])
+    assert r.exit_code == 0, r.output
+    assert seen["draws"] == 4 and seen["posterior"]["sets"].shape[0] >= 200
+    rec = json.loads((tmp_path / "b" / "command.json").read_text())
+    assert rec["inputs"]["posterior"]["draws"] == 4
+
+
+def test_replication_table_with_a_posterior_says_where_the_paper_lies():
+    from circuits.replication import assess, replication_table
+    from tests.circuits.test_report_table import _summary
+
+    s = _summary()
+    s["slh"]["failure_rate"]["lh_ci90"] = [0.70, 0.78]
+    s["wlh"]["failure_rate"]["day3_4_ci90"] = [0.1, 0.2]  # the paper's 0.4891 lies outside
+    checks = assess(s)
+    s["posterior"] = {"draws": 20, "mice_per_draw": 10, "met_fraction": {k: 0.25 for k in checks},
+                      "paper_inside_ci90": {"slh.failure_rate.lh": True, "wlh.failure_rate.day3_4": False}}
+    lines = replication_table(s).splitlines()
+    [lh] = [ln for ln in lines if ln.startswith("| `slh.failure_rate.lh` |")]
+    assert lh == ("| `slh.failure_rate.lh` | 0.74 [0.7, 0.78] | 0.74 | FS6-3a (n = 107) | calibration ✓ | paper inside; "
+                  "met in 25 % of draws |")
+    [d34] = [ln for ln in lines if ln.startswith("| `wlh.failure_rate.day3_4` |")]
+    assert "paper **outside**" in d34
+    assert lines[0].startswith("Posterior: 20 parameter sets")
