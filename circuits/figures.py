@@ -278,7 +278,12 @@ def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=Non
 
         summary, details = wu2021_posterior(n, seed, posterior, draws, progress=progress, params=params)
     write_json(summary, out / "summary.json")
-    wu2021_figures(summary, details, out)
+    if posterior is None:
+        wu2021_figures(summary, details, out)
+    else:
+        from .posterior import strip_intervals
+
+        wu2021_figures(strip_intervals(summary), details, out)
     return summary
 
 

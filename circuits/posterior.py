@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["POSTERIOR_PATH", "POSTERIOR_FORMAT", "model_version", "run_mcmc", "generate", "load_posterior",
-           "posterior_status", "draw_sets"]
+           "posterior_status", "draw_sets", "posterior_cohort", "with_intervals", "strip_intervals",
+           "wu2021_posterior", "markdown"]
 
 POSTERIOR_PATH = Path(__file__).parent / "data" / "posterior.json"
 POSTERIOR_FORMAT = 1
@@ -336,6 +337,29 @@ def with_intervals(summaries: list[dict], pooled: dict | None = None, skip=("spl
     return out
 
 
+def _defined(v) -> bool:
+    if isinstance(v, dict):
+        return all(_defined(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_defined(x) for x in v)
+    return isinstance(v, (int, float)) and bool(np.isfinite(v))
+
+
+def _met_fraction(key: str, per: list[dict], checks: list[dict]) -> float | None:
+    """The fraction of draws meeting ``key``'s check, over the draws where its readout is defined (None: in
+    none, e.g. an R² over 11-mouse subsamples of a 10-mouse draw)."""
+    from .replication import _get
+
+    ok = [c[key] for s, c in zip(per, checks) if _defined(_get(s, key))]
+    return float(np.mean(ok)) if ok else None
+
+
+def strip_intervals(summary: dict) -> dict:
+    """``summary`` without its ``*_ci90`` keys (what the figures read)."""
+    return {k: strip_intervals(v) if isinstance(v, dict) else v for k, v in summary.items()
+            if not k.endswith("_ci90")}
+
+
 def wu2021_posterior(n: int, seed: int, record: dict, draws: int = DEFAULT_DRAWS, progress=None,
                      params=None) -> tuple[dict, dict]:
     """The replication with parameter uncertainty: ``draws`` parameter sets of the posterior ``record``
@@ -370,7 +394,7 @@ def wu2021_posterior(n: int, seed: int, record: dict, draws: int = DEFAULT_DRAWS
         "parameters": record["names"], "overridden": sorted(fixed & set(record["names"])),
         "interval": "5th-95th percentile over the draws, each a study of mice_per_draw mice (posterior "
                     "predictive at that n)",
-        "met_fraction": {k: float(np.mean([c[k] for c in checks])) for k in checks[0]},
+        "met_fraction": {k: _met_fraction(k, per, checks) for k in checks[0]},
         "paper_inside_ci90": inside}
     details["posterior_summaries"] = per
     return summary, details

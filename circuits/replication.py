@@ -505,7 +505,7 @@ def _fmt(v) -> str:
             return "surge " + ", ".join(f"{d:g}: {x:.2f}" for d, x in zip(v["dose_mg_per_kg"], v["mpfc_peak_rel"])) \
                 + "; failures 4 h " + ", ".join(f"{d:g}: {x:.2f}" for d, x in zip(v["dose_mg_per_kg"],
                                                                                    v["failure_4h"]))
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items() if not k.endswith("_ci90"))
     if v is None:
         return "–"
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -528,7 +528,7 @@ def replication_table(summary: dict) -> str:
         frac = post["met_fraction"].get(k)
         parts = ([("paper inside" if inside else "paper **outside**")] if inside is not None else []) \
             + ([f"met in {100 * frac:.0f} % of draws"] if frac is not None else [])
-        return " " + "; ".join(parts) + " |"
+        return " " + ("; ".join(parts) or "the pooled draws (undefined in one draw's mice)") + " |"
 
     def row(k, mark):
         p = paper[k]
