@@ -17,7 +17,7 @@ a constant (independent Gaussian errors of the means).
 
 Generic over the residual function (tested on synthetic problems with known flat directions); :func:`circuit_problem`
 builds the circuit's from the calibration at run time, and :func:`identifiability` writes the table and figure
-(``ketamine identifiability --out DIR``; ~1–3 min on one core).
+(``ketamine identifiability --out DIR``; ~3 min of CPU for the three fitted parameters).
 """
 
 from __future__ import annotations
@@ -218,6 +218,8 @@ def local_svd(problem: Problem, x=None, step: float = 1e-3) -> dict:
     order = np.argsort(-sig)
     sig, V = sig[order], Vt[order]
     undetermined = [i for i in range(D) if sig[i] < SIGMA_UNDETERMINED]
+    for i in undetermined:  # a parameter in an undetermined direction has no local SD (the pseudo-inverse hides it)
+        sd[np.abs(V[i]) > 0.05] = np.inf
     return {"jacobian": J, "singular_values": sig, "vectors": V, "fim": fim, "correlation": corr,
             "log_sd": sd, "condition": float(sig[0] / sig[-1]) if sig[-1] > 0 else float("inf"),
             "undetermined": [{"sigma": float(sig[i]), "vector": V[i].tolist(),
@@ -328,20 +330,25 @@ def markdown(result: dict) -> str:
     undetermined combinations."""
     rows = ["| parameter | value | profile 95 % interval | local SD of ln | identifiable |", "|---|---:|---|---:|---|"]
     for r in result["parameters"]:
+        sd = "∞ (undetermined)" if r["local_sd_log"] is None or not np.isfinite(r["local_sd_log"]) \
+            else f"{r['local_sd_log']:.3g}"
         lo = "not reached" if r["ci95_lo"] is None else f"{r['ci95_lo']:.3g}"
         hi = "not reached" if r["ci95_hi"] is None else f"{r['ci95_hi']:.3g}"
         rows.append(f"| `{r['parameter']}` | {r['value']:.4g} | {lo} – {hi} (searched {r['search_lo']:.3g} – "
-                    f"{r['search_hi']:.3g}) | {r['local_sd_log']:.3g} | {'yes' if r['identifiable'] else '**no**'} |")
+                    f"{r['search_hi']:.3g}) | {sd} | {'yes' if r['identifiable'] else '**no**'} |")
     sv = ", ".join(f"{v:.3g}" for v in result["singular_values"])
     und = "; ".join(f"`{u['combination']}` (σ = {u['sigma']:.2g})" for u in result["undetermined"]) or "none"
-    corr = np.asarray(result["correlation"])
+    cond = result["condition"]
+    cond = "∞" if cond is None or not np.isfinite(cond) else f"{cond:.3g}"
+    corr = np.array(result["correlation"], dtype=float)  # None (from JSON) -> NaN
     names = result["names"]
     pairs = sorted(((abs(corr[i, j]), names[i], names[j], corr[i, j]) for i in range(len(names))
                     for j in range(i + 1, len(names)) if np.isfinite(corr[i, j])), reverse=True)[:3]
     cs = ", ".join(f"{a}–{b} {c:+.2f}" for _, a, b, c in pairs)
+    cs_note = " (of the pseudo-inverse: within the determined directions)" if result["undetermined"] else ""
     return ("\n".join(rows) + f"\n\nSingular values of the weighted Jacobian: {sv} (condition "
-            f"{result['condition']:.3g}). Undetermined combinations (σ < {SIGMA_UNDETERMINED:.3f}): {und}. "
-            f"Largest local correlations of the logs: {cs}.\n")
+            f"{cond}). Undetermined combinations (σ < {SIGMA_UNDETERMINED:.3f}): {und}. "
+            f"Largest local correlations of the logs{cs_note}: {cs}.\n")
 
 
 def main(argv=None) -> int:  # pragma: no cover - the generator behind the docs' table
