@@ -120,6 +120,9 @@ def targets_batch(X, names=FITTED, base=None) -> np.ndarray:
     per = {"slh.failure_rate.lh": s.failure[:, s.labels.index("lh")],
            "wlh.failure_rate.day3_4": w.failure[:, [col("test3"), col("test4")]].mean(axis=1),
            "wlh.failure_rate.ket_day5": w.failure[:, col("test5")]}
+    missing = [k for k in FIT_TARGETS if k not in per]
+    if missing:
+        raise ValueError(f"targets_batch: no per-mouse readout for {', '.join(missing)}; add it beside _run's")
     out = np.column_stack([per[k] for k in FIT_TARGETS])
     for g in (s, w):
         if g.status is not None:

@@ -234,3 +234,17 @@ def test_replication_table_with_a_posterior_says_where_the_paper_lies():
     [d34] = [ln for ln in lines if ln.startswith("| `wlh.failure_rate.day3_4` |")]
     assert "paper **outside**" in d34
     assert lines[0].startswith("Posterior: 20 parameter sets")
+
+
+@pytest.mark.slow
+def test_batched_targets_are_the_calibrations_own():
+    """targets_batch (the posterior's and the profiles' model) gives, row by row, what the calibration's _run
+    gives for the same log-parameters (the engine solves each row on its own)."""
+    from circuits.calibration import FIT_TARGETS, _run, fitted_values, targets_batch
+
+    x0 = fitted_values()
+    X = np.array([x0, x0 + 0.1 * np.arange(1, x0.size + 1) * (-1.0) ** np.arange(x0.size)])
+    got = targets_batch(X)
+    for row, x in zip(got, X):
+        ref = _run(x)
+        np.testing.assert_allclose(row, [ref[k] for k in FIT_TARGETS], rtol=1e-10)
