@@ -674,6 +674,37 @@ def simulate(
 
 EXPERIMENTS = ("wu2021",)
 
+PosteriorOpt = Annotated[Optional[bool], typer.Option(
+    "--posterior/--no-posterior",
+    help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
+         "posterior (circuits/data/posterior.json). Default: on when the stored posterior matches this model "
+         "version, else the point estimate with a note; --posterior with no matching file exits 2.")]
+PosteriorDrawsOpt = Annotated[int, typer.Option(help="Posterior parameter sets drawn (K).")]
+PosteriorFileOpt = Annotated[Optional[Path], typer.Option(help="A posterior file instead of the package's "
+                                                               "(`python -m circuits.posterior --out FILE`).")]
+
+
+def posterior_record(posterior: bool | None, path: Path | None, draws: int) -> dict | None:
+    """The posterior a command uses: None for --no-posterior; the stored one if it matches the model (default:
+    else a note and None; --posterior: else exit 2); ``draws`` checked against it."""
+    if posterior is False:
+        return None
+    from circuits.posterior import load_posterior, posterior_status
+
+    if posterior:
+        try:
+            rec = load_posterior(path, required=True)
+        except ValueError as e:
+            fail(str(e))
+    else:
+        rec, why = posterior_status(path)
+        if rec is None:
+            typer.echo(f"note: point estimate only ({why})", err=True)
+            return None
+    if not 1 <= draws <= len(rec["sets"]):
+        fail(f"posterior_draws: expected 1 to {len(rec['sets'])} (the stored parameter sets), got {draws}")
+    return rec
+
 
 @app.command()
 def experiment(
@@ -686,16 +717,10 @@ def experiment(
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
     as_json: JsonOpt = False,
-    posterior: Annotated[Optional[bool], typer.Option(
-        "--posterior/--no-posterior",
-        help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
-             "posterior (circuits/data/posterior.json). Default: on when the stored posterior matches this model "
-             "version, else the point estimate with a note; --posterior with no matching file exits 2.")] = None,
+    posterior: PosteriorOpt = None,
     posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn (at most n); each gets n/K "
                                                       "of the mice, all in one batched run.")] = 20,
-    posterior_file: Annotated[Optional[Path], typer.Option(help="A posterior file instead of the package's "
-                                                                "(`python -m circuits.posterior --out FILE`).")]
-    = None,
+    posterior_file: PosteriorFileOpt = None,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -710,23 +735,8 @@ def experiment(
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
-    record_post = None
-    if posterior is not False:
-        from circuits.posterior import load_posterior, posterior_status
-
-        if posterior:
-            try:
-                record_post = load_posterior(posterior_file, required=True)
-            except ValueError as e:
-                fail(str(e))
-        else:
-            record_post, why = posterior_status(posterior_file)
-            if record_post is None:
-                typer.echo(f"note: point estimate only ({why})", err=True)
-        if record_post is not None and not 1 <= posterior_draws <= len(record_post["sets"]):
-            fail(f"posterior_draws: expected 1 to {len(record_post['sets'])} (the stored parameter sets), got "
-                 f"{posterior_draws}")
-        posterior_draws = min(posterior_draws, n)  # at most one draw per mouse
+    record_post = posterior_record(posterior, posterior_file, posterior_draws)
+    posterior_draws = min(posterior_draws, n)  # at most one draw per mouse
     try:
         check_output(out, directory=True)
         # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
@@ -1237,6 +1247,10 @@ def regimens_cmd(
                                                               "exit.")] = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    posterior: PosteriorOpt = None,
+    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn (K): one comparison each, "
+                                                      "after the point estimate.")] = 20,
+    posterior_file: PosteriorFileOpt = None,
 ):
     """Compare dosing regimens side by side through the circuit: from a chronic-stress depressed state, the
     time course of circuit rescue (fraction of the stress-induced escape deficit restored) with onset, peak,
@@ -1272,11 +1286,17 @@ def regimens_cmd(
         items = list(preset or []) + list(regimen_file or [])
         if not items:
             items = list(reglib.default_presets(species))
-        bar, progress = _progress("regimens")
+        raw = overrides(param, params_file)
+        rec = posterior_record(posterior, posterior_file, posterior_draws)
+        options = dict(species=species, horizon_days=horizon_days, pk_model=pk_model, step_h=step_h)
+        bar, progress = _progress("regimens" if rec is None else f"regimens: point + {posterior_draws} posterior draws")
         with bar:
-            result = reglib.compare_regimens(items, species=species, horizon_days=horizon_days, pk_model=pk_model,
-                                             step_h=step_h, progress=progress,
-                                             params=overrides(param, params_file))
+            if rec is None:
+                result = reglib.compare_regimens(items, progress=progress, params=raw, **options)
+            else:
+                from circuits.posterior import regimens_posterior
+
+                result = regimens_posterior(items, rec, posterior_draws, params=raw, progress=progress, **options)
     except ValueError as e:
         fail(str(e))
     record = result.write(out, reproduce_command())
@@ -1284,8 +1304,15 @@ def regimens_cmd(
     fmt = lambda x: "—" if x is None else f"{x:.3g}"  # noqa: E731
     typer.echo("regimen, onset h, peak rescue, peak time h, duration h, half-life h, rescue 24h, rescue 7d, "
                "Cmax ng/mL, AUC uM*h, peak occupancy (interneuron)")
+    def cell(row, k):
+        if f"{k}_ci90_lo" in row:
+            return f"{fmt(row[k])} [{fmt(row[k + '_ci90_lo'])}, {fmt(row[k + '_ci90_hi'])}]"
+        return fmt(row[k])
+
+    if result.posterior:
+        typer.echo(f"# medians over {result.posterior['draws']} posterior parameter sets [90 % interval]")
     for row in rows:
-        typer.echo(", ".join([row["regimen"]] + [fmt(row[k]) for k in (
+        typer.echo(", ".join([row["regimen"]] + [cell(row, k) for k in (
             "onset_h", "peak_rescue", "peak_time_h", "duration_h", "half_life_h", "rescue_24h", "rescue_7d",
             "cmax_plasma_ketamine_ng_per_ml", "auc_plasma_ketamine_uM_h", "peak_occupancy_interneuron")]))
     typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {out / 'regimens.csv'}, regimens_timecourse.csv, "

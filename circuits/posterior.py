@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["POSTERIOR_PATH", "POSTERIOR_FORMAT", "model_version", "run_mcmc", "generate", "load_posterior",
            "posterior_status", "draw_sets", "posterior_cohort", "with_intervals", "strip_intervals",
-           "wu2021_posterior", "markdown"]
+           "wu2021_posterior", "regimens_posterior", "markdown"]
 
 POSTERIOR_PATH = Path(__file__).parent / "data" / "posterior.json"
 POSTERIOR_FORMAT = 1
@@ -398,3 +398,49 @@ def wu2021_posterior(n: int, seed: int, record: dict, draws: int = DEFAULT_DRAWS
         "paper_inside_ci90": inside}
     details["posterior_summaries"] = per
     return summary, details
+
+
+def regimens_posterior(items, record: dict, draws: int = DEFAULT_DRAWS, seed: int = 0, params=None, progress=None,
+                       **options):
+    """:func:`circuits.regimens.compare_regimens` with parameter uncertainty: the point estimate (time courses and
+    figures) plus one comparison per posterior draw (:func:`draw_sets`; user overrides ``params`` of a posterior
+    parameter win), whose table columns give each regimen's median and 90 % interval
+    (:attr:`~circuits.regimens.RegimenComparison.posterior`). The typical subject per regimen: the interval is
+    the parameter uncertainty alone. ``options``: the other arguments of ``compare_regimens``."""
+    import dataclasses
+
+    from .overrides import circuit_space
+    from .regimens import TABLE_COLUMNS, compare_regimens
+
+    point = compare_regimens(items, params=params, **options)
+    space = circuit_space()
+    fixed = set()
+    for name in params or {}:
+        try:
+            fixed.add(space.canonical(name))
+        except ValueError:
+            pass
+    tables = []
+    sets = draw_sets(record, draws, seed)
+    for d, st in enumerate(sets):
+        p = {**{k: v for k, v in st.items() if k not in fixed}, **dict(params or {})}
+        tables.append(compare_regimens(items, params=p, **options).table())
+        if progress is not None:
+            progress((d + 1) / len(sets))
+    base = point.table()
+    median, ci = {}, {}
+    for col in TABLE_COLUMNS:
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in base[col]):
+            continue
+        a = np.array([[np.nan if v is None else float(v) for v in t[col]] for t in tables])  # (draws, regimens)
+        if np.allclose(np.nan_to_num(a - a[0]), 0) and np.array_equal(np.isnan(a), np.isnan(a[:1]).repeat(len(a), 0)):
+            continue  # the same in every draw (doses, exposure): no interval
+        med, lo, hi = [], [], []
+        for c in a.T:
+            ok = c[np.isfinite(c)]
+            med.append(float(np.median(ok)) if ok.size else None)
+            lo.append(float(np.percentile(ok, 5)) if ok.size else None)
+            hi.append(float(np.percentile(ok, 95)) if ok.size else None)
+        median[col], ci[col] = med, [list(x) for x in zip(lo, hi)]
+    return dataclasses.replace(point, posterior={"draws": len(sets), "model_version": record["model_version"],
+                                                 "median": median, "ci90": ci})

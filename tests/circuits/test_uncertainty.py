@@ -248,3 +248,39 @@ def test_batched_targets_are_the_calibrations_own():
     for row, x in zip(got, X):
         ref = _run(x)
         np.testing.assert_allclose(row, [ref[k] for k in FIT_TARGETS], rtol=1e-10)
+
+
+def test_regimens_posterior_reports_median_and_interval_over_the_draws(monkeypatch, tmp_path):
+    """Each draw's comparison gets the draw's parameters (user overrides win); the table's numeric columns are
+    the medians over the draws, with the 5th and 95th percentiles beside them; columns equal in every draw (the
+    exposure) keep the point value."""
+    from circuits.posterior import regimens_posterior
+    from tests.circuits.test_regimens import fake_comparison
+
+    calls = []
+
+    class Draw:  # a draw's comparison: the fake table with every regimen's onset set to the draw's g_h
+        def __init__(self, g):
+            self.g = g
+
+        def table(self):
+            t = fake_comparison().table()
+            return {**t, "onset_h": [self.g] * len(t["regimen"])}
+
+    def fake(items, params=None, **kw):
+        calls.append(dict(params or {}))
+        return fake_comparison() if len(calls) == 1 else Draw(float(params["g_h"]))
+
+    monkeypatch.setattr("circuits.regimens.compare_regimens", fake)
+    sets = np.array([[float(v), 4.0, 1.5] for v in range(1, 21)])
+    record = {"names": ["g_h", "b1", "k_a_per_h"], "sets": sets, "model_version": "test"}
+    res = regimens_posterior(["human_single"], record, draws=20, params={"b1": "5"})
+    assert calls[0] == {"b1": "5"} and all(c["b1"] == "5" for c in calls[1:])  # the override wins
+    assert sorted(c["g_h"] for c in calls[1:]) == list(range(1, 21))
+    t = res.table()
+    assert t["onset_h"][0] == pytest.approx(np.median(np.arange(1, 21)))
+    assert [t["onset_h_ci90_lo"][0], t["onset_h_ci90_hi"][0]] == pytest.approx(
+        [np.percentile(np.arange(1, 21), 5), np.percentile(np.arange(1, 21), 95)])
+    assert "cmax_plasma_ketamine_ng_per_ml_ci90_lo" not in t
+    rec = res.write(tmp_path / "r")
+    assert rec["inputs"]["posterior"] == {"draws": 20, "model_version": "test"}
