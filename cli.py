@@ -699,6 +699,37 @@ def simulate(
 
 EXPERIMENTS = ("wu2021",)
 
+PosteriorOpt = Annotated[Optional[bool], typer.Option(
+    "--posterior/--no-posterior",
+    help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
+         "posterior (circuits/data/posterior.json). Default: on when the stored posterior matches this model "
+         "version, else the point estimate with a note; --posterior with no matching file exits 2.")]
+PosteriorDrawsOpt = Annotated[int, typer.Option(help="Posterior parameter sets drawn (K).")]
+PosteriorFileOpt = Annotated[Optional[Path], typer.Option(help="A posterior file instead of the package's "
+                                                               "(`python -m circuits.posterior --out FILE`).")]
+
+
+def posterior_record(posterior: bool | None, path: Path | None, draws: int) -> dict | None:
+    """The posterior a command uses: None for --no-posterior; the stored one if it matches the model (default:
+    else a note and None; --posterior: else exit 2); ``draws`` checked against it."""
+    if posterior is False:
+        return None
+    from circuits.posterior import load_posterior, posterior_status
+
+    if posterior:
+        try:
+            rec = load_posterior(path, required=True)
+        except ValueError as e:
+            fail(str(e))
+    else:
+        rec, why = posterior_status(path)
+        if rec is None:
+            typer.echo(f"note: point estimate only ({why})", err=True)
+            return None
+    if not 1 <= draws <= len(rec["sets"]):
+        fail(f"posterior_draws: expected 1 to {len(rec['sets'])} (the stored parameter sets), got {draws}")
+    return rec
+
 
 @app.command()
 def experiment(
@@ -711,6 +742,10 @@ def experiment(
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
     as_json: JsonOpt = False,
+    posterior: PosteriorOpt = None,
+    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn (at most n); each gets n/K "
+                                                      "of the mice, all in one batched run.")] = 20,
+    posterior_file: PosteriorFileOpt = None,
 ):
     """Run a replication on a virtual cohort; write DIR/summary.json and figures with the paper's values beside
     the model's. Every number comes from integrating the model.
@@ -725,6 +760,8 @@ def experiment(
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
+    record_post = posterior_record(posterior, posterior_file, posterior_draws)
+    posterior_draws = min(posterior_draws, n)  # at most one draw per mouse
     try:
         check_output(out, directory=True)
         # every group runs all n mice at once: one hourly sLH time course per mouse is a lower bound of its memory
@@ -732,10 +769,13 @@ def experiment(
         raw, record = circuit_overrides(param, params_file)
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw)
+            post = {} if record_post is None else {"posterior": record_post, "draws": posterior_draws}
+            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw, **post)
     except ValueError as e:
         fail(str(e))
-    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record})
+    post_rec = {} if record_post is None else {"posterior": {"draws": posterior_draws,
+                                                             "model_version": record_post["model_version"]}}
+    record_command(out, inputs={"experiment": name, "n": n, "seed": seed, "overrides": record, **post_rec})
     if as_json:
         typer.echo(dumps_json(summary, indent=1))
     else:
@@ -784,6 +824,9 @@ def sensitivity(
     param: ParamOpt = None,
     list_: Annotated[bool, typer.Option("--list", help="Print every readout and parameter group, and exit.")]
     = False,
+    scheduler: Annotated[Optional[str], typer.Option(help="Evaluate the chunks on Dask: 'local' (a LocalCluster, "
+                                                          "one worker per core) or a scheduler address "
+                                                          "tcp://HOST:PORT; default in this process.")] = None,
 ):
     """Global sensitivity of readouts to parameters (SALib: Sobol or Morris), evaluated in batched, resumable
     chunks.
@@ -842,7 +885,8 @@ def sensitivity(
         bar, progress = _cohort_progress()
         with bar:
             res = run_sensitivity(model, factors, readouts, method=method, n=n, seed=seed, out=out,
-                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info)
+                                  chunk_size=chunk_size, resume=resume, progress=progress, model_info=info,
+                                  scheduler=scheduler)
     except ValueError as e:
         fail(str(e))
     record_command(out, inputs={"method": method, "n": n, "seed": seed, "params": params, "readouts": readouts,
@@ -861,6 +905,57 @@ def sensitivity(
     typer.echo(json.dumps({"convergence": {r: c["max_abs_change"] for r, c in res.summary["convergence"].items()}},
                           indent=1))
     typer.echo(f"wrote {out / 'indices.csv'}, summary.json and indices.png", err=True)
+
+
+# ---- identifiability ---------------------------------------------------------------------------------------------
+@app.command()
+def identifiability(
+    out: Annotated[Path, typer.Option(help="Directory for identifiability.csv, profiles.csv, summary.json and "
+                                           "identifiability.png.")],
+    with_: Annotated[Optional[str], typer.Option("--with", help="Also profile these circuit parameters "
+                                                                "(comma-separated), e.g. k_rho_per_h,g_p,tau_a_h "
+                                                                "(set before the calibration, not fitted).")]
+    = None,
+    grid: Annotated[int, typer.Option(help="Points of each profile (>= 5).")] = 21,
+):
+    """Identifiability of the calibrated circuit parameters against the calibration targets and the paper's
+    standard errors: profile likelihoods and the SVD of the weighted residual Jacobian (the parameter combinations
+    the data do not determine).
+
+    Example: ketamine identifiability --out runs/ident
+    """
+    from circuits.calibration import FITTED
+    from circuits.identifiability import identifiability as run, write_identifiability
+    from circuits.model import CircuitParams
+    from pkpd.io import check_output
+
+    try:
+        check_output(out, directory=True)
+        if grid < 5:
+            raise ValueError(f"grid: expected at least 5 points per profile, got {grid}")
+        extra = [x.strip() for x in (with_ or "").split(",") if x.strip()]
+        for x in extra:
+            CircuitParams().value(x)  # unknown names: ValueError naming them
+            if x in FITTED:
+                raise ValueError(f"with: {x} is already a calibrated parameter ({', '.join(FITTED)})")
+        names = tuple(FITTED) + tuple(dict.fromkeys(extra))
+        bar, progress = _progress(f"profiles of {len(names)} parameters")
+        with bar:
+            result = run(names, n_grid=grid, progress=progress)
+        write_identifiability(result, out)
+    except ValueError as e:
+        fail(str(e))
+    record_command(out, inputs={"parameters": list(names), "grid": grid})
+    for r in result["parameters"]:
+        lo, hi = r["ci95_lo"], r["ci95_hi"]
+        ci = f"[{'—' if lo is None else f'{lo:.3g}'}, {'—' if hi is None else f'{hi:.3g}'}]"
+        typer.echo(f"{r['parameter']:<14} {r['value']:<10.4g} profile 95 % {ci:<22} "
+                   f"{'identifiable' if r['identifiable'] else 'NOT identifiable'}")
+    sv = ", ".join(f"{v:.3g}" for v in result["singular_values"])
+    typer.echo(f"singular values: {sv} (condition {result['condition']:.3g})")
+    for u in result["undetermined"]:
+        typer.echo(f"undetermined (σ = {u['sigma']:.2g}): {u['combination']}")
+    typer.echo(f"wrote {out / 'identifiability.csv'}, profiles.csv, summary.json and identifiability.png", err=True)
 
 
 # ---- virtual cohorts -------------------------------------------------------------------------------------------
@@ -1327,6 +1422,10 @@ def regimens_cmd(
                                                               "exit.")] = False,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    posterior: PosteriorOpt = None,
+    posterior_draws: Annotated[int, typer.Option(help="Posterior parameter sets drawn (K): one comparison each, "
+                                                      "after the point estimate.")] = 20,
+    posterior_file: PosteriorFileOpt = None,
 ):
     """Compare dosing regimens side by side through the circuit: from a chronic-stress depressed state, the
     time course of circuit rescue (fraction of the stress-induced escape deficit restored) with onset, peak,
@@ -1362,11 +1461,17 @@ def regimens_cmd(
         items = list(preset or []) + list(regimen_file or [])
         if not items:
             items = list(reglib.default_presets(species))
-        bar, progress = _progress("regimens")
+        raw = overrides(param, params_file)
+        rec = posterior_record(posterior, posterior_file, posterior_draws)
+        options = dict(species=species, horizon_days=horizon_days, pk_model=pk_model, step_h=step_h)
+        bar, progress = _progress("regimens" if rec is None else f"regimens: point + {posterior_draws} posterior draws")
         with bar:
-            result = reglib.compare_regimens(items, species=species, horizon_days=horizon_days, pk_model=pk_model,
-                                             step_h=step_h, progress=progress,
-                                             params=overrides(param, params_file))
+            if rec is None:
+                result = reglib.compare_regimens(items, progress=progress, params=raw, **options)
+            else:
+                from circuits.posterior import regimens_posterior
+
+                result = regimens_posterior(items, rec, posterior_draws, params=raw, progress=progress, **options)
     except ValueError as e:
         fail(str(e))
     record = result.write(out, reproduce_command())
@@ -1374,8 +1479,15 @@ def regimens_cmd(
     fmt = lambda x: "—" if x is None else f"{x:.3g}"  # noqa: E731
     typer.echo("regimen, onset h, peak rescue, peak time h, duration h, half-life h, rescue 24h, rescue 7d, "
                "Cmax ng/mL, AUC uM*h, peak occupancy (interneuron)")
+    def cell(row, k):
+        if f"{k}_ci90_lo" in row:
+            return f"{fmt(row[k])} [{fmt(row[k + '_ci90_lo'])}, {fmt(row[k + '_ci90_hi'])}]"
+        return fmt(row[k])
+
+    if result.posterior:
+        typer.echo(f"# medians over {result.posterior['draws']} posterior parameter sets [90 % interval]")
     for row in rows:
-        typer.echo(", ".join([row["regimen"]] + [fmt(row[k]) for k in (
+        typer.echo(", ".join([row["regimen"]] + [cell(row, k) for k in (
             "onset_h", "peak_rescue", "peak_time_h", "duration_h", "half_life_h", "rescue_24h", "rescue_7d",
             "cmax_plasma_ketamine_ng_per_ml", "auc_plasma_ketamine_uM_h", "peak_occupancy_interneuron")]))
     typer.echo(f"horizon {format_hours(result.horizon_h)}; wrote {out / 'regimens.csv'}, regimens_timecourse.csv, "

@@ -82,3 +82,50 @@ def calibrate(x0=None, verbose: bool = True) -> dict:
 
 if __name__ == "__main__":  # pragma: no cover
     calibrate()
+
+
+def fitted_values(names=FITTED, base=None) -> np.ndarray:
+    """The current log-values of ``names`` (default :data:`FITTED`) in ``base`` (default the package's
+    :class:`CircuitParams`)."""
+    from .model import CircuitParams
+
+    cp = base or CircuitParams()
+    return np.log([cp.value(k) for k in names])
+
+
+def targets_batch(X, names=FITTED, base=None) -> np.ndarray:
+    """The fitted targets' model values for many log-parameter vectors at once: ``X`` (W, len(names)) of the
+    natural logs of the circuit parameters ``names`` (default :data:`FITTED`) -> (W, len(FIT_TARGETS)), the typical
+    mouse of each row (as :func:`_run` with ``CAL_N = 0``), all rows integrated together in one
+    :func:`circuits.experiments.run_groups` (a row the engine fails on is NaN)."""
+    from pkpd.dosing import Regimen
+
+    from .experiments import run_groups
+    from .model import CircuitParams
+    from .protocols import build_protocol
+
+    X = np.atleast_2d(np.asarray(X, float))
+    cp = base or CircuitParams()
+    cohort, bad = [], np.zeros(len(X), bool)
+    for i, x in enumerate(X):
+        try:
+            cohort.append(cp.replace(**dict(zip(names, np.exp(x)))))
+        except ValueError:  # outside a declared bound: no model there
+            cohort.append(cp)
+            bad[i] = True
+    ket = Regimen.single("10mg/kg", "ip")
+    s, w = run_groups(cohort, [build_protocol("slh", recordings=False),
+                               build_protocol("wlh", regimen=ket, recordings=False)], on_failure="mask")
+    col = w.labels.index
+    per = {"slh.failure_rate.lh": s.failure[:, s.labels.index("lh")],
+           "wlh.failure_rate.day3_4": w.failure[:, [col("test3"), col("test4")]].mean(axis=1),
+           "wlh.failure_rate.ket_day5": w.failure[:, col("test5")]}
+    missing = [k for k in FIT_TARGETS if k not in per]
+    if missing:
+        raise ValueError(f"targets_batch: no per-mouse readout for {', '.join(missing)}; add it beside _run's")
+    out = np.column_stack([per[k] for k in FIT_TARGETS])
+    for g in (s, w):
+        if g.status is not None:
+            bad |= np.asarray(g.status) != 0
+    out[bad] = np.nan
+    return out

@@ -108,6 +108,19 @@ class GroupResult:
     reasons: tuple = ()
     efficacy: np.ndarray | None = None
 
+    def take(self, rows) -> "GroupResult":
+        """The same result for the subjects ``rows`` only (index array), in that order."""
+        rows = np.asarray(rows)
+
+        def cut(a):
+            return None if a is None else np.asarray(a)[rows]
+
+        return dataclasses.replace(
+            self, r_rel=cut(self.r_rel), failure=cut(self.failure), latency_s=cut(self.latency_s),
+            dip_rel=cut(self.dip_rel), long={k: cut(v) for k, v in self.long.items()}, traces=cut(self.traces),
+            status=cut(self.status), reasons=tuple(np.asarray(self.reasons, object)[rows]) if self.reasons else (),
+            efficacy=cut(self.efficacy))
+
     def mean_failure(self, label: str) -> float:
         return float(np.mean(self.failure[:, self.labels.index(label)]))
 

@@ -253,8 +253,10 @@ def wu2021_figures(summary: dict, details: dict, out: Path, *, svg: bool = True)
     return paths
 
 
-def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None) -> dict:
-    """Run :func:`wu2021`, write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
+def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=None, posterior=None,
+                 draws: int = 20) -> dict:
+    """Run :func:`wu2021` (or, with a ``posterior`` record, :func:`circuits.posterior.wu2021_posterior` with
+    ``draws`` parameter sets), write ``summary.json`` (atomically) and the figures into ``out_dir``; return the
     summary."""
     from pathlib import Path
 
@@ -269,9 +271,19 @@ def write_wu2021(out_dir, n: int = 100, seed: int = 0, progress=None, params=Non
     if not is_integer(n) or n < 1:
         raise ValueError(f"n: expected a cohort of at least 1 subject, got {n!r}")
     out.mkdir(parents=True, exist_ok=True)
-    summary, details = wu2021(n, seed, progress=progress, params=params)
+    if posterior is None:
+        summary, details = wu2021(n, seed, progress=progress, params=params)
+    else:
+        from .posterior import wu2021_posterior
+
+        summary, details = wu2021_posterior(n, seed, posterior, draws, progress=progress, params=params)
     write_json(summary, out / "summary.json")
-    wu2021_figures(summary, details, out)
+    if posterior is None:
+        wu2021_figures(summary, details, out)
+    else:
+        from .posterior import strip_intervals
+
+        wu2021_figures(strip_intervals(summary), details, out)
     return summary
 
 

@@ -222,11 +222,21 @@ class RegimenComparison:
     horizon_h: float
     #: parameter overrides: one row per (name, regimen it applies to; None for circuit parameters)
     overrides: tuple = ()
+    #: posterior predictions (:func:`circuits.posterior.regimens_posterior`): ``{"draws", "model_version",
+    #: "median": {column: per-regimen values}, "ci90": {column: per-regimen [p05, p95]}}``, or None
+    posterior: dict | None = None
 
     def table(self) -> dict[str, list]:
-        """One row per regimen, the columns of :data:`TABLE_COLUMNS`."""
+        """One row per regimen, the columns of :data:`TABLE_COLUMNS`; with a posterior, every numeric column is
+        the median over the posterior draws, with ``<column>_ci90_lo`` and ``_hi`` after the columns."""
         rows = [r.row() for r in self.results]
-        return {k: [row[k] for row in rows] for k in TABLE_COLUMNS}
+        out = {k: [row[k] for row in rows] for k in TABLE_COLUMNS}
+        if self.posterior:
+            out.update(self.posterior["median"])
+            for k, ci in self.posterior["ci90"].items():
+                out[f"{k}_ci90_lo"] = [c[0] for c in ci]
+                out[f"{k}_ci90_hi"] = [c[1] for c in ci]
+        return out
 
     def timecourse(self) -> dict[str, list]:
         """Every regimen's time courses stacked (long format): regimen, time_h, rescue, p_fail, da_response_rel,
@@ -264,7 +274,9 @@ class RegimenComparison:
                   "inputs": {"regimens": {r.label: {"species": r.species, "pk_model": r.pk_model,
                                                     "weight_kg": r.weight_kg, "doses": r.regimen.describe()}
                                           for r in self.results},
-                             "horizon_h": self.horizon_h, "overrides": list(self.overrides)},
+                             "horizon_h": self.horizon_h, "overrides": list(self.overrides),
+                             **({"posterior": {k: self.posterior[k] for k in ("draws", "model_version")}}
+                                if self.posterior else {})},
                   "results": {"table": rows, "depressed_state": self.results[0].reference,
                               "no_drug_max_abs_rescue": float(abs(self.control["rescue"]).max())},
                   "assumptions": assumption_rows(), "figures": ["regimens.png", "regimens.svg"],

@@ -25,7 +25,7 @@ from .behavior import photometry
 from .experiments import escape_failure_trials, run_groups, virtual_cohort
 from .protocols import ProtocolParams, build_protocol
 
-__all__ = ["SCHEMA", "CALIBRATION", "PAPER", "CHECKS", "DOSE_GRID", "CNO_TEST_LEAD_H", "wu2021",
+__all__ = ["SCHEMA", "CALIBRATION", "PAPER", "CHECKS", "DOSE_GRID", "CNO_TEST_LEAD_H", "wu2021", "wu2021_summary",
            "summary_keys", "split", "assess", "replication_table", "MARGIN"]
 
 #: mg/kg i.p. (HCl salt): the prefrontal dose–response grid (Moghaddam et al. 1997 J Neurosci 17:2921 used
@@ -360,18 +360,26 @@ def _rel_bin(t_h, r, t0_h, lo_min, hi_min):
     return np.sum((rr[:, 1:] + rr[:, :-1]) * np.diff(tt) / 2, axis=1) / (tt[-1] - tt[0])
 
 
-def wu2021(n: int = 100, seed: int = 0, progress=None, params=None) -> tuple[dict, dict]:
+def wu2021(n: int = 100, seed: int = 0, progress=None, params=None, cohort=None) -> tuple[dict, dict]:
     """Run the replication on a virtual cohort of ``n`` mice (:func:`circuits.experiments.virtual_cohort`).
 
     Returns ``(summary, details)``: ``summary`` follows :data:`SCHEMA` plus ``split`` (:func:`split`) and ``paper``
     (:data:`PAPER`), and ``details`` holds the group results and trials for figures. ``params``: overrides by name
-    (:mod:`circuits.overrides`), applied to the typical mouse the cohort varies around.
+    (:mod:`circuits.overrides`), applied to the typical mouse the cohort varies around. ``cohort``: the mice
+    themselves (a list of :class:`~circuits.model.CircuitParams`; ``n`` and the circuit overrides then unused).
     """
+    summary, details = wu2021_summary(*_wu2021_run(n, seed, progress, params, cohort), seed)
+    return summary, details
+
+
+def _wu2021_run(n, seed, progress, params, cohort):
+    """Every group of the replication on the cohort, batched: ``(results by group, cohort)``."""
     from .overrides import resolve_circuit
 
     base, pkv, _ = resolve_circuit(params)
+    cohort = virtual_cohort(n, seed, base=base) if cohort is None else list(cohort)
+    n = len(cohort)
     pk_values = None if pkv is None else [pkv] * n
-    cohort = virtual_cohort(n, seed, base=base)
     q = ProtocolParams()
     groups = _groups(q)
     names = list(groups)
@@ -385,6 +393,15 @@ def wu2021(n: int = 100, seed: int = 0, progress=None, params=None) -> tuple[dic
                                      progress=progress, pk_values=pk_values)))
     res.update(zip(wl, run_groups(cohort, [groups[k] for k in wl], keep_traces=True, keep_y=True,
                                   pk_values=pk_values)))
+    return res, cohort
+
+
+def wu2021_summary(res: dict, cohort: list, seed: int = 0) -> tuple[dict, dict]:
+    """:func:`wu2021`'s ``(summary, details)`` from its group results ``res`` on ``cohort`` (rows = mice; a subset
+    of a larger run by :meth:`~circuits.experiments.GroupResult.take`)."""
+    n = len(cohort)
+    q = ProtocolParams()
+    t_drug = 96.0
     f = lambda g, lbl: float(np.nanmean(res[g].failure[:, res[g].labels.index(lbl)]))  # noqa: E731
 
     def days(g, a, b):
@@ -488,7 +505,7 @@ def _fmt(v) -> str:
             return "surge " + ", ".join(f"{d:g}: {x:.2f}" for d, x in zip(v["dose_mg_per_kg"], v["mpfc_peak_rel"])) \
                 + "; failures 4 h " + ", ".join(f"{d:g}: {x:.2f}" for d, x in zip(v["dose_mg_per_kg"],
                                                                                    v["failure_4h"]))
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items() if not k.endswith("_ci90"))
     if v is None:
         return "–"
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -502,19 +519,39 @@ def replication_table(summary: dict) -> str:
     ok = assess(summary)
     sp = summary.get("split") or split()
     paper = summary.get("paper") or PAPER
-    head = "| key | model | paper | panel | |\n|---|---|---|---|---|\n"
+    post = summary.get("posterior")
+    head = "| key | model | paper | panel | |" + (" posterior |" if post else "") + "\n|---|---|---|---|---|" \
+        + ("---|" if post else "") + "\n"
+
+    def judged(k):  # the posterior predictive judgement: inside the 90 % interval, and how often the check holds
+        inside = post["paper_inside_ci90"].get(k)
+        frac = post["met_fraction"].get(k)
+        parts = ([("paper inside" if inside else "paper **outside**")] if inside is not None else []) \
+            + ([f"met in {100 * frac:.0f} % of draws"] if frac is not None else [])
+        return " " + ("; ".join(parts) or "the pooled draws (undefined in one draw's mice)") + " |"
 
     def row(k, mark):
         p = paper[k]
         pv = _fmt(p["value"]) if p.get("value") is not None and not p.get("direction") else \
             (f"{_fmt(p['value'])}; " if p.get("value") is not None else "") + p.get("direction", "")
-        return f"| `{k}` | {_fmt(_get(summary, k))} | {pv} | {p['panel']} | {mark} |\n"
+        try:
+            ci = _get(summary, k + "_ci90")
+            mv = f"{_fmt(_get(summary, k))} [{_fmt(ci[0])}, {_fmt(ci[1])}]" if not isinstance(ci[0], list) \
+                else _fmt(_get(summary, k))
+        except (KeyError, TypeError):
+            mv = _fmt(_get(summary, k))
+        return f"| `{k}` | {mv} | {pv} | {p['panel']} | {mark} |" + (judged(k) if post else "") + "\n"
 
     cal = "".join(row(k, "calibration ✓" if ok[k] else "calibration ✗ (missed)") for k in sp["calibration"])
     met = [k for k in sp["validation"] if ok[k]]
     missed = [k for k in sp["validation"] if not ok[k]]
     val = "".join(row(k, "met") for k in met) + "".join(row(k, "**missed**") for k in missed)
-    return (f"**Calibration targets** ({len(sp['calibration'])}; parameters were set to reproduce these):\n\n"
+    note = "" if not post else (
+        f"Posterior: {post['draws']} parameter sets of the calibration's posterior, {post['mice_per_draw']} mice "
+        f"each; model values are medians over the sets with the 90 % posterior predictive interval of a study of "
+        f"that many mice in brackets; the last column says whether the paper's value lies inside it and in how "
+        f"many of the sets the check holds.\n\n")
+    return (note + f"**Calibration targets** ({len(sp['calibration'])}; parameters were set to reproduce these):\n\n"
             f"{head}{cal}\n**Validation targets** ({len(sp['validation'])}; never used to set a parameter): "
             f"{len(met)} met, {len(missed)} missed"
             + (f" ({', '.join(f'`{k}`' for k in missed)})" if missed else "") + f".\n\n{head}{val}")

@@ -6,6 +6,9 @@ A run is recognised by its files:
   (``summary.json``, computed with :func:`pkpd.cohort.summarize_run` if missing) as results;
 * ``summary.json`` with an ``"slh"`` key — the Wu 2021 replication (``ketamine experiment wu2021``): failure rates
   of the model beside the paper's (the summary's own ``paper`` and ``split`` blocks) and the other readouts;
+* ``manifest.json`` with a ``method`` and ``indices.csv`` — a global sensitivity run (``ketamine sensitivity``):
+  the manifest as inputs, the indices, ranking and convergence check as results;
+* ``summary.json`` with ``singular_values`` — an identifiability run (``ketamine identifiability``);
 * ``*.study.json`` — a study record (dose-response, regimens or any other kind) with the keys ``kind``,
   ``command``, ``version``, ``inputs``, ``results``, ``figures``: inputs and results rendered generically.
 
@@ -114,14 +117,65 @@ def run_kinds(run_dir) -> list[str]:
     """The kinds of run held in ``run_dir``: ``"cohort"``, ``"wu2021"`` and the kind of each ``*.study.json``."""
     run_dir = Path(run_dir)
     kinds = []
-    if (run_dir / "manifest.json").is_file():
+    if _is_sensitivity(run_dir):
+        kinds.append("sensitivity")
+    elif (run_dir / "manifest.json").is_file():
         kinds.append("cohort")
-    elif (run_dir / "summary.json").is_file() and "slh" in _read_json(run_dir / "summary.json"):
-        kinds.append("wu2021")
+    elif (run_dir / "summary.json").is_file():
+        summary = _read_json(run_dir / "summary.json")
+        if isinstance(summary, Mapping) and "slh" in summary:
+            kinds.append("wu2021")
+        elif isinstance(summary, Mapping) and "singular_values" in summary:
+            kinds.append("identifiability")
     for p in sorted(run_dir.glob("*.study.json")):
         rec = _read_json(p)
         kinds.append(str(rec.get("kind", p.name.removesuffix(".study.json"))) if isinstance(rec, dict) else p.name)
     return kinds
+
+
+def _is_sensitivity(run_dir: Path) -> bool:
+    """A ``ketamine sensitivity --out DIR`` run: its manifest names a method, and ``indices.csv`` is there."""
+    m = run_dir / "manifest.json"
+    return m.is_file() and (run_dir / "indices.csv").is_file() and "method" in (_read_json(m) or {})
+
+
+def _csv_table(path: Path) -> str:
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return "<p class=meta>empty</p>"
+
+    def cell(v):
+        try:
+            return f'<td class="num">{_e(_fmt(float(v)))}</td>'
+        except ValueError:
+            return f"<td>{_e(v)}</td>"
+
+    head = "".join(f"<th>{_e(h)}</th>" for h in rows[0])
+    return f"<table><tr>{head}</tr>" + "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>"
+                                               for r in rows[1:]) + "</table>"
+
+
+def _sensitivity_section(run_dir: Path) -> str:
+    manifest = _read_json(run_dir / "manifest.json")
+    spath = run_dir / "summary.json"
+    summary = _read_json(spath) if spath.is_file() else {}
+    keep = {k: summary[k] for k in ("ranking", "convergence", "failures") if k in summary}
+    return (f"<h2>Inputs (sensitivity manifest)</h2>{_render(manifest)}"
+            f"<h2>Results: indices</h2>{_csv_table(run_dir / 'indices.csv')}"
+            f"<h3>Ranking, convergence (indices at N/2 beside N), failed runs</h3>{_render(keep)}")
+
+
+def _identifiability_section(run_dir: Path) -> str:
+    summary = _read_json(run_dir / "summary.json")
+    keep = {k: summary[k] for k in ("targets", "singular_values", "condition", "undetermined", "thresholds")
+            if k in summary}
+    table = (_csv_table(run_dir / "identifiability.csv") if (run_dir / "identifiability.csv").is_file()
+             else _render(summary.get("parameters", [])))
+    return (f"<h2>Results: identifiability of the calibrated parameters</h2>{table}"
+            f"<h3>Targets, singular values, undetermined combinations</h3>{_render(keep)}")
 
 
 def find_figures(run_dir, extra=()) -> list[Path]:
@@ -282,6 +336,10 @@ def build_report(run_dir) -> str:
         version = version or _read_json(run_dir / "manifest.json").get("version")
     if "wu2021" in kinds:
         sections.append(_wu2021_section(run_dir, crec.get("inputs") if isinstance(crec, Mapping) else None))
+    if "sensitivity" in kinds:
+        sections.append(_sensitivity_section(run_dir))
+    if "identifiability" in kinds:
+        sections.append(_identifiability_section(run_dir))
     studies = sorted(run_dir.glob("*.study.json"))
     commands = _commands(crec)
     for p in studies:
@@ -321,7 +379,7 @@ def write_report(run_dir, out=None, *, draw_bands: bool = True) -> Path:
     out = run_dir / "report.html" if out is None else Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"out: {str(out)!r} must end in .html")
-    if draw_bands and (run_dir / "manifest.json").is_file() and not (run_dir / "bands.png").exists():
+    if draw_bands and "cohort" in run_kinds(run_dir) and not (run_dir / "bands.png").exists():
         from pkpd.cohort import plot_bands, summarize_run
 
         if not (run_dir / "percentiles.parquet").is_file():

@@ -295,7 +295,8 @@ def _manifest(method, n, seed, factors, readouts, chunk_size, extra) -> dict:
 def run_sensitivity(model: Callable[[np.ndarray], np.ndarray], factors: Sequence[Factor], readouts: Sequence[str],
                     *, method: str = "sobol", n: int = 1024, seed: int = 0, out=None, chunk_size: int = 256,
                     resume: bool = False, progress: Callable[[int, int], None] | None = None,
-                    model_info: Mapping | None = None) -> SensitivityResult:
+                    model_info: Mapping | None = None, scheduler: str | None = None,
+                    connect_timeout_s: float = 5.0) -> SensitivityResult:
     """Sample, evaluate ``model`` chunk by chunk, and estimate the indices.
 
     Parameters
@@ -323,6 +324,10 @@ def run_sensitivity(model: Callable[[np.ndarray], np.ndarray], factors: Sequence
         ``progress(done_runs, total_runs)``.
     model_info : mapping, optional
         What else determines the model's outputs (recorded in the manifest, compared on resume).
+    scheduler : None, "local" or "tcp://HOST:PORT"
+        Where the chunks are evaluated (as for cohorts, :func:`pkpd.cohort.runner.run_cohort`): in this process,
+        a Dask ``LocalCluster``, or an existing Dask cluster (``model`` is sent to the workers; results come back
+        here, which writes every chunk).
     """
     check_request(method, n, factors)
     readouts = tuple(readouts)
@@ -338,23 +343,48 @@ def run_sensitivity(model: Callable[[np.ndarray], np.ndarray], factors: Sequence
     runs = X.shape[0]
     Y = np.full((runs, len(readouts)), np.nan)
     done = 0
+
+    def store(k, a, b, y):
+        nonlocal done
+        y = np.asarray(y, float)
+        if y.shape != (b - a, len(readouts)):
+            raise ValueError(f"model: expected outputs of shape {(b - a, len(readouts))}, got {y.shape}")
+        if out is not None:
+            path = out / "chunks" / f"chunk_{k:05d}.npy"
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, y)
+            tmp.replace(path)
+        Y[a:b] = y
+        done += b - a
+        if progress:
+            progress(done, runs)
+
+    todo = []
     for k, a in enumerate(range(0, runs, chunk_size)):
         b = min(a + chunk_size, runs)
         path = None if out is None else out / "chunks" / f"chunk_{k:05d}.npy"
         if path is not None and path.is_file():
-            y = np.load(path)
+            Y[a:b] = np.load(path)
+            done += b - a
         else:
-            y = np.asarray(model(X[a:b]), float)
-            if y.shape != (b - a, len(readouts)):
-                raise ValueError(f"model: expected outputs of shape {(b - a, len(readouts))}, got {y.shape}")
-            if path is not None:
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, y)
-                tmp.replace(path)
-        Y[a:b] = y
-        done = b
-        if progress:
-            progress(done, runs)
+            todo.append((k, a, b))
+    if progress and done:
+        progress(done, runs)
+    if scheduler is None:
+        for k, a, b in todo:
+            store(k, a, b, model(X[a:b]))
+    elif todo:
+        from .cohort.runner import _close, _connect
+
+        client, cluster = _connect(scheduler, None, connect_timeout_s)
+        try:
+            from distributed import as_completed
+
+            futures = {client.submit(model, X[a:b], pure=False): (k, a, b) for k, a, b in todo}
+            for fut in as_completed(futures):
+                store(*futures[fut], fut.result())
+        finally:
+            _close(client, cluster)
     D = len(factors)
     half_runs = (n // 2) * ((D + 2) if method == "sobol" else (D + 1))
     indices, half, n_failed = {}, {}, {}

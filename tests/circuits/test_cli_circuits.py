@@ -23,7 +23,7 @@ def test_experiment_options_reach_the_library(monkeypatch, tmp_path):
 
     monkeypatch.setattr("circuits.figures.write_wu2021", spy)
     args = ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "7", "--seed", "3", "--param", "g_h=60",
-            "--json"]
+            "--json", "--no-posterior"]
     monkeypatch.setattr("sys.argv", ["ketamine", *args])
     res = runner.invoke(cli.app, args)
     assert res.exit_code == 0, res.output
@@ -41,7 +41,7 @@ def test_experiment_prints_the_replication_table_by_default(monkeypatch, tmp_pat
     # without --json the summary is read as the README reads it: calibration and validation rows, misses said
     from tests.circuits.test_report_table import _summary
 
-    monkeypatch.setattr("circuits.figures.write_wu2021", lambda out, n, seed, progress, params: _summary())
+    monkeypatch.setattr("circuits.figures.write_wu2021", lambda out, n, seed, progress, params, **post: _summary())
     res = runner.invoke(cli.app, ["experiment", "wu2021", "--out", str(tmp_path / "d"), "--n", "3"])
     assert res.exit_code == 0, res.output
     assert "Calibration targets" in res.stdout and "controls.cno_alone_hm4di_lh" in res.stdout

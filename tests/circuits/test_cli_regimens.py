@@ -28,7 +28,7 @@ def test_options_reach_the_library_exactly(monkeypatch, tmp_path):
     out = tmp_path / "reg"
     res = runner.invoke(cli.app, ["regimens", "--preset", "human_single", "--preset", "daily:3",
                                   "--regimen-file", "course.csv", "--species", "mouse", "--pk-model", "mouse",
-                                  "--horizon", "14d", "--step", "30min", "--out", str(out)])
+                                  "--horizon", "14d", "--step", "30min", "--out", str(out), "--no-posterior"])
     assert res.exit_code == 0, res.output
     progress = seen.pop("progress")
     assert callable(progress)
@@ -61,7 +61,7 @@ def test_defaults_are_the_clinical_presets_and_the_automatic_horizon(monkeypatch
         return fake_comparison()
 
     monkeypatch.setattr("circuits.regimens.compare_regimens", spy)
-    res = runner.invoke(cli.app, ["regimens", "--out", str(tmp_path / "d")])
+    res = runner.invoke(cli.app, ["regimens", "--out", str(tmp_path / "d"), "--no-posterior"])
     assert res.exit_code == 0, res.output
     assert seen["items"] == ["human_single", "human_6x12d", "esketamine_56", "esketamine_84"]
     assert seen["horizon_days"] is None and seen["species"] == "human" and seen["step_h"] == 1.0

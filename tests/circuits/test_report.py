@@ -212,3 +212,30 @@ def test_a_study_cannot_embed_files_outside_its_run_directory(tmp_path):
     assert parse(page).images == [] and "PNG not for sharing" not in page
     # the link and both spellings of the secret's path are one file (figures are listed once): 2 refusals
     assert page.count("lies outside the run directory; not embedded") == 2 and "/etc/passwd" in page
+
+
+def test_sensitivity_report_shows_the_indices_of_the_run(tmp_path):
+    """A `ketamine sensitivity --out DIR` run is recognised by its manifest's method and indices.csv; the page
+    holds every index of indices.csv and the figure, and no cohort bands are drawn for it."""
+    import csv
+
+    import numpy as np
+
+    from pkpd.sensitivity import Factor, run_sensitivity
+
+    def model(X):  # y = x1 + 2 x2: known ranking
+        return (X[:, 0] + 2 * X[:, 1])[:, None]
+
+    out = tmp_path / "sens"
+    run_sensitivity(model, [Factor("x1", 0.0, 1.0), Factor("x2", 0.0, 1.0)], ["y"], method="sobol", n=16, seed=0,
+                    out=out)
+    page = write_report(out).read_text()
+    assert "kind sensitivity" in page and not (out / "bands.png").exists()
+    with open(out / "indices.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    from circuits.report import _fmt
+
+    for r in rows:
+        assert f'<td class="num">{html.escape(_fmt(float(r["ST"])))}</td>' in page
+    assert page.count("data:image/png;base64,") >= 1
+    assert np.isfinite([float(r["ST"]) for r in rows]).all()

@@ -88,6 +88,22 @@ def test_chunks_resume_without_evaluating_again(ishigami_model, tmp_path):
         run_sensitivity(counted, _factors(), ["y"], method="sobol", n=16, seed=0, out=out, chunk_size=25)
 
 
+@pytest.mark.slow
+def test_dask_scheduler_gives_the_in_process_result(tmp_path):
+    """Chunks evaluated on a Dask LocalCluster come back to the same outputs and indices as in-process ones."""
+    def model(X):  # the Ishigami function in closed form (a = 7, b = 0.1), sent to the workers by value
+        import numpy as np
+        return (np.sin(X[:, 0]) + 7 * np.sin(X[:, 1]) ** 2 + 0.1 * X[:, 2] ** 4 * np.sin(X[:, 0]))[:, None]
+
+    here = run_sensitivity(model, _factors(), ["y"], method="sobol", n=64, seed=0, chunk_size=50)
+    dask = run_sensitivity(model, _factors(), ["y"], method="sobol", n=64, seed=0, chunk_size=50,
+                           out=tmp_path / "d", scheduler="local")
+    assert np.array_equal(here.indices["y"]["ST"], dask.indices["y"]["ST"])
+    assert len(list((tmp_path / "d" / "chunks").glob("chunk_*.npy"))) == 7  # 320 runs in 50s
+    with pytest.raises(ValueError, match="scheduler: expected none"):
+        run_sensitivity(model, _factors(), ["y"], method="sobol", n=8, seed=0, scheduler="nowhere")
+
+
 def test_bad_requests_fail_before_computing(tmp_path):
     f = _factors()
     with pytest.raises(ValueError, match="n: sobol needs N a power of 2 and at least 8"):
