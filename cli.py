@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from circuits.protocols import MANIPULATIONS, PROTOCOLS
+from circuits.registry import COHORT_PROTOCOL_NAMES, EXPERIMENTS
 from pkpd.dosing import ROUTES
 
 
@@ -98,8 +99,6 @@ def _pk_model_names(incomplete: str) -> list[str]:
 
 
 _MANIPULATION_NAMES = [m for m in MANIPULATIONS if m != "none"]
-#: --protocol of `cohort`: PK only (pk, or none) or a circuit protocol
-COHORT_PROTOCOL_NAMES = ("pk", "none", *PROTOCOLS)
 
 DoseOpt = Annotated[Optional[str], typer.Option(
     help="Dose with unit, e.g. 10mg/kg, 0.5mg/kg, 56mg, 12.5ug. Mass doses are of the salt form (mouse: HCl, "
@@ -697,8 +696,6 @@ def simulate(
         typer.echo(f"wrote {plot}", err=True)
 
 
-EXPERIMENTS = ("wu2021",)
-
 PosteriorOpt = Annotated[Optional[bool], typer.Option(
     "--posterior/--no-posterior",
     help="Report every readout as the median with a 90 % interval over parameter sets of the calibration's "
@@ -733,9 +730,8 @@ def posterior_record(posterior: bool | None, path: Path | None, draws: int) -> d
 
 @app.command()
 def experiment(
-    name: Annotated[str, typer.Argument(help="The replication to run: wu2021 (Wu et al. 2021 eLife 10:e64041, "
-                                             "on the paper's protocols; literature experiments labelled).",
-                    autocompletion=_names(EXPERIMENTS))],
+    name: Annotated[str, typer.Argument(help="The replication to run: " + "; ".join(
+        f"{k} ({v})" for k, v in EXPERIMENTS.items()) + ".", autocompletion=_names(EXPERIMENTS))],
     out: Annotated[Path, typer.Option(help="Directory for summary.json and the PNG figures (created if needed).")],
     n: Annotated[int, typer.Option(help="Virtual mice in the cohort (>= 1).")] = 100,
     seed: SeedOpt = 0,
@@ -752,12 +748,11 @@ def experiment(
 
     Example: ketamine experiment wu2021 --out results/wu2021 --n 100 --seed 0
     """
-    from circuits.figures import write_wu2021
     from circuits.protocols import build_protocol
+    from circuits.registry import check_experiment, run_experiment
     from pkpd.io import check_output, dumps_json
 
-    if name not in EXPERIMENTS:
-        fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
+    check_experiment(name)
     if n < 1:
         fail(f"n: expected a cohort of at least 1 mouse, got {n}")
     record_post = posterior_record(posterior, posterior_file, posterior_draws)
@@ -770,7 +765,7 @@ def experiment(
         bar, progress = _progress(f"{name}: {n} mice")
         with bar:
             post = {} if record_post is None else {"posterior": record_post, "draws": posterior_draws}
-            summary = write_wu2021(out, n=n, seed=seed, progress=progress, params=raw, **post)
+            summary = run_experiment(name, out, n=n, seed=seed, progress=progress, params=raw, **post)
     except ValueError as e:
         fail(str(e))
     post_rec = {} if record_post is None else {"posterior": {"draws": posterior_draws,
@@ -1457,7 +1452,7 @@ def regimens_cmd(
         check_output(out, directory=True)
         horizon_days = None if horizon is None else parse_time(horizon, "horizon", allow_zero=False) / 24.0
         step_h = parse_time(step, "step", allow_zero=False)
-        check_grid_size((horizon_days or 21.0) * 24.0, step_h, "step")  # 21 d: the shortest default horizon
+        check_grid_size(horizon_days * 24.0 if horizon_days else reglib.default_horizon_h([]), step_h, "step")
         items = list(preset or []) + list(regimen_file or [])
         if not items:
             items = list(reglib.default_presets(species))
@@ -1501,13 +1496,6 @@ app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 
 _SbmlOut = Annotated[Path, typer.Option(help="Write the SBML document to FILE (.xml or .sbml).")]
-
-
-def _example_problems() -> dict:
-    """Engine test problems that carry nominal parameters and initial states: name -> Problem."""
-    from pkpd.ode import examples
-
-    return dict(examples.PROBLEMS)
 
 
 @export_app.command("sbml")
@@ -1573,7 +1561,8 @@ def export_sbml(
         else:
             from pkpd.ode.sbml import export
 
-            problems = _example_problems()
+            from pkpd.ode.examples import PROBLEMS as problems
+
             if model not in problems:
                 raise ValueError(f"model: unknown model {model!r}; expected pk, circuit or one of "
                                  f"{', '.join(problems)}")

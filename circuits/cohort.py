@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pkpd.cohort import (ChunkInputs, ChunkSolution, CohortProtocol, ReadoutContext, cohort_time_grid,
-                         curve_metrics, label_with_unit, param_bounds, pk_parameters)
+                         label_with_unit, param_bounds, pk_parameters)
+from pkpd.exposure import sampled_metrics
 
 from .experiments import circuit_population, output_times, phenotypes, run_groups, vary
 from .model import CircuitParams, circuit_system
@@ -284,22 +285,22 @@ def circuit_peaks_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
         out["mpfc_response_peak_rel"] = np.max(re[:, win], axis=1) / re[:, i0]
         # time-averaged r_E over the first hour (trapezoids on the grid) / r_E at the dose: the acute response
         # whose dose-response is the inverted U of Moghaddam 1997 (the wu2021 "mPFC response, mean of 1st h")
-        # (curve_metrics sums each row left to right: unlike np.trapezoid, its rounding does not depend on how
+        # (sampled_metrics sums each row left to right: unlike np.trapezoid, its rounding does not depend on how
         # many subjects the chunk holds)
         h1 = (t >= t_dose - 1e-9) & (t <= t_dose + 1.0 + 1e-9)
-        area = curve_metrics(t[h1], re[:, h1], log_down=False)[2]
+        area = sampled_metrics(t[h1], re[:, h1], log_down=False)[2]
         out["mpfc_response_mean_1h_rel"] = area / (t[h1][-1] - t[h1][0]) / re[:, i0]
     return out
 
 
 def circuit_exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
     """Cmax (µM), Tmax (h, from the start of the protocol) and AUC over the whole protocol (µM·h, linear-up/
-    log-down, :func:`pkpd.cohort.curve_metrics`) of plasma ketamine and free brain ketamine, on the circuit
+    log-down, :func:`pkpd.exposure.sampled_metrics`) of plasma ketamine and free brain ketamine, on the circuit
     cohort's output grid (every minute for 30 min after each dose, 5 min to 4 h; the columns of the PK protocol's
     ``exposure`` readout, same names). Zero for saline."""
     out = {}
     for name in ("plasma_ketamine", "brain_free_ketamine"):
-        cmax, tmax, area = curve_metrics(ctx.t, ctx.observables[f"{name}_uM"])
+        cmax, tmax, area = sampled_metrics(ctx.t, ctx.observables[f"{name}_uM"])
         out[f"{name}_cmax_uM"] = cmax
         out[f"{name}_tmax_h"] = tmax
         out[f"{name}_auc_uM_h"] = area

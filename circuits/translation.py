@@ -235,21 +235,17 @@ def output_grid(regimens, horizon_h: float, step_h: float = 1.0, fine_h: float =
 def exposure(regimen: Regimen, horizon_h: float, *, species: str, pk_model: str | None = None,
              weight_kg: float | None = None, params=None) -> dict:
     """Plasma ketamine Cmax (µM, ng/mL), Tmax, AUC(0–horizon) (µM·h) and peak NMDA occupancy (mPFC
-    interneurons and pyramidal cells) from :func:`pkpd.pk.simulate_pk` on a fine grid (2 min for 6 h after
-    every dose)."""
-    from pkpd.exposure import auc, cmax_tmax
+    interneurons and pyramidal cells): the exposure summary of :func:`pkpd.pk.simulate_pk`
+    (:func:`pkpd.exposure.summarize`, exact metrics of the continuous solution)."""
     from pkpd.pk import simulate_pk
 
-    t = output_grid([regimen], horizon_h, step_h=0.5, fine_h=1 / 30, fine_span_h=6.0)
-    r = simulate_pk(regimen, horizon_h, species=species, pk_model=pk_model, weight_kg=weight_kg, t_eval=t,
-                    params=params)
-    c = r.columns["plasma_ketamine_uM"]
-    cmax, tmax = cmax_tmax(t, c)
-    return {"cmax_plasma_ketamine_uM": cmax, "cmax_plasma_ketamine_ng_per_ml":
-            float(np.max(r.columns["plasma_ketamine_ng_per_ml"])), "tmax_h": tmax,
-            "auc_plasma_ketamine_uM_h": auc(t, c),
-            "peak_occupancy_interneuron": float(np.max(r.columns["nmda_occupancy_interneuron"])),
-            "peak_occupancy_pyramidal": float(np.max(r.columns["nmda_occupancy_pyramidal"])),
+    r = simulate_pk(regimen, horizon_h, species=species, pk_model=pk_model, weight_kg=weight_kg, params=params)
+    s = r.summary()
+    pk = s["plasma_ketamine"]
+    return {"cmax_plasma_ketamine_uM": pk["cmax_uM"], "cmax_plasma_ketamine_ng_per_ml": pk["cmax_ng_per_ml"],
+            "tmax_h": pk["tmax_h"], "auc_plasma_ketamine_uM_h": pk["auc_0_t_uM_h"],
+            "peak_occupancy_interneuron": s["nmda_occupancy_interneuron"]["peak"],
+            "peak_occupancy_pyramidal": s["nmda_occupancy_pyramidal"]["peak"],
             "pk_model": r.metadata["pk_model"], "drug": r.metadata["drug"], "weight_kg": r.metadata["weight_kg"],
             "total_base_mg": float(sum(d["base_mg"] for d in r.metadata["doses"]))}
 

@@ -12,6 +12,9 @@ Analysis*, 5th ed., ch. 2):
 
 The sampled-curve functions take times ``t`` (h) and values ``c`` of the same shape (n,), and return plain floats
 (``None`` where a quantity cannot be estimated), so that results serialise to JSON directly.
+:func:`sampled_metrics` is their batch form (maximum, its time and area of every row of an (S, n) array in one
+compiled pass): the fast path of the cohort readouts, certified against :func:`solution_metrics` on the cohort
+solve grid (tests/pkpd/cohort/test_pk_protocol.py; the errors are stated there and in docs/cohorts.md).
 
 A simulated profile is not a sample: :func:`solution_metrics` computes the same metrics from the *continuous*
 solution (any display grid aside), event by event — areas by Gauss–Legendre quadrature on panels graded
@@ -21,12 +24,13 @@ itself. :meth:`pkpd.pk.PkResult.summary` uses it, so ``--step`` and ``--duration
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-__all__ = ["cmax_tmax", "auc", "terminal_phase", "auc_inf", "time_above", "quadrature_grid", "solution_metrics",
-           "batch_metrics", "summarize"]
+__all__ = ["cmax_tmax", "auc", "terminal_phase", "auc_inf", "time_above", "sampled_metrics", "quadrature_grid",
+           "solution_metrics", "batch_metrics", "summarize"]
 
 
 def _check(t, c):
@@ -61,13 +65,7 @@ def auc(t, c, t_start: float | None = None, t_end: float | None = None) -> float
     t, c = t[m], c[m]
     if t.size < 2:
         return 0.0
-    dt = np.diff(t)
-    c0, c1 = c[:-1], c[1:]
-    lin = 0.5 * (c0 + c1) * dt
-    down = (c1 < c0) & (c1 > 0) & (c0 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logd = (c0 - c1) * dt / np.log(c0 / c1)
-    return float(np.sum(np.where(down, logd, lin)))
+    return float(sampled_metrics(t, c[None])[2][0])
 
 
 def terminal_phase(t, c, min_points: int = 3) -> dict | None:
@@ -128,6 +126,77 @@ def time_above(t, c, threshold: float) -> float:
         elif b > 0 >= a:
             total += dt * b / (b - a)
     return float(total)
+
+
+@functools.lru_cache(maxsize=None)
+def _sampled_kernel():
+    """A one-pass numba kernel: per row, max, first index of the max and area (log-down or trapezoid), each row
+    summed left to right on its own, so that a row's values never depend on the other rows of the batch.
+
+    Serial (no prange): it is cheap next to the solve that made the curves, and needs no lock against concurrent
+    parallel regions. Compiled once and cached on disk beside this module.
+    """
+    import numba
+
+    @numba.njit(cache=True, error_model="numpy")
+    def sampled_rows(t, c, log_down, out):
+        S, T = c.shape
+        for i in range(S):
+            cmax = c[i, 0]
+            imax = 0
+            area = 0.0
+            for k in range(1, T):
+                c0 = c[i, k - 1]
+                c1 = c[i, k]
+                dt = t[k] - t[k - 1]
+                if c1 > cmax:
+                    cmax = c1
+                    imax = k
+                if log_down and c1 < c0 and c1 > 0 and c0 > 0:
+                    area += (c0 - c1) * dt / np.log(c0 / c1)
+                else:
+                    area += 0.5 * (c0 + c1) * dt
+            out[i, 0] = cmax
+            out[i, 1] = t[imax]
+            out[i, 2] = area
+
+    return sampled_rows
+
+
+def sampled_metrics(t, c, *, log_down: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum, its first time and the area of every row of sampled curves (one compiled pass).
+
+    Parameters
+    ----------
+    t : ndarray, shape (T,)
+        Strictly increasing sample times (h), T >= 2.
+    c : ndarray, shape (S, T)
+        One curve per row. A row holding NaN (a failed subject) gives meaningless values: the caller masks it.
+    log_down : bool
+        Area by the linear-up/log-down rule (:func:`auc`; concentrations) or by plain trapezoids (occupancy, or
+        any curve that may fall to zero or below).
+
+    Returns
+    -------
+    peak, t_peak, area : ndarray, shape (S,)
+        In the units of ``c``, of ``t``, and their product. Each row is computed on its own (bitwise the same in a
+        batch of one or of a million): the cohort runner's determinism relies on it.
+
+    Notes
+    -----
+    On the cohort solve grid (1 min for 30 min after each dose, 5 min to 4 h, 15 min after;
+    :func:`pkpd.cohort.cohort_time_grid`) these equal :func:`solution_metrics` of the continuous solution to the
+    tolerances tests/pkpd/cohort/test_pk_protocol.py states: the sampled peak's time is within half a sample
+    interval of the true one, and, measured for mouse 10 mg/kg i.p., the peak is up to 1.8e-3 low and the area
+    within 2.7e-3 (plasma ketamine; occupancy 2e-4 and 7e-4).
+    """
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    if t.ndim != 1 or t.size < 2 or c.ndim != 2 or c.shape[1] != t.size:
+        raise ValueError(f"t must be 1-D (T >= 2) and c (S, T); got shapes {t.shape} and {c.shape}")
+    out = np.empty((c.shape[0], 3))
+    _sampled_kernel()(t, c, bool(log_down), out)
+    return out[:, 0], out[:, 1], out[:, 2]
 
 
 #: Quadrature panels start this long after every event (h; 0.36 s, far below the fastest time constant of the

@@ -3,7 +3,6 @@
 One module per job, each importing only those before it::
 
     contract     CohortProtocol (what the runner needs of a protocol) and the records it exchanges
-    curves       per-subject maximum, time of maximum and area of a chunk (one numba pass)
     pk_protocol  PkProtocol: ketamine PK and NMDA occupancy, its engine inputs and ``exposure`` readout
     spec         CohortSpec: everything that determines a cohort's results
     store        the run directory: manifest, atomic Parquet parts, resume bookkeeping, readers
@@ -16,7 +15,6 @@ that model, and whoever sits above both hands the protocol object to :class:`Coh
 """
 
 from .contract import ChunkInputs, ChunkSolution, CohortProtocol, Readout, ReadoutContext, label_with_unit
-from .curves import auc_linear_up_log_down, curve_metrics
 from .percentiles import BAND_BLOCK_BYTES, compute_percentiles, read_percentiles
 from .pk_protocol import PkEngineInputs, PkProtocol, cohort_time_grid, exposure_readout, param_bounds, pk_parameters
 from .runner import (BASE_MEMORY_BYTES, ENV_KILL_WORKER, ENV_STOP_AFTER, CohortRun, available_memory_bytes,
@@ -30,5 +28,5 @@ __all__ = ["CohortSpec", "CohortRun", "run_cohort", "run_chunk", "chunk_bounds",
            "read_bands", "compute_percentiles", "format_summary", "bands_figure", "plot_bands", "CohortProtocol",
            "ChunkInputs", "ChunkSolution", "ReadoutContext", "Readout", "label_with_unit", "PkProtocol",
            "PkEngineInputs", "pk_parameters", "param_bounds", "cohort_time_grid", "exposure_readout",
-           "curve_metrics", "auc_linear_up_log_down", "BAND_PERCENTILES", "BAND_BLOCK_BYTES", "BASE_MEMORY_BYTES",
+           "BAND_PERCENTILES", "BAND_BLOCK_BYTES", "BASE_MEMORY_BYTES",
            "MANIFEST_FORMAT", "ENV_STOP_AFTER", "ENV_KILL_WORKER"]

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..dosing import Regimen
+from ..exposure import sampled_metrics
 from .contract import ChunkInputs, ChunkSolution, CohortProtocol, ReadoutContext, label_with_unit
-from .curves import curve_metrics
 
 __all__ = ["PkProtocol", "PkEngineInputs", "pk_parameters", "param_bounds", "cohort_time_grid",
            "exposure_readout"]
@@ -318,17 +318,19 @@ class PkProtocol(CohortProtocol):
 
 
 def exposure_readout(ctx: ReadoutContext) -> dict[str, np.ndarray]:
-    """Cmax (µM), Tmax (h) and AUC(0–t) (µM·h) of plasma ketamine, free brain ketamine and plasma norketamine;
-    peak NMDA occupancy (interneuron, pyramidal), its time (h) and area under the occupancy curve (h, trapezoid)."""
+    """Cmax (µM), Tmax (h) and AUC(0–t) (µM·h, linear-up/log-down) of plasma ketamine, free brain ketamine and plasma
+    norketamine; peak NMDA occupancy (interneuron, pyramidal), its time (h) and area under the occupancy curve (h,
+    trapezoid): :func:`pkpd.exposure.sampled_metrics` on the solve grid (within the tolerances it states of the
+    exact metrics of the continuous solution)."""
     t, obs = ctx.t, ctx.observables
     out = {}
     for name in ("plasma_ketamine", "brain_free_ketamine", "plasma_norketamine"):
-        cmax, tmax, area = curve_metrics(t, obs[f"{name}_uM"])
+        cmax, tmax, area = sampled_metrics(t, obs[f"{name}_uM"])
         out[f"{name}_cmax_uM"] = cmax
         out[f"{name}_tmax_h"] = tmax
         out[f"{name}_auc_uM_h"] = area
     for cell in ("interneuron", "pyramidal"):
-        peak, tpeak, area = curve_metrics(t, obs[f"nmda_occupancy_{cell}"], log_down=False)
+        peak, tpeak, area = sampled_metrics(t, obs[f"nmda_occupancy_{cell}"], log_down=False)
         out[f"nmda_occupancy_{cell}_peak"] = peak
         out[f"nmda_occupancy_{cell}_t_peak_h"] = tpeak
         out[f"nmda_occupancy_{cell}_area_h"] = area

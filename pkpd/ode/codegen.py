@@ -284,7 +284,6 @@ class CompiledSystem:
         import numba
 
         n = self.system.n_states
-        ekind, et0, et1, estate, evalue, ecount = events
         out = np.empty((n_subjects, T.size, n))
         stats = np.zeros((n_subjects, 5), np.int64)
         status = np.zeros(n_subjects, np.int64)
@@ -295,8 +294,8 @@ class CompiledSystem:
         n_blocks = int(min(n_subjects, 64 * n_threads))
         try:
             numba.set_num_threads(n_threads)
-            self.module.solve_batch(method_code, T, Y0, P, ekind, et0, et1, estate, evalue, ecount, qss, rtol, atol,
-                                    max_steps, n_blocks, out, stats, status)
+            ctl = self.module.Controls(int(method_code), float(rtol), atol, int(max_steps), qss)
+            self.module.solve_batch(ctl, T, Y0, P, tuple(events), n_blocks, out, stats, status)
         finally:
             numba.set_num_threads(previous)
         observables = self.observe(T, out, P, threads=n_threads) if observables else {}

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 __all__ = ["LuPlan", "plan_lu", "lu_source", "PIVOT_THRESHOLD", "GROWTH_LIMIT"]
 
 #: The decorator of every generated function: numba's ``error_model="numpy"`` (1/0 gives inf, caught as a
-#: non-finite status) and no reference counting (they never allocate; see pkpd/ode/_kernels.py, note 5).
+#: non-finite status) and no reference counting (they never allocate; see pkpd/ode/_kernels.py, note 7).
 KERNEL_DECORATOR = '@nb.njit(cache=True, error_model="numpy", _nrt=False)'
 PIVOT_THRESHOLD = 0.1
 #: Largest accepted ``max |l| * max |u|`` of one pivot's update, relative to ``max |W|`` (see the module docstring).

@@ -12,26 +12,46 @@ from pkpd.dosing import Regimen
 from .common import make_spec
 
 
-def test_exposure_matches_the_exact_solution(reference):
-    """Cmax and AUC of plasma ketamine against the matrix-exponential solution of the same subject on the same
-    grid: the engine runs at rtol 1e-6, so 1e-4 relative bounds its global error with margin."""
+def test_exposure_is_certified_against_the_exact_metrics(reference):
+    """The cohort's fast path (:func:`pkpd.exposure.sampled_metrics` on the solve grid) against the exact metrics
+    (:func:`pkpd.exposure.solution_metrics`) of the matrix-exponential solution of the same subject, for every
+    curve of the readout. Tmax: within half the 1-min sample interval around the i.p. peak (1/120 h; engine error
+    aside). Cmax and AUC: the sampling error of the grid, measured on all 48 subjects at 6 h and 24 h (largest:
+    Cmax 1.8e-3 low, AUC 2.7e-3, both plasma ketamine; occupancy 2e-4 and 7e-4), bounded here by 2.5e-3 and
+    3.5e-3 (the engine's own error, rtol 1e-6, is two decades below)."""
     from pkpd.closed_form import solve_linear
-    from pkpd.exposure import auc
+    from pkpd.exposure import solution_metrics
     from pkpd.pk import _observables
 
     out, _ = reference
     spec = make_spec()
     tab = read_subjects(out).to_pydict()
     ids = np.array([0, 17, 41])
-    sample = spec.population.sample(spec.seed, ids)
-    inp = PkProtocol().prepare(spec, sample)
+    inp = PkProtocol().prepare(spec, spec.population.sample(spec.seed, ids))
     e = inp.engine
     for k, i in enumerate(ids):
-        y = solve_linear(e.system, e.y0, inp.t_eval, e.params[k], e.schedules[k])
-        c = _observables(False, y, e.params[k])["plasma_ketamine_uM"]
-        np.testing.assert_allclose(tab["plasma_ketamine_cmax_uM"][i], c.max(), rtol=1e-4)
-        # the vectorised AUC is the formula of pkpd.exposure.auc: equal to rounding on the same samples
-        np.testing.assert_allclose(tab["plasma_ketamine_auc_uM_h"][i], auc(inp.t_eval, c), rtol=1e-4)
+        def exact(ts, column):
+            ts = np.asarray(ts, float)
+            pre = ts[0] > 0  # solve_linear starts at its first time: start at the dose
+            y = solve_linear(e.system, e.y0, np.concatenate([[0.0], ts]) if pre else ts, e.params[k],
+                             e.schedules[k])
+            return _observables(False, y, e.params[k])[column][int(pre):]
+
+        breaks = sorted({ev.time for ev in e.schedules[k]})
+        for name, kind in (("plasma_ketamine", "concentration"), ("brain_free_ketamine", "concentration"),
+                           ("plasma_norketamine", "concentration"), ("nmda_occupancy_interneuron", "occupancy"),
+                           ("nmda_occupancy_pyramidal", "occupancy")):
+            column = f"{name}_uM" if kind == "concentration" else name
+            m = solution_metrics(lambda ts: exact(ts, column), breaks, spec.duration_h, kind=kind)
+            if kind == "concentration":
+                got = tab[f"{name}_cmax_uM"][i], tab[f"{name}_tmax_h"][i], tab[f"{name}_auc_uM_h"][i]
+                want = m["cmax_uM"], m["tmax_h"], m["auc_0_t_uM_h"]
+            else:
+                got = tab[f"{name}_peak"][i], tab[f"{name}_t_peak_h"][i], tab[f"{name}_area_h"][i]
+                want = m["peak"], m["t_peak_h"], m["area_h"]
+            assert abs(got[1] - want[1]) <= 1 / 120, name
+            np.testing.assert_allclose(got[0], want[0], rtol=2.5e-3, err_msg=name)
+            np.testing.assert_allclose(got[2], want[2], rtol=3.5e-3, err_msg=name)
     # the solve grid resolves the i.p. peak (~8 min) to a minute
     assert 0.05 < np.median(tab["plasma_ketamine_tmax_h"]) < 0.25
 
