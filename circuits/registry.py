@@ -90,4 +90,5 @@ def run_experiment(name: str, out, *, n: int = 100, seed: int = 0, progress=None
     check_experiment(name)
     from .figures import write_wu2021
 
-    return write_wu2021(out, n=n, seed=seed, progress=progress, params=params, posterior=posterior, draws=draws)
+    post = {} if posterior is None else {"posterior": posterior, "draws": draws}
+    return write_wu2021(out, n=n, seed=seed, progress=progress, params=params, **post)
