@@ -460,12 +460,7 @@ def regimens_posterior(items, record: dict, draws: int = DEFAULT_DRAWS, seed: in
         a = np.array([[np.nan if v is None else float(v) for v in t[col]] for t in tables])  # (draws, regimens)
         if np.allclose(np.nan_to_num(a - a[0]), 0) and np.array_equal(np.isnan(a), np.isnan(a[:1]).repeat(len(a), 0)):
             continue  # the same in every draw (doses, exposure): no interval
-        med, lo, hi = [], [], []
-        for c in a.T:
-            ok = c[np.isfinite(c)]
-            med.append(float(np.median(ok)) if ok.size else None)
-            lo.append(float(np.percentile(ok, 5)) if ok.size else None)
-            hi.append(float(np.percentile(ok, 95)) if ok.size else None)
+        med, lo, hi = ([float(x) if np.isfinite(x) else None for x in v] for v in median_ci90(a))
         median[col], ci[col] = med, [list(x) for x in zip(lo, hi)]
     return dataclasses.replace(point, posterior={"draws": len(sets), "model_version": record["model_version"],
                                                  "median": median, "ci90": ci})
