@@ -1328,10 +1328,15 @@ def dose_response_cmd(
                                                          "AUC is over it).")] = None,
     param: ParamOpt = None,
     params_file: ParamsFileOpt = None,
+    posterior: PosteriorOpt = None,
+    posterior_draws: Annotated[int, typer.Option(help="Mouse: posterior parameter sets drawn (at most n); each "
+                                                      "runs n/K subjects per dose.")] = 20,
+    posterior_file: PosteriorFileOpt = None,
 ):
     """A dose-response study: one virtual cohort per dose, per readout the mean and 5/50/95th percentiles, and a
     Hill (Emax) fit with ED50 and its 95 % confidence interval — or, for an inverted U, the statement that the curve
-    is non-monotonic with the dose of maximal effect.
+    is non-monotonic with the dose of maximal effect. Mouse, with the posterior: every statistic the median over
+    K parameter sets with its 90 % interval.
 
     Example: ketamine dose-response --species mouse --route ip --doses 0.3,1,3,10,30,50,100,200 --n 1000
     --readout failure_4h --out dr.csv --plot dr.png
@@ -1360,12 +1365,18 @@ def dose_response_cmd(
         inf_h = None if infusion_time is None else parse_time(infusion_time, "infusion-time", allow_zero=False)
         dur_h = None if duration is None else parse_time(duration, "duration", allow_zero=False)
         check_cohort_size(n * len(dose_values), dur_h or 24.0, min(chunk_size, n), work_dir or Path("."))
+        from pkpd.species import get_species
+
+        if get_species(species).name != "mouse" and posterior is None:
+            posterior = False  # the posterior is of circuit parameters: the human study is PK only
+        rec = posterior_record(posterior, posterior_file, posterior_draws)
+        post = {} if rec is None else {"posterior": rec, "posterior_draws": min(posterior_draws, n)}
         bar, progress = _cohort_progress()
         with bar:
             result = studies.dose_response(dose_values, species=species, route=route, n=n, seed=seed,
                                            readouts=readouts, work_dir=work_dir, chunk_size=chunk_size,
                                            resume=resume, progress=progress, infusion_time_h=inf_h,
-                                           duration_h=dur_h, params=overrides(param, params_file))
+                                           duration_h=dur_h, params=overrides(param, params_file), **post)
         figures = []
         if plot is not None:
             fig, figures = studies.plot_dose_response(result, plot)
@@ -1374,14 +1385,20 @@ def dose_response_cmd(
             pyplot().close(fig)
     except ValueError as e:
         fail(str(e))
+    if result.posterior:
+        typer.echo(f"# medians over {result.posterior['draws']} posterior parameter sets "
+                   f"({result.posterior['mice_per_draw']} subjects each) [90 % interval of the mean]")
     for r in result.readouts:
         ro = studies.READOUTS[r]
         typer.echo(f"{r}: {ro.label} ({ro.unit})")
-        typer.echo(f"  {'dose mg/kg':>10} {'mean':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'n':>6}")
+        ci = result.posterior["ci90"][r]["mean"] if result.posterior else None
+        typer.echo(f"  {'dose mg/kg':>10} {'mean':>10} {'p5':>10} {'p50':>10} {'p95':>10} {'n':>6}"
+                   + (f" {'mean 90 % interval':>22}" if ci else ""))
         st = result.stats[r]
         for i, d in enumerate(result.doses):
             typer.echo(f"  {d:>10g} {st['mean'][i]:>10.4g} {st['p5'][i]:>10.4g} {st['p50'][i]:>10.4g} "
-                       f"{st['p95'][i]:>10.4g} {int(st['n_solved'][i]):>6d}")
+                       f"{st['p95'][i]:>10.4g} {int(st['n_solved'][i]):>6d}"
+                       + (f" {f'[{ci[0][i]:.4g}, {ci[1][i]:.4g}]':>22}" if ci else ""))
         typer.echo(f"  {result.analysis[r]['statement']}")
     if out is not None:
         from pkpd.io import write_json, write_table

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["POSTERIOR_PATH", "POSTERIOR_FORMAT", "model_version", "run_mcmc", "generate", "load_posterior",
-           "posterior_status", "draw_sets", "posterior_cohort", "with_intervals", "strip_intervals",
+           "posterior_status", "draw_sets", "draw_overrides", "median_ci90", "posterior_cohort", "with_intervals", "strip_intervals",
            "wu2021_posterior", "regimens_posterior", "markdown"]
 
 POSTERIOR_PATH = Path(__file__).parent / "data" / "posterior.json"
@@ -204,6 +204,31 @@ def draw_sets(record: dict, k: int, seed: int = 0) -> list[dict]:
         raise ValueError(f"posterior_draws: expected 1 to {S} (the stored parameter sets), got {k}")
     idx = np.sort(np.random.default_rng([int(seed), 14]).choice(S, k, replace=False))
     return [dict(zip(record["names"], map(float, record["sets"][i]))) for i in idx]
+
+
+def draw_overrides(record: dict, k: int, seed: int = 0, params=None) -> tuple[list[dict], list[str]]:
+    """``k`` posterior parameter sets (:func:`draw_sets`) as circuit overrides, each merged with the user's
+    ``params`` (which win over the posterior's values of the same parameter). Returns ``(overrides per draw,
+    sorted names of the posterior parameters the user overrode)``."""
+    from .overrides import circuit_space
+
+    fixed = set(circuit_space().resolve(dict(params))) if params else set()
+    sets = [{**{n: v for n, v in st.items() if n not in fixed}, **dict(params or {})}
+            for st in draw_sets(record, k, seed)]
+    return sets, sorted(fixed & set(record["names"]))
+
+
+def median_ci90(a) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 5th/95th percentiles (NumPy linear) over axis 0 of ``a`` (draws first), of the finite values
+    only; NaN where no draw is finite."""
+    a = np.asarray(a, float)
+    out = np.full((3, *a.shape[1:]), np.nan)
+    flat, res = a.reshape(a.shape[0], -1), out.reshape(3, -1)
+    for j in range(flat.shape[1]):
+        ok = flat[:, j][np.isfinite(flat[:, j])]
+        if ok.size:
+            res[:, j] = [np.median(ok), np.percentile(ok, 5), np.percentile(ok, 95)]
+    return out[0], out[1], out[2]
 
 
 def markdown(record: dict) -> str:
@@ -435,12 +460,7 @@ def regimens_posterior(items, record: dict, draws: int = DEFAULT_DRAWS, seed: in
         a = np.array([[np.nan if v is None else float(v) for v in t[col]] for t in tables])  # (draws, regimens)
         if np.allclose(np.nan_to_num(a - a[0]), 0) and np.array_equal(np.isnan(a), np.isnan(a[:1]).repeat(len(a), 0)):
             continue  # the same in every draw (doses, exposure): no interval
-        med, lo, hi = [], [], []
-        for c in a.T:
-            ok = c[np.isfinite(c)]
-            med.append(float(np.median(ok)) if ok.size else None)
-            lo.append(float(np.percentile(ok, 5)) if ok.size else None)
-            hi.append(float(np.percentile(ok, 95)) if ok.size else None)
+        med, lo, hi = ([float(x) if np.isfinite(x) else None for x in v] for v in median_ci90(a))
         median[col], ci[col] = med, [list(x) for x in zip(lo, hi)]
     return dataclasses.replace(point, posterior={"draws": len(sets), "model_version": record["model_version"],
                                                  "median": median, "ci90": ci})

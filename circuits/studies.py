@@ -13,6 +13,11 @@ curve shape and, for a monotone curve, a Hill fit with ED50 and its confidence i
 
 The same seed gives the same virtual subjects at every dose (a subject's parameters depend only on (seed, id)), so
 the curve compares like with like; each dose's cohort equals a direct ``run_cohort`` with the same spec, bit for bit.
+
+With a posterior of the circuit parameters (mouse only; :mod:`circuits.posterior`), each dose runs K sub-cohorts of
+n // K subjects (ids 0 … n // K − 1 of the seed, the same in every sub-cohort), sub-cohort j with posterior
+parameter set j as overrides of the typical mouse: K resumable runs per dose (``dose_<d>_draw_<j>``). Every
+statistic becomes the median over the K sub-cohorts, with its 5th–95th percentile over them (a 90 % interval).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from pkpd.parameters import is_integer
+
+from .posterior import DEFAULT_DRAWS
 
 __all__ = ["Readout", "READOUTS", "DEFAULT_READOUT", "DoseResponseResult", "dose_response", "plot_dose_response",
            "dose_grid", "readouts_for", "STATISTICS"]
@@ -133,10 +140,15 @@ class DoseResponseResult:
         The arguments that determine the result (species, route, n, seed, doses, readouts, protocol, …).
     runs : tuple of str
         The cohort run directory of each dose (None where none was kept: a temporary directory, or dose 0 of the PK
-        protocol).
+        protocol); with a posterior, a tuple of the K sub-cohort runs per dose.
     seconds : float
     command : str, optional
         The command line that produced it (set by the CLI).
+    posterior : dict, optional
+        With a posterior (``stats`` then hold the medians over the draws): ``draws`` (K), ``mice_per_draw``,
+        ``model_version``, ``parameters``, ``overridden`` (posterior parameters the user's overrides fixed),
+        ``sets`` (the K override mappings), ``ci90`` (readout -> statistic -> ((D,) 5th, (D,) 95th percentile
+        over the draws)) and ``per_draw`` (readout -> statistic -> (K, D) array).
     """
 
     doses: np.ndarray
@@ -147,15 +159,20 @@ class DoseResponseResult:
     runs: tuple
     seconds: float
     command: str | None = None
+    posterior: dict | None = None
 
     def table(self) -> list[dict]:
-        """One row per dose × readout: dose, readout, column, unit and :data:`STATISTICS` (for CSV)."""
+        """One row per dose × readout: dose, readout, column, unit and :data:`STATISTICS` (for CSV); with a
+        posterior, the statistics are medians over the draws, followed by ``<statistic>_ci90_lo`` and ``_hi``."""
         rows = []
+        ci = self.posterior["ci90"] if self.posterior else {}
         for i, d in enumerate(self.doses):
             for r in self.readouts:
                 ro = READOUTS[r]
                 rows.append({"dose_mg_per_kg": float(d), "readout": r, "column": ro.column, "unit": ro.unit,
-                             **{s: self.stats[r][s][i].item() for s in STATISTICS}})
+                             **{s: self.stats[r][s][i].item() for s in STATISTICS},
+                             **{f"{s}_ci90_{e}": float(ci[r][s][k][i]) for s in ci.get(r, {})
+                                for k, e in enumerate(("lo", "hi"))}})
         return rows
 
     def to_json(self, command: str | None = None) -> dict:
@@ -170,8 +187,14 @@ class DoseResponseResult:
                           "doses_mg_per_kg": self.doses.tolist(),
                           **{s: self.stats[r][s].tolist() for s in STATISTICS},
                           "analysis": self.analysis[r]}
+            if self.posterior:
+                for s, (lo, hi) in self.posterior["ci90"][r].items():
+                    results[r][f"{s}_ci90"] = [[float(a), float(b)] for a, b in zip(lo, hi)]
+                results[r]["mean_per_draw"] = self.posterior["per_draw"][r]["mean"].tolist()
+        post = {} if not self.posterior else {"posterior": {k: self.posterior[k] for k in (
+            "draws", "mice_per_draw", "model_version", "parameters", "overridden", "sets", "interval")}}
         return {"kind": "dose_response", "version": __version__, "command": command or self.command,
-                "inputs": self.inputs, "results": results, "seconds": round(self.seconds, 3)}
+                "inputs": self.inputs, "results": results, "seconds": round(self.seconds, 3), **post}
 
     def statements(self) -> dict[str, str]:
         """readout -> the one-line shape/fit statement."""
@@ -187,11 +210,19 @@ def _regimen(dose: float, route: str, infusion_time_h):
     return Regimen.single(DoseAmount(float(dose), "mg/kg"), route, duration_h=infusion_time_h)
 
 
+def _resolved(params) -> dict:
+    """The user's circuit overrides by canonical name (as a cohort spec keeps them)."""
+    from .overrides import circuit_space
+
+    return dict(sorted(circuit_space().resolve(dict(params)).items())) if params else {}
+
+
 def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str = "ip", n: int = 1000,
                   seed: int = 0, readouts: Sequence[str] | str | None = None, work_dir=None,
                   chunk_size: int = 1000, resume: bool = False,
                   progress: Callable[[int, int], None] | None = None, infusion_time_h: float | None = None,
-                  duration_h: float | None = None, ci: float = 0.95, params=None) -> DoseResponseResult:
+                  duration_h: float | None = None, ci: float = 0.95, params=None, posterior: dict | None = None,
+                  posterior_draws: int = DEFAULT_DRAWS) -> DoseResponseResult:
     """Run one virtual cohort per dose and analyse the dose-response of each readout.
 
     Parameters
@@ -218,12 +249,19 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
         Confidence level of the Hill fit's intervals.
     params : mapping, optional
         Parameter overrides by name for every dose's cohort (:class:`pkpd.cohort.CohortSpec` ``params``).
+    posterior : dict, optional
+        A posterior record (:func:`circuits.posterior.load_posterior`; mouse only): ``posterior_draws`` (K)
+        parameter sets (:func:`circuits.posterior.draw_overrides` with ``seed``; ``params`` win) each run on
+        n // K subjects per dose; ``stats`` are then the medians over the K sub-cohorts and
+        :attr:`DoseResponseResult.posterior` holds the intervals. The shape/fit is that of the median means.
+    posterior_draws : int
 
     Raises
     ------
     ValueError
         Before any simulation, naming the field: a bad dose grid (``doses``), an unknown readout (listing the valid
-        ones) or a circuit readout for the human, ``n``, ``seed``, ``route``, ``chunk_size``, ``duration``.
+        ones) or a circuit readout for the human, ``n``, ``seed``, ``route``, ``chunk_size``, ``duration``,
+        ``posterior`` (for the human), ``posterior_draws``.
     """
     import time
 
@@ -254,18 +292,31 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
     elif duration_h is not None:
         raise ValueError("duration: the mouse study runs the slh protocol, whose length is fixed by the protocol; "
                          "expected no duration")
-    specs = []
+    if posterior is None:
+        draws, m, overridden = [dict(params or {})], int(n), []
+    else:
+        from .posterior import draw_overrides
+
+        if sp != "mouse":
+            raise ValueError(f"posterior: the posterior is of the circuit's parameters; the {sp} study is PK only "
+                             f"(expected --no-posterior)")
+        if not is_integer(posterior_draws) or not 1 <= posterior_draws <= n:
+            raise ValueError(f"posterior_draws: expected 1 to n ({n}) parameter sets, got {posterior_draws!r}")
+        draws, overridden = draw_overrides(posterior, int(posterior_draws), seed, params)
+        m = int(n) // len(draws)
+    K = len(draws)
+    specs = []  # per dose: one spec per draw (None: nothing to simulate)
     from .registry import get_protocol
 
     proto = get_protocol(protocol)
     for dose in d:
         reg = _regimen(dose, route, infusion_time_h)
         if dose == 0 and protocol == "pk":
-            specs.append(None)  # no drug, no exposure: exactly 0, nothing to simulate
+            specs.append([None])  # no drug, no exposure: exactly 0, nothing to simulate
             continue
         dur = proto.default_duration_h(reg) if protocol != "pk" else float(duration_h)
-        specs.append(CohortSpec(n=int(n), regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=proto,
-                                params=tuple((params or {}).items())))
+        specs.append([CohortSpec(n=m, regimen=reg, duration_h=dur, species=sp, seed=seed, protocol=proto,
+                                 params=tuple(p.items())) for p in draws])
     columns = [READOUTS[r].column for r in names]
 
     # ---- run ---------------------------------------------------------------------------------------------
@@ -275,32 +326,53 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
         base = Path(tmp.name)
     else:
         base = Path(work_dir)
-    total = int(n) * sum(s is not None for s in specs)
-    stats = {r: {s: np.full(d.size, np.nan) for s in STATISTICS} for r in names}
+    total = m * sum(s is not None for ss in specs for s in ss)
+    per = {r: {s: np.full((K, d.size), np.nan) for s in STATISTICS} for r in names}  # per draw
     runs = []
     try:
         done_before = 0
-        for i, (dose, spec) in enumerate(zip(d, specs)):
-            if spec is None:
-                vals = {c: np.zeros(int(n)) for c in columns}
-                runs.append(None)
-            else:
-                out = base / f"dose_{dose:g}"
-                def cb(done, _total, _b=done_before):
-                    if progress is not None:
-                        progress(_b + done, total)
+        for i, (dose, dose_specs) in enumerate(zip(d, specs)):
+            dose_runs = []
+            for j, spec in enumerate(dose_specs):
+                if spec is None:
+                    vals = {c: np.zeros(m) for c in columns}
+                    dose_runs.append(None)
+                else:
+                    out = base / (f"dose_{dose:g}" if posterior is None else f"dose_{dose:g}_draw_{j}")
 
-                run_cohort(spec, out, chunk_size=int(chunk_size), resume=resume, progress=cb)
-                tab = read_subjects(out, columns=["status", *columns]).to_pydict()
-                vals = {c: np.asarray(tab[c], float) for c in columns}
-                done_before += int(n)
-                runs.append(None if tmp is not None else str(out))
-            for r, c in zip(names, columns):
-                for s, v in _stats(vals[c]).items():
-                    stats[r][s][i] = v
+                    def cb(done, _total, _b=done_before):
+                        if progress is not None:
+                            progress(_b + done, total)
+
+                    run_cohort(spec, out, chunk_size=int(chunk_size), resume=resume, progress=cb)
+                    tab = read_subjects(out, columns=["status", *columns]).to_pydict()
+                    vals = {c: np.asarray(tab[c], float) for c in columns}
+                    done_before += m
+                    dose_runs.append(None if tmp is not None else str(out))
+                for r, c in zip(names, columns):
+                    for s, v in _stats(vals[c]).items():
+                        per[r][s][j, i] = v
+            runs.append(dose_runs[0] if posterior is None else tuple(dose_runs))
     finally:
         if tmp is not None:
             tmp.cleanup()
+    post = None
+    if posterior is None:
+        stats = {r: {s: v[0] for s, v in st.items()} for r, st in per.items()}
+    else:
+        from .posterior import median_ci90
+
+        stats, ci90 = {}, {}
+        for r, st in per.items():
+            stats[r], ci90[r] = {"n_solved": st["n_solved"].sum(axis=0)}, {}
+            for s in STATISTICS[:-1]:
+                stats[r][s], lo, hi = median_ci90(st[s])
+                ci90[r][s] = (lo, hi)
+        post = {"draws": K, "mice_per_draw": m, "model_version": posterior["model_version"],
+                "parameters": list(posterior["names"]), "overridden": overridden, "sets": draws,
+                "interval": "5th-95th percentile over the draws of each statistic, each draw's statistic over "
+                            "mice_per_draw subjects (the same subjects in every draw)",
+                "ci90": ci90, "per_draw": per}
     stats = {r: {s: (v.astype(np.int64) if s == "n_solved" else v) for s, v in st.items()} for r, st in stats.items()}
     analysis = {}
     for r in names:
@@ -319,13 +391,17 @@ def dose_response(doses: Sequence[float], *, species: str = "mouse", route: str 
               "duration_h": None if protocol != "pk" else float(duration_h), "infusion_time_h": infusion_time_h,
               "pk_model": get_pk_model(None, sp).name, "ci": ci, "chunk_size": int(chunk_size),
               "work_dir": None if work_dir is None else str(work_dir),
-              "overrides": dict(next((s.params for s in specs if s is not None), ()))}
-    return DoseResponseResult(d, names, stats, analysis, inputs, tuple(runs), time.perf_counter() - t0)
+              "overrides": _resolved(params) if posterior is not None
+              else dict(next((s.params for ss in specs for s in ss if s is not None), ())),
+              **({} if posterior is None else {"posterior_draws": K, "mice_per_draw": m})}
+    return DoseResponseResult(d, names, stats, analysis, inputs, tuple(runs), time.perf_counter() - t0,
+                              posterior=post)
 
 
 def plot_dose_response(result: DoseResponseResult, path=None, *, readout: str | Sequence[str] | None = None):
     """Draw each readout's dose-response (one panel each, three to a row, in the order of ``readout``, default the
-    study's): the mean (± SEM) with the 5–95 % band on a log-dose axis, the fitted Hill
+    study's): the mean (± SEM) with the 5–95 % band on a log-dose axis (with a posterior: the medians over the
+    draws, and the mean's 90 % interval over them as a second band), the fitted Hill
     curve (monotone) or a marker at the dose of maximal effect (inverted U / U). A dose of 0 cannot sit on a log
     axis: its mean is drawn as a dotted horizontal line labelled "0 mg/kg".
 
@@ -354,7 +430,12 @@ def plot_dose_response(result: DoseResponseResult, path=None, *, readout: str | 
         ro, st, an = READOUTS[r], result.stats[r], result.analysis[r]
         if pos.any():
             ax.fill_between(d[pos], st["p5"][pos], st["p95"][pos], alpha=0.25, label="5–95 % of subjects")
-            ax.errorbar(d[pos], st["mean"][pos], yerr=st["sem"][pos], fmt="o", ms=4, capsize=2, label="mean ± SEM")
+            if result.posterior:
+                lo, hi = result.posterior["ci90"][r]["mean"]
+                ax.fill_between(d[pos], lo[pos], hi[pos], color="C2", alpha=0.3,
+                                label=f"mean: 90 % interval over {result.posterior['draws']} posterior draws")
+            ax.errorbar(d[pos], st["mean"][pos], yerr=st["sem"][pos], fmt="o", ms=4, capsize=2,
+                        label="mean ± SEM" + (" (medians over the draws)" if result.posterior else ""))
         if (~pos).any():
             ax.axhline(st["mean"][~pos][0], ls=":", color="0.3", label="0 mg/kg (mean)")
         fit = an.get("fit")

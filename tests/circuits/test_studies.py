@@ -135,6 +135,108 @@ def test_human_pk_study_is_dose_proportional():
     assert res.runs == (None, None, None) and res.inputs["duration_h"] == 24.0
 
 
+def _two_sets():
+    """A posterior record of two parameter sets: the calibrated values and all three ×1.3 (K = 2 draws of two
+    sets take both, in order)."""
+    from circuits.calibration import FITTED
+    from circuits.model import CircuitParams
+
+    cp = CircuitParams()
+    sets = np.array([[cp.value(k) for k in FITTED], [cp.value(k) * 1.3 for k in FITTED]])
+    return {"names": list(FITTED), "sets": sets, "model_version": "test"}
+
+
+POST_READOUTS = ["failure_4h", "cmax"]
+
+
+@pytest.fixture(scope="module")
+def mouse_posterior(tmp_path_factory):
+    work = tmp_path_factory.mktemp("drp") / "runs"
+    res = dose_response([0, 10], species="mouse", n=N, seed=SEED, readouts=POST_READOUTS, work_dir=work,
+                        chunk_size=3, posterior=_two_sets(), posterior_draws=2)
+    return res, work
+
+
+def test_posterior_is_the_median_and_interval_of_subcohorts_run_alone(mouse_posterior, tmp_path):
+    """Oracle: each posterior set's sub-cohort (n/K = 2 mice, ids 0-1 of the seed) run directly by run_cohort
+    with that set as overrides; the study's statistics are the medians over the two and its interval their
+    5th/95th percentiles (NumPy linear), exactly."""
+    res, work = mouse_posterior
+    rec = _two_sets()
+    m = N // 2
+    per = {r: {s: np.zeros((2, 2)) for s in ("mean", "p95")} for r in POST_READOUTS}
+    for i, dose in enumerate([0, 10]):
+        reg = Regimen() if dose == 0 else Regimen.single(f"{dose}mg/kg", "ip")
+        for j in range(2):
+            spec = CohortSpec(n=m, regimen=reg, duration_h=protocol_duration_h("slh", reg),
+                              protocol=get_protocol("slh"), seed=SEED,
+                              params=tuple(zip(rec["names"], rec["sets"][j].tolist())))
+            out = tmp_path / f"d{dose}_{j}"
+            run_cohort(spec, out, chunk_size=m)
+            tab = read_subjects(out).to_pydict()
+            for r in POST_READOUTS:
+                x = np.asarray(tab[READOUTS[r].column], float)
+                per[r]["mean"][j, i], per[r]["p95"][j, i] = np.mean(x), np.percentile(x, 95)
+    for r in POST_READOUTS:
+        for s in ("mean", "p95"):
+            np.testing.assert_array_equal(res.posterior["per_draw"][r][s], per[r][s])
+            np.testing.assert_array_equal(res.stats[r][s], np.median(per[r][s], axis=0))
+            lo, hi = res.posterior["ci90"][r][s]
+            np.testing.assert_array_equal(lo, np.percentile(per[r][s], 5, axis=0))
+            np.testing.assert_array_equal(hi, np.percentile(per[r][s], 95, axis=0))
+        np.testing.assert_array_equal(res.stats[r]["n_solved"], [N, N])
+    # the calibrated set rescues less than the ×1.3 one or more: the interval has width (parameter uncertainty)
+    lo, hi = res.posterior["ci90"]["failure_4h"]["mean"]
+    assert (hi - lo > 1e-3).all()
+    assert res.runs[1] == (str(work / "dose_10_draw_0"), str(work / "dose_10_draw_1"))
+    rows = res.table()
+    assert rows[0]["mean_ci90_lo"] == lo[0] and rows[0]["mean_ci90_hi"] == hi[0]
+    rj = res.to_json()
+    assert rj["posterior"]["draws"] == 2 and rj["posterior"]["mice_per_draw"] == m
+    assert rj["results"]["failure_4h"]["mean_ci90"] == [[float(a), float(b)] for a, b in zip(lo, hi)]
+
+
+def test_posterior_study_resumes_without_recomputing(mouse_posterior, monkeypatch):
+    res, work = mouse_posterior
+    import pkpd.cohort as pc
+
+    monkeypatch.setattr(pc, "run_chunk", lambda *a, **k: pytest.fail("a finished chunk was recomputed"))
+    again = dose_response([0, 10], species="mouse", n=N, seed=SEED, readouts=POST_READOUTS, work_dir=work,
+                          chunk_size=3, resume=True, posterior=_two_sets(), posterior_draws=2)
+    for r in POST_READOUTS:
+        np.testing.assert_array_equal(again.posterior["per_draw"][r]["mean"], res.posterior["per_draw"][r]["mean"])
+
+
+def test_posterior_plot_draws_the_interval_band(mouse_posterior):
+    from pkpd.figures import pyplot
+
+    res, _ = mouse_posterior
+    fig, _ = plot_dose_response(res, readout="failure_4h")
+    try:
+        (ax,) = fig.axes
+        [band] = [c for c in ax.collections if c.get_label().startswith("mean: 90 % interval over 2")]
+        y = band.get_paths()[0].vertices[:, 1]
+        lo, hi = res.posterior["ci90"]["failure_4h"]["mean"]
+        assert y.min() == pytest.approx(lo[1]) and y.max() == pytest.approx(hi[1])  # the one dose > 0
+    finally:
+        pyplot().close(fig)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(species="human", route="iv", readouts="cmax", posterior={}), r"^posterior: the posterior is of the "),
+    (dict(posterior_draws=3), r"^posterior_draws: expected 1 to n \(2\)"),
+    (dict(posterior_draws=0), r"^posterior_draws: expected 1 to n"),
+])
+def test_bad_posterior_input_is_refused_before_any_simulation(kw, message, monkeypatch):
+    import pkpd.cohort as pc
+
+    monkeypatch.setattr(pc, "run_cohort", lambda *a, **k: pytest.fail("simulated despite bad input"))
+    args = dict(n=2, posterior=_two_sets())
+    args.update(kw)
+    with pytest.raises(ValueError, match=message):
+        dose_response([1, 10], **args)
+
+
 @pytest.mark.parametrize("kw, message", [
     (dict(doses=[1, 0.3, 3]), r"^doses: expected a strictly increasing"),
     (dict(doses=[1, 1, 3]), r"^doses: expected a strictly increasing"),
