@@ -13,7 +13,7 @@ blocks NMDA currents only near 46 µM (Abbott & Popescu 2020) and is ignored.
 Cell types. Ketamine blocks NMDA receptors on fast-spiking/SST interneurons more effectively than on pyramidal
 cells (Homayoun & Moghaddam 2007 J Neurosci 27:11496). We use the Ebert Ki for pyramidal cells (bulk cortical
 membranes are dominated by pyramidal neurons) and divide it by ``interneuron_potency_ratio`` for interneurons.
-That ratio is an **assumed** placeholder; the circuit issue calibrates it to the inverted-U of prefrontal glutamate
+That ratio is an **assumed** placeholder here; the circuit model calibrates it to the inverted-U of prefrontal glutamate
 efflux with dose (Moghaddam et al. 1997 J Neurosci 17:2921).
 
 Enantiomers. A racemic dose is half S and half R. The lumped PK sets give the enantiomers the same PK (their
@@ -62,7 +62,7 @@ class NmdaParams:
                                        kind="published")
     interneuron_potency_ratio: float = param(
         3.0, "1", "assumed placeholder: interneuron NMDA block is more potent than pyramidal (Homayoun & "
-        "Moghaddam 2007); the circuit issue calibrates the ratio to the inverted-U glutamate efflux "
+        "Moghaddam 2007); the circuit model calibrates the ratio to the inverted-U glutamate efflux "
         "(Moghaddam et al. 1997)", bounds=(1.0, 100.0), kind="assumed")
     trap_k_on_per_h: float = param(
         60.0, "1/h", "assumed: trapped block forms within minutes of exposure (on-rate at x = 1)",
