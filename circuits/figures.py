@@ -53,16 +53,25 @@ def _keyed_bars(ax, summary: dict, keys: list, ylabel: str, title: str, ref: dic
     ok = assess(summary)
     paper = summary.get("paper") or {}
     x = np.arange(len(keys))
-    vals, extra = [], {}
+    vals, extra, lo, hi = [], {}, [], []
     for k in keys:
-        v = summary
+        v, parent = summary, None
         for part in k.split("."):
-            v = v[part]
+            v, parent = v[part], v
+        ci = parent.get(f"{k.split('.')[-1]}_ci90") if isinstance(parent, dict) else None
         if isinstance(v, dict):  # the R² over n = 11 subsamples: one bar (wLH), both values in the label
             extra[k] = ", ".join(f"{a}: {b:.2f}" for a, b in v.items())
             v = next(iter(v.values()))
+            ci = None
         vals.append(float(v))
-    ax.bar(x - 0.2, vals, 0.4, color="tab:blue", label="model (cohort mean)")
+        ok_ci = isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(c, (int, float)) for c in ci)
+        lo.append(float(v) - ci[0] if ok_ci else np.nan)
+        hi.append(ci[1] - float(v) if ok_ci else np.nan)
+    posterior = bool(np.isfinite(lo).any())
+    ax.bar(x - 0.2, vals, 0.4, color="tab:blue",
+           label="model (median over posterior draws; 90 % interval)" if posterior else "model (cohort mean)")
+    if posterior:
+        ax.errorbar(x - 0.2, vals, yerr=[lo, hi], fmt="none", ecolor="black", capsize=3, lw=1)
     pv = [paper.get(k, {}).get("value") for k in keys]
     ax.bar(x + 0.2, [np.nan if v is None else v for v in pv], 0.4, color="tab:gray", label="Wu et al. 2021")
     for name, (val, colour) in (ref or {}).items():

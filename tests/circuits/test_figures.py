@@ -111,3 +111,28 @@ def test_simulation_figure_panels_units_and_one_line_per_subject(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "s.svg"]
     meta = json.loads(read_png_metadata(path)["Description"])
     assert meta == {"protocol": {"name": "slh", "doses": ["10 mg/kg ip"]}, "subjects": 1}
+
+
+def test_failure_bars_carry_the_posterior_interval_where_the_summary_has_one(replication):
+    # a summary with `<key>_ci90` (ketamine experiment --posterior): the bar's error bar spans exactly that interval
+    import copy
+
+    from circuits.figures import failure_rates_figure
+
+    summary = copy.deepcopy(replication[0])
+    rates = summary["slh"]["failure_rate"]
+    rates["lh_ci90"] = [rates["lh"] - 0.05, rates["lh"] + 0.08]
+    fig = failure_rates_figure(summary)
+    try:
+        ax = fig.axes[0]
+        segments = [seg for coll in ax.collections for seg in coll.get_segments()]
+        [seg] = [s for s in segments if len(s) == 2 and np.isfinite(s).all() and abs(s[0][1] - s[1][1]) > 1e-12]
+        assert sorted(seg[:, 1]) == pytest.approx([rates["lh"] - 0.05, rates["lh"] + 0.08], abs=1e-12)
+        assert "posterior" in ax.get_legend_handles_labels()[1][0]
+    finally:
+        _close(fig)
+    plain = failure_rates_figure(replication[0])  # no interval, no error bars
+    try:
+        assert not [s for c in plain.axes[0].collections for s in c.get_segments() if len(s)]
+    finally:
+        _close(plain)
