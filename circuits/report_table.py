@@ -29,21 +29,27 @@ REGIMEN_COLUMNS = {"regimen": ("regimen", None, None), "doses": ("n_doses", None
 
 def regimen_table(csv_path: Path) -> str:
     """The markdown table of a ``regimens.csv`` (:data:`REGIMEN_COLUMNS`; an empty cell where a metric is
-    undefined, e.g. no response)."""
+    undefined, e.g. no response; where the run used the posterior, each metric with ``<col>_ci90_lo/_hi`` columns is
+    shown as its median with the 90 % interval in brackets)."""
     import csv
 
     with open(csv_path, newline="") as fh:
         rows = list(csv.DictReader(fh))
 
-    def cell(row, col, scale, digits):
-        v = row.get(col, "")
-        if scale is None:
-            return f"`{v}`" if col == "regimen" else v
+    def num(row, col, scale, digits):
         try:
-            x = float(v) * scale
+            x = float(row.get(col, "")) * scale
         except ValueError:
             return ""
         return f"{x:.{digits}g}" if x == x else ""
+
+    def cell(row, col, scale, digits):
+        if scale is None:
+            v = row.get(col, "")
+            return f"`{v}`" if col == "regimen" else v
+        lo, hi = num(row, f"{col}_ci90_lo", scale, digits), num(row, f"{col}_ci90_hi", scale, digits)
+        v = num(row, col, scale, digits)
+        return f"{v} [{lo}, {hi}]" if v and lo and hi else v  # a posterior run: median [90 % interval]
 
     out = ["| " + " | ".join(REGIMEN_COLUMNS) + " |", "|" + "---|" * len(REGIMEN_COLUMNS)]
     out += ["| " + " | ".join(cell(r, *spec) for spec in REGIMEN_COLUMNS.values()) + " |" for r in rows]

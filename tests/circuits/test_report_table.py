@@ -64,3 +64,14 @@ def test_regimen_table_is_the_csv_of_ketamine_regimens(tmp_path):
     assert rows[4] == "| `human_single` | 1 | 4.67 | 1.72 | 1.9 | 0.72 | 0.0697 | 253 | 1.27 | 0.76 |"
     assert rows[5] == "| `never` | 1 |  |  |  | 0.1 | 0 | 10 | 0.1 | 0.1 |"
     assert "old" not in rows and "kept" in rows  # only the regimen block changes
+
+
+def test_regimen_table_shows_the_posterior_interval_where_the_csv_has_one(tmp_path):
+    # `ketamine regimens` with the posterior: median [5th, 95th percentile over the draws], durations in days
+    from circuits.report_table import regimen_table
+
+    csv = tmp_path / "regimens.csv"
+    csv.write_text("regimen,n_doses,onset_h,duration_h,duration_h_ci90_lo,duration_h_ci90_hi,cmax_plasma_ketamine_"
+                   "ng_per_ml\nhuman_single,1,1.95,63.6,46.3,105,253\n")
+    row = regimen_table(csv).splitlines()[2].split(" | ")
+    assert row[2:4] == ["1.95", "2.65 [1.93, 4.38]"] and row[7] == "253"
