@@ -118,8 +118,8 @@ def test_escape_trial_ends_its_shock_at_the_escape_latency_and_rises_earlier_tha
 
 
 @pytest.mark.xfail(strict=True, reason="known limitation: the shock drives VTA/RMTg GABA at once (τ_G 20 ms), so "
-                   "an escape trial dips (to −100 % ΔF/F: silenced) until the escape (0.5 s in wLH); Wu 2021 report a "
-                   "monophasic rise on escape trials")
+                   "an escape trial dips (to about −80 % ΔF/F in the naive mouse) until the escape (0.5 s in wLH); "
+                   "Wu 2021 report a monophasic rise on escape trials")
 def test_escape_trial_is_monophasic(typical):
     sig, _, _ = typical
     t = sig["t_s"] - sig["onset_s"]
