@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["POSTERIOR_PATH", "POSTERIOR_FORMAT", "model_version", "run_mcmc", "generate", "load_posterior",
-           "posterior_status", "draw_sets", "draw_overrides", "median_ci90", "posterior_cohort", "with_intervals", "strip_intervals",
+           "posterior_status", "draw_sets", "draw_overrides", "median_ci90", "posterior_cohort", "with_intervals",
            "wu2021_posterior", "regimens_posterior", "markdown"]
 
 POSTERIOR_PATH = Path(__file__).parent / "data" / "posterior.json"
@@ -318,14 +318,6 @@ def posterior_cohort(n: int, seed: int, sets: list[dict], base=None, variation=N
     return cohort, rows
 
 
-def _leaves(d: dict, prefix: str = ""):
-    for k, v in d.items():
-        if isinstance(v, dict):
-            yield from _leaves(v, f"{prefix}{k}.")
-        else:
-            yield f"{prefix}{k}", v
-
-
 def with_intervals(summaries: list[dict], pooled: dict | None = None, skip=("split", "paper", "posterior")) -> dict:
     """One summary from a summary per posterior draw: every numeric value (or list of numbers) becomes the median
     over the draws, with ``<key>_ci90: [p05, p95]`` beside it (lists: one pair per element); other values are the
@@ -344,19 +336,16 @@ def with_intervals(summaries: list[dict], pooled: dict | None = None, skip=("spl
             if isinstance(v, dict):
                 walk(v, vals, f"{path}{k}.", None if pool is None else pool.get(k))
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                a = np.array(vals, float)
-                with np.errstate(all="ignore"):
-                    ok = a[np.isfinite(a)]
-                fallback = float("nan") if pool is None else float(pool[k])
-                node[k] = float(np.median(ok)) if ok.size else fallback
-                node[f"{k}_ci90"] = [float(np.percentile(ok, 5)), float(np.percentile(ok, 95))] if ok.size \
-                    else [float("nan")] * 2
+                m, lo, hi = (float(x) for x in median_ci90(np.array(vals, float)))
+                node[k] = m if np.isfinite(m) or pool is None else float(pool[k])
+                node[f"{k}_ci90"] = [lo, hi]
             elif isinstance(v, list) and v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
                 a = np.array(vals, float)
                 if np.allclose(np.nan_to_num(a - a[0]), 0):  # the same in every draw (e.g. the dose grid)
                     continue
-                node[k] = [float(np.nanmedian(c)) for c in a.T]
-                node[f"{k}_ci90"] = [[float(np.nanpercentile(c, 5)), float(np.nanpercentile(c, 95))] for c in a.T]
+                m, lo, hi = median_ci90(a)
+                node[k] = [float(x) for x in m]
+                node[f"{k}_ci90"] = [[float(a_), float(b_)] for a_, b_ in zip(lo, hi)]
 
     walk(out, summaries, "", pooled)
     return out
@@ -377,12 +366,6 @@ def _met_fraction(key: str, per: list[dict], checks: list[dict]) -> float | None
 
     ok = [c[key] for s, c in zip(per, checks) if _defined(_get(s, key))]
     return float(np.mean(ok)) if ok else None
-
-
-def strip_intervals(summary: dict) -> dict:
-    """``summary`` without its ``*_ci90`` keys (what the figures read)."""
-    return {k: strip_intervals(v) if isinstance(v, dict) else v for k, v in summary.items()
-            if not k.endswith("_ci90")}
 
 
 def wu2021_posterior(n: int, seed: int, record: dict, draws: int = DEFAULT_DRAWS, progress=None,
